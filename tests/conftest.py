@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,11 +14,16 @@ from tests.database import scratch_database, server_url
 
 
 @pytest.fixture(scope="session")
-def database_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_server() -> Iterator[str]:
     """URL of a maintenance database on the server the tests use."""
-    url, embedded_server = server_url(tmp_path_factory.mktemp("embedded-db"))
+    # Not under pytest's temporary root: concurrent pytest runs prune each other's old
+    # directories there, which would delete a running embedded server's files.
+    data_dir = Path(tempfile.mkdtemp(prefix="test-observer-db-"))
+    data_dir.chmod(0o755)
+    url, embedded_server = server_url(data_dir)
     yield url
     del embedded_server  # the embedded server stops with its last handle
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -73,6 +73,11 @@ def test_upgrade_current_and_downgrade(database_server: str) -> None:
         assert run("db", "current", env=env).stdout.split() == migrate.heads()
         assert run("db", "check", env=env).returncode == 0
 
+        relative = run("db", "downgrade", "-1", env=env)
+        assert relative.returncode == 0, relative.stderr
+        assert run("db", "current", env=env).stdout.split() != migrate.heads()
+        assert run("db", "upgrade", env=env).returncode == 0
+
         downgraded = run("db", "downgrade", "base", env=env)
         assert downgraded.returncode == 0, downgraded.stderr
         assert run("db", "current", env=env).stdout.strip() == "base"

@@ -121,7 +121,8 @@ def db_upgrade(
     _run_migration("upgrade", database_url(), revision)
 
 
-@db_app.command("downgrade")
+# Relative revisions such as -1 look like options; let them through as the argument.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision: an id, 'base', or relative such as -1.")
