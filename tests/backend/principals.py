@@ -58,9 +58,9 @@ def session_headers(cookie: str, *, csrf: bool = True) -> dict[str, str]:
     return headers
 
 
-def user_headers(db: Session, **user: object) -> dict[str, str]:
-    """Headers of a signed-in user made with `make_user(**user)`."""
-    return session_headers(login(db, make_user(db, **user)))  # type: ignore[arg-type]
+def user_headers(db: Session, email: str = "ada@example.com", **user: object) -> dict[str, str]:
+    """Headers of a signed-in user made with `make_user(email, **user)`."""
+    return session_headers(login(db, make_user(db, email, **user)))  # type: ignore[arg-type]
 
 
 def make_application(
