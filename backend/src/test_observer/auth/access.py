@@ -3,6 +3,9 @@
 Each route carries exactly one access declaration as a dependency:
 
 * `requires(*permissions)`: the caller needs all the named permissions (admins pass);
+* `requires_for_artefacts(permission)`: the permission may also come from artefact matching
+  rules; the endpoint finishes the check with `require_artefact_permission` once it knows
+  which artefacts the request touches;
 * `authenticated()`: open, unless REQUIRE_AUTHENTICATION is on, then any known caller;
 * `loopback_only()`: only clients on the same host (health checks).
 
@@ -24,6 +27,7 @@ from test_observer.db.engine import get_session
 from test_observer.db.models import Permission
 from test_observer.settings import Settings
 
+from .artefact_access import has_permissions, insufficient_permissions
 from .principal import Principal, resolve_principal
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
@@ -34,6 +38,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def _not_authenticated() -> HTTPException:
@@ -53,11 +60,28 @@ class PermissionRequirement(AccessRule):
         principal = resolve_principal(request, session)
         if settings.require_authentication and not principal.is_authenticated:
             raise _not_authenticated()
-        if principal.is_admin:
-            return principal
-        missing = self.permissions - settings.ignore_permissions - principal.granted
-        if missing:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "Insufficient permissions")
+        # Anonymous callers get 401 here even for ignored permissions: otherwise
+        # IGNORE_PERMISSIONS would silently open endpoints that REQUIRE_AUTHENTICATION closes.
+        if not has_permissions(principal, settings, *self.permissions):
+            raise insufficient_permissions()
+        return principal
+
+
+class ArtefactPermissionRequirement(PermissionRequirement):
+    """A permission that artefact matching rules can also grant, for the artefacts they match.
+
+    Resolves the caller without deciding: the endpoint knows the artefacts only after reading
+    the request, and then calls `require_artefact_permission`.
+    """
+
+    def __init__(self, permission: Permission) -> None:
+        super().__init__((permission,))
+        self.permission = permission
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = resolve_principal(request, session)
+        if _settings(request).require_authentication and not principal.is_authenticated:
+            raise _not_authenticated()
         return principal
 
 
@@ -86,6 +110,15 @@ def requires(*permissions: Permission) -> Any:
     if not permissions:
         raise ValueError("requires() needs at least one permission")
     return Depends(PermissionRequirement(permissions))
+
+
+def requires_for_artefacts(permission: Permission) -> Any:
+    """Declare a permission that may be granted per artefact; resolves to the `Principal`.
+
+    The endpoint must then call `require_artefact_permission(session, principal, settings,
+    permission, artefact_ids)` before changing anything.
+    """
+    return Depends(ArtefactPermissionRequirement(permission))
 
 
 def authenticated(*, allow_cookie_without_csrf: bool = False) -> Any:
