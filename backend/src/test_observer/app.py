@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
+from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.settings import Settings, SettingsError, load_settings
@@ -24,7 +25,7 @@ from test_observer.version import installed_version
 
 logger = logging.getLogger(__name__)
 
-ROUTERS = [system_router]
+ROUTERS = [system_router, artefacts_router]
 
 DESCRIPTION = (
     "CI systems report how artefacts fare in tests across environments; reviewers sign each "
