@@ -19,13 +19,26 @@ from starlette.middleware.sessions import SessionMiddleware
 from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.environments.router import router as environments_router
+from test_observer.execution_metadata.router import router as execution_metadata_router
+from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.system.router import router as system_router
+from test_observer.test_cases.router import router as test_cases_router
+from test_observer.test_results.router import router as test_results_router
 from test_observer.version import installed_version
 
 logger = logging.getLogger(__name__)
 
-ROUTERS = [system_router, artefacts_router]
+ROUTERS = [
+    system_router,
+    artefacts_router,
+    environments_router,
+    test_cases_router,
+    test_results_router,
+    execution_metadata_router,
+    reports_router,
+]
 
 DESCRIPTION = (
     "CI systems report how artefacts fare in tests across environments; reviewers sign each "
