@@ -1,6 +1,13 @@
 """Who is calling (principals) and what they may do (permissions)."""
 
-from .access import AppSettings, authenticated, loopback_only, requires, requires_for_artefacts
+from .access import (
+    AppSettings,
+    authenticated,
+    caller,
+    loopback_only,
+    requires,
+    requires_for_artefacts,
+)
 from .artefact_access import require_artefact_permission, require_permissions
 from .principal import Principal
 
@@ -8,6 +15,7 @@ __all__ = [
     "AppSettings",
     "Principal",
     "authenticated",
+    "caller",
     "loopback_only",
     "require_artefact_permission",
     "require_permissions",

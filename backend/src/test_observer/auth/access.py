@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -98,6 +98,26 @@ class AuthenticationRequirement(AccessRule):
         return principal
 
 
+class CallerRequirement(AccessRule):
+    """Operations about the caller itself (`/me`): they need no permission, but they concern
+    one kind of caller, a signed-in user or an application.
+
+    Without that kind of caller the answer is 401 when `always` is set or when
+    REQUIRE_AUTHENTICATION is on; otherwise the endpoint decides (typically `null`).
+    """
+
+    def __init__(self, kind: Literal["user", "application"], *, always: bool) -> None:
+        self.kind = kind
+        self.always = always
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = resolve_principal(request, session)
+        present = principal.user if self.kind == "user" else principal.application
+        if present is None and (self.always or _settings(request).require_authentication):
+            raise _not_authenticated()
+        return principal
+
+
 class LoopbackRequirement(AccessRule):
     def __call__(self, request: Request) -> None:
         host = request.client.host if request.client else ""
@@ -123,6 +143,11 @@ def requires_for_artefacts(permission: Permission) -> Any:
 
 def authenticated(*, allow_cookie_without_csrf: bool = False) -> Any:
     return Depends(AuthenticationRequirement(allow_cookie_without_csrf=allow_cookie_without_csrf))
+
+
+def caller(kind: Literal["user", "application"], *, always: bool = False) -> Any:
+    """Declare an operation about the calling user or application; resolves to the `Principal`."""
+    return Depends(CallerRequirement(kind, always=always))
 
 
 def loopback_only() -> Any:
