@@ -515,7 +515,8 @@ def test_unknown_stage_is_422_even_unauthenticated(client: TestClient, db_sessio
         client.patch(f"/v1/artefacts/{artefact.id}", json={"stage": "unknown"}).status_code == 422
     )
     assert client.patch(f"/v1/artefacts/{artefact.id}", json={"stage": "edge"}).status_code == 403
-    assert client.patch("/v1/artefacts/9999", json={}).status_code == 404
+    # Only users can be granted the permission per artefact; anyone else is refused at once.
+    assert client.patch("/v1/artefacts/9999", json={}).status_code == 403
 
 
 def test_reviewers_keep_their_order_and_get_notified_once(
@@ -629,6 +630,8 @@ def test_matching_rule_lets_a_team_member_patch_only_matched_artefacts(
     assert client.patch(f"/v1/artefacts/{matched.id}", json={"comment": "ok"}).status_code == 200
     denied = client.patch(f"/v1/artefacts/{unmatched.id}", json={"comment": "no"})
     assert denied.status_code == 403
+    # For a user, the artefact is resolved before the rules are checked.
+    assert client.patch("/v1/artefacts/9999", json={}).status_code == 404
 
     app = application_client(make_client, db_session, [Permission.view_artefact])
     assert app.patch(f"/v1/artefacts/{matched.id}", json={"comment": "x"}).status_code == 403

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from test_observer.auth import AppSettings, requires, requires_for_artefacts
 from test_observer.auth.access import DbSession
-from test_observer.auth.artefact_access import require_artefact_permission
+from test_observer.auth.artefact_access import require_artefact_permission, require_permissions
 from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
 
@@ -77,6 +77,10 @@ def patch_artefact(
     principal: Principal = requires_for_artefacts(Permission.change_artefact),
 ) -> ArtefactResponse:
     """Change status, stage, comment, reviewers, bundled builds or archived state."""
+    if principal.user is None:
+        # Only users can hold artefact-scoped grants: for anyone else the answer is known now,
+        # and it does not reveal which artefact ids exist.
+        require_permissions(principal, settings, Permission.change_artefact)
     # The row lock serialises concurrent sign-offs of one artefact.
     artefact = service.get_artefact(session, artefact_id, lock=True)
     require_artefact_permission(

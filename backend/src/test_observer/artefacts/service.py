@@ -615,14 +615,16 @@ def patch_artefact(
 # Deletion ---------------------------------------------------------------------------------------
 
 
-def delete_artefact(session: Session, artefact_id: int) -> None:
+def delete_artefact(session: Session, artefact_id: int) -> Artefact:
     """Delete an artefact with its builds, executions, results and reviews.
 
     The database cascades from the artefact row. Rows other artefacts may share (environments,
     test cases, test plans, execution metadata values) are left alone: only the links to them
     go.
     """
-    get_artefact(session, artefact_id, lock=True)
+    artefact = session.scalar(select(Artefact).where(Artefact.id == artefact_id).with_for_update())
+    if artefact is None:
+        raise LookupError(f"Artefact with id {artefact_id} not found")
     # Explicit, so the deletion does not depend on how the association's foreign key cascades.
     execution_ids = (
         select(TestExecution.id)
@@ -632,3 +634,4 @@ def delete_artefact(session: Session, artefact_id: int) -> None:
     association = test_execution_metadata_association_table
     session.execute(delete(association).where(association.c.test_execution_id.in_(execution_ids)))
     session.execute(delete(Artefact).where(Artefact.id == artefact_id))
+    return artefact
