@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from starlette.testclient import TestClient
 
 from test_observer.app import create_app
@@ -214,7 +214,7 @@ def dataset(request: pytest.FixtureRequest, database_server: str) -> Iterator[tu
                     select(ArtefactBuild.artefact_id)
                     .join(TestExecution, TestExecution.artefact_build_id == ArtefactBuild.id)
                     .group_by(ArtefactBuild.artefact_id)
-                    .order_by(select(TestExecution.id).limit(1).scalar_subquery().desc())
+                    .order_by(func.count(TestExecution.id).desc())
                     .limit(1)
                 )
             source = "test-observer seed"
