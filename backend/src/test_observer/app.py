@@ -17,13 +17,19 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from test_observer.applications.router import router as applications_router
+from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.environments.router import router as environments_router
+from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.permissions.router import router as permissions_router
+from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
+from test_observer.test_cases.router import router as test_cases_router
+from test_observer.test_results.router import router as test_results_router
 from test_observer.users.router import router as users_router
 from test_observer.version import installed_version
 
@@ -31,6 +37,12 @@ logger = logging.getLogger(__name__)
 
 ROUTERS = [
     system_router,
+    artefacts_router,
+    environments_router,
+    test_cases_router,
+    test_results_router,
+    execution_metadata_router,
+    reports_router,
     users_router,
     teams_router,
     matching_rules_router,

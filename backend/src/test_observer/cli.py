@@ -291,5 +291,24 @@ def admin_promote_user(
     note(f"User {user.email} (id {user.id}) is an administrator")
 
 
+@admin_app.command("delete-artefact")
+def admin_delete_artefact(
+    artefact_id: Annotated[int, typer.Argument(metavar="ID", help="Id of the artefact.")],
+) -> None:
+    """Delete an artefact with its builds, test executions, results and reviews.
+
+    Environments, test cases, test plans and execution metadata values stay: other artefacts
+    may use them.
+    """
+    from test_observer.artefacts import service
+
+    with _transaction() as session:
+        artefact = service.delete_artefact(session, artefact_id)
+    note(
+        f"Deleted {artefact.family.value} artefact {artefact.name} {artefact.version} "
+        f"(id {artefact_id})"
+    )
+
+
 def main() -> None:
     app()

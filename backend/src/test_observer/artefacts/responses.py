@@ -43,7 +43,11 @@ def artefact_responses(
         select(artefact_reviewers_association.c.artefact_id, User)
         .join(User, User.id == artefact_reviewers_association.c.user_id)
         .where(artefact_reviewers_association.c.artefact_id.in_(ids))
-        .order_by(artefact_reviewers_association.c.artefact_id, User.id)
+        .order_by(
+            artefact_reviewers_association.c.artefact_id,
+            artefact_reviewers_association.c.position,
+            User.id,
+        )
     ):
         reviewers[artefact_id].append(reviewer_response(user))
 
@@ -74,7 +78,11 @@ def artefact_responses(
             ArtefactBuild.id == artefact_bundled_builds_association.c.artefact_build_id,
         )
         .where(artefact_bundled_builds_association.c.artefact_id.in_(ids))
-        .order_by(artefact_bundled_builds_association.c.artefact_id, ArtefactBuild.id)
+        .order_by(
+            artefact_bundled_builds_association.c.artefact_id,
+            artefact_bundled_builds_association.c.position,
+            ArtefactBuild.id,
+        )
     ):
         bundled[artefact_id].append(ArtefactBuildMinimalResponse.model_validate(build))
 

@@ -1,6 +1,12 @@
-"""Wire shapes of environments."""
+"""Wire shapes of environments and their reported issues."""
 
-from pydantic import BaseModel, ConfigDict
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, HttpUrl, field_validator, model_validator
+
+from test_observer.reported_issues import check_issue_url
 
 
 class EnvironmentResponse(BaseModel):
@@ -9,3 +15,38 @@ class EnvironmentResponse(BaseModel):
     id: int
     name: str
     architecture: str
+
+
+class EnvironmentsResponse(BaseModel):
+    environments: list[str]
+    # Matching names in all, not only on this page.
+    count: int
+    limit: int
+    offset: int
+
+
+class EnvironmentReportedIssueRequest(BaseModel):
+    environment_name: str
+    description: str
+    url: HttpUrl | None = None
+    is_confirmed: bool
+
+    _url = field_validator("url")(check_issue_url)
+
+    @model_validator(mode="after")
+    def _confirmed_needs_url(self) -> EnvironmentReportedIssueRequest:
+        if self.is_confirmed and self.url is None:
+            raise ValueError("A confirmed issue needs a url")
+        return self
+
+
+class EnvironmentReportedIssueResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    environment_name: str
+    description: str
+    url: str | None
+    is_confirmed: bool
+    created_at: datetime
+    updated_at: datetime

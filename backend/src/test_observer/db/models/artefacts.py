@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     UniqueConstraint,
@@ -37,6 +38,8 @@ artefact_reviewers_association = Table(
     Base.metadata,
     Column("artefact_id", ForeignKey("artefact.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True),
+    # Reviewers are listed in the order they were given; the first is the legacy "assignee".
+    Column("position", Integer, nullable=False, server_default=text("0")),
     Index(None, "user_id"),
 )
 
@@ -61,6 +64,8 @@ artefact_bundled_builds_association = Table(
         ForeignKey("artefact_build.id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    # Bundled builds are listed in the order they were given.
+    Column("position", Integer, nullable=False, server_default=text("0")),
     Index(None, "artefact_build_id"),
 )
 
@@ -90,6 +95,8 @@ class Artefact(Entity):
         *(_identity_index(family) for family in FamilyName),
         # The dashboards list the current artefacts of one family.
         Index(None, "family", "archived", "name"),
+        # The test results report selects artefacts by creation date.
+        Index(None, "created_at"),
     )
 
     name: Mapped[str] = mapped_column(String(200), index=True)

@@ -1,0 +1,141 @@
+"""Artefacts: dashboards, search, history, the artefact page and sign-off."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from test_observer.auth import AppSettings, requires, requires_for_artefacts
+from test_observer.auth.access import DbSession
+from test_observer.auth.artefact_access import require_artefact_permission, require_permissions
+from test_observer.auth.principal import Principal
+from test_observer.db.models import FamilyName, Permission
+
+from . import service
+from .build_schemas import ArtefactBuildResponse
+from .schemas import (
+    ArtefactHistoryResponse,
+    ArtefactPatch,
+    ArtefactResponse,
+    ArtefactSearchResponse,
+    ArtefactVersionResponse,
+    EnvironmentReviewPatch,
+    EnvironmentReviewResponse,
+    StageName,
+)
+
+router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"])
+
+
+@router.get("", dependencies=[requires(Permission.view_artefact)])
+def get_artefacts(session: DbSession, family: FamilyName | None = None) -> list[ArtefactResponse]:
+    """The current (newest, non-archived) artefact of each group, per family."""
+    return service.list_current_artefacts(session, family)
+
+
+@router.get("/search", dependencies=[requires(Permission.view_artefact)])
+def search_artefacts(
+    session: DbSession,
+    q: Annotated[str | None, Query(description="Case-insensitive part of the name")] = None,
+    families: Annotated[list[FamilyName] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ArtefactSearchResponse:
+    """Distinct names of non-archived artefacts, sorted."""
+    return service.search_artefact_names(session, q, families or [], limit, offset)
+
+
+@router.get("/history", dependencies=[requires(Permission.view_artefact)])
+def get_artefact_history(
+    session: DbSession,
+    name: str,
+    family: FamilyName,
+    track: Annotated[
+        str | None,
+        Query(description='Defaults to "latest" for snaps and charms; any track otherwise.'),
+    ] = None,
+    stage: StageName | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ArtefactHistoryResponse:
+    """Artefacts of one name, archived ones included, newest first; `count` is the total."""
+    return service.artefact_history(
+        session, name=name, family=family, track=track, stage=stage, limit=limit, offset=offset
+    )
+
+
+@router.get("/{artefact_id}", dependencies=[requires(Permission.view_artefact)])
+def get_artefact(session: DbSession, artefact_id: int) -> ArtefactResponse:
+    return service.artefact_response(session, artefact_id)
+
+
+@router.patch("/{artefact_id}")
+def patch_artefact(
+    session: DbSession,
+    settings: AppSettings,
+    artefact_id: int,
+    request: ArtefactPatch,
+    principal: Principal = requires_for_artefacts(Permission.change_artefact),
+) -> ArtefactResponse:
+    """Change status, stage, comment, reviewers, bundled builds or archived state."""
+    if principal.user is None:
+        # Only users can hold artefact-scoped grants: for anyone else the answer is known now,
+        # and it does not reveal which artefact ids exist.
+        require_permissions(principal, settings, Permission.change_artefact)
+    # The row lock serialises concurrent sign-offs of one artefact.
+    artefact = service.get_artefact(session, artefact_id, lock=True)
+    require_artefact_permission(
+        session, principal, settings, Permission.change_artefact, [artefact_id]
+    )
+    return service.patch_artefact(session, artefact, request, settings.frontend_url)
+
+
+@router.get("/{artefact_id}/versions", dependencies=[requires(Permission.view_artefact)])
+def get_artefact_versions(
+    session: DbSession,
+    artefact_id: int,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ArtefactVersionResponse]:
+    """Versions of the same line (family, name, store, track, branch, ...), newest first."""
+    return service.artefact_versions(session, artefact_id, limit, offset)
+
+
+@router.get("/{artefact_id}/builds", dependencies=[requires(Permission.view_artefact)])
+def get_artefact_builds(session: DbSession, artefact_id: int) -> list[ArtefactBuildResponse]:
+    """The latest build per architecture with its test executions (by environment name)."""
+    return service.artefact_builds(session, artefact_id)
+
+
+@router.get(
+    "/{artefact_id}/environment-reviews",
+    dependencies=[requires(Permission.view_environment_review)],
+    tags=["environment-reviews"],
+)
+def get_environment_reviews(
+    session: DbSession, artefact_id: int
+) -> list[EnvironmentReviewResponse]:
+    """Reviews of the latest builds' (build, environment) pairs."""
+    return service.environment_reviews(session, artefact_id)
+
+
+@router.patch(
+    "/{artefact_id}/environment-reviews",
+    dependencies=[requires(Permission.change_environment_review)],
+    tags=["environment-reviews"],
+)
+def bulk_update_environment_reviews(
+    session: DbSession, artefact_id: int, requests: list[EnvironmentReviewPatch]
+) -> list[EnvironmentReviewResponse]:
+    """Update several reviews; items naming no review of this artefact are skipped."""
+    return service.update_environment_reviews(session, artefact_id, requests)
+
+
+@router.patch(
+    "/{artefact_id}/environment-reviews/{review_id}",
+    dependencies=[requires(Permission.change_environment_review)],
+    tags=["environment-reviews"],
+)
+def update_environment_review(
+    session: DbSession, artefact_id: int, review_id: int, request: EnvironmentReviewPatch
+) -> EnvironmentReviewResponse:
+    return service.update_environment_review(session, artefact_id, review_id, request)

@@ -1,0 +1,104 @@
+"""Environment names for autocompletion, and the issues reported against environments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import HTTPException, status
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from test_observer.artefacts.service import like_pattern
+from test_observer.db.models import (
+    Artefact,
+    ArtefactBuild,
+    Environment,
+    EnvironmentIssue,
+    FamilyName,
+    TestExecution,
+)
+
+from .schemas import (
+    EnvironmentReportedIssueRequest,
+    EnvironmentReportedIssueResponse,
+    EnvironmentsResponse,
+)
+
+
+def list_environment_names(
+    session: Session, q: str | None, families: Sequence[FamilyName], limit: int, offset: int
+) -> EnvironmentsResponse:
+    conditions: list[ColumnElement[bool]] = []
+    text = (q or "").strip()
+    if text:
+        conditions.append(func.lower(Environment.name).like(like_pattern(text), escape="\\"))
+    if families:
+        conditions.append(
+            exists()
+            .where(
+                TestExecution.environment_id == Environment.id,
+                ArtefactBuild.id == TestExecution.artefact_build_id,
+                Artefact.id == ArtefactBuild.artefact_id,
+                Artefact.family.in_(families),
+            )
+            .correlate(Environment)
+        )
+    names = select(Environment.name).where(*conditions).distinct().subquery()
+    count = session.scalar(select(func.count()).select_from(names)) or 0
+    page = session.scalars(
+        select(names.c.name).order_by(names.c.name).limit(limit).offset(offset)
+    ).all()
+    return EnvironmentsResponse(environments=list(page), count=count, limit=limit, offset=offset)
+
+
+def list_reported_issues(
+    session: Session, is_confirmed: bool | None
+) -> list[EnvironmentReportedIssueResponse]:
+    query = select(EnvironmentIssue).order_by(EnvironmentIssue.id)
+    if is_confirmed is not None:
+        query = query.where(EnvironmentIssue.is_confirmed.is_(is_confirmed))
+    return [EnvironmentReportedIssueResponse.model_validate(i) for i in session.scalars(query)]
+
+
+def _values(request: EnvironmentReportedIssueRequest) -> dict[str, object]:
+    return {
+        "environment_name": request.environment_name,
+        "description": request.description,
+        "url": str(request.url) if request.url is not None else None,
+        "is_confirmed": request.is_confirmed,
+    }
+
+
+def _get(session: Session, issue_id: int) -> EnvironmentIssue:
+    issue = session.get(EnvironmentIssue, issue_id)
+    if issue is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"Environment reported issue {issue_id} not found"
+        )
+    return issue
+
+
+def create_reported_issue(
+    session: Session, request: EnvironmentReportedIssueRequest
+) -> EnvironmentReportedIssueResponse:
+    issue = EnvironmentIssue(**_values(request))
+    session.add(issue)
+    session.flush()
+    session.refresh(issue)
+    return EnvironmentReportedIssueResponse.model_validate(issue)
+
+
+def update_reported_issue(
+    session: Session, issue_id: int, request: EnvironmentReportedIssueRequest
+) -> EnvironmentReportedIssueResponse:
+    issue = _get(session, issue_id)
+    for key, value in _values(request).items():
+        setattr(issue, key, value)
+    session.flush()
+    session.refresh(issue)
+    return EnvironmentReportedIssueResponse.model_validate(issue)
+
+
+def delete_reported_issue(session: Session, issue_id: int) -> None:
+    session.delete(_get(session, issue_id))
+    session.flush()

@@ -1,0 +1,114 @@
+"""Test case names for autocompletion, and the issues reported against test cases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import HTTPException, status
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from test_observer.artefacts.service import like_pattern
+from test_observer.db.models import (
+    Artefact,
+    ArtefactBuild,
+    FamilyName,
+    TestCase,
+    TestCaseIssue,
+    TestExecution,
+    TestResult,
+)
+
+from .schemas import (
+    TestCaseInfo,
+    TestCasesResponse,
+    TestReportedIssueRequest,
+    TestReportedIssueResponse,
+)
+
+
+def list_test_cases(
+    session: Session, q: str | None, families: Sequence[FamilyName], limit: int, offset: int
+) -> TestCasesResponse:
+    conditions: list[ColumnElement[bool]] = []
+    text = (q or "").strip()
+    if text:
+        conditions.append(func.lower(TestCase.name).like(like_pattern(text), escape="\\"))
+    if families:
+        conditions.append(
+            exists()
+            .where(
+                TestResult.test_case_id == TestCase.id,
+                TestExecution.id == TestResult.test_execution_id,
+                ArtefactBuild.id == TestExecution.artefact_build_id,
+                Artefact.id == ArtefactBuild.artefact_id,
+                Artefact.family.in_(families),
+            )
+            .correlate(TestCase)
+        )
+    # Test case names are unique, so (name, template_id) pairs are already distinct.
+    rows = session.execute(
+        select(TestCase.name, TestCase.template_id)
+        .where(*conditions)
+        .order_by(TestCase.name, TestCase.template_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return TestCasesResponse(
+        test_cases=[TestCaseInfo(test_case=name, template_id=template) for name, template in rows]
+    )
+
+
+def list_reported_issues(
+    session: Session, template_id: str | None, case_name: str | None
+) -> list[TestReportedIssueResponse]:
+    query = select(TestCaseIssue).order_by(TestCaseIssue.id)
+    if template_id:
+        query = query.where(TestCaseIssue.template_id == template_id)
+    if case_name:
+        query = query.where(TestCaseIssue.case_name == case_name)
+    return [TestReportedIssueResponse.model_validate(i) for i in session.scalars(query)]
+
+
+def _values(request: TestReportedIssueRequest) -> dict[str, object]:
+    return {
+        "template_id": request.template_id,
+        "case_name": request.case_name,
+        "description": request.description,
+        "url": str(request.url),
+    }
+
+
+def _get(session: Session, issue_id: int) -> TestCaseIssue:
+    issue = session.get(TestCaseIssue, issue_id)
+    if issue is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"Test case reported issue {issue_id} not found"
+        )
+    return issue
+
+
+def create_reported_issue(
+    session: Session, request: TestReportedIssueRequest
+) -> TestReportedIssueResponse:
+    issue = TestCaseIssue(**_values(request))
+    session.add(issue)
+    session.flush()
+    session.refresh(issue)
+    return TestReportedIssueResponse.model_validate(issue)
+
+
+def update_reported_issue(
+    session: Session, issue_id: int, request: TestReportedIssueRequest
+) -> TestReportedIssueResponse:
+    issue = _get(session, issue_id)
+    for key, value in _values(request).items():
+        setattr(issue, key, value)
+    session.flush()
+    session.refresh(issue)
+    return TestReportedIssueResponse.model_validate(issue)
+
+
+def delete_reported_issue(session: Session, issue_id: int) -> None:
+    session.delete(_get(session, issue_id))
+    session.flush()

@@ -1,0 +1,85 @@
+"""Searching test results: the search page and the filters of bulk actions."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from test_observer.auth import requires
+from test_observer.auth.access import DbSession
+from test_observer.db.models import (
+    FamilyName,
+    Permission,
+    TestExecutionStatus,
+    TestResultStatus,
+)
+
+from . import service
+from .filters import ResultFilters, parse_execution_metadata, parse_id_filter
+from .schemas import TestResultSearchResponse
+
+router = APIRouter(prefix="/v1/test-results", tags=["test-results"])
+
+IdsOrKeyword = Annotated[
+    list[str] | None,
+    Query(description="Ids (repeat the key), or the single value 'any' or 'none'"),
+]
+Strings = Annotated[list[str] | None, Query()]
+
+
+@router.get("", dependencies=[requires(Permission.view_test)])
+def search_test_results(
+    session: DbSession,
+    families: Annotated[list[FamilyName] | None, Query()] = None,
+    artefacts: Strings = None,
+    artefact_versions: Strings = None,
+    artefact_stages: Strings = None,
+    artefact_tracks: Strings = None,
+    artefact_is_archived: bool | None = None,
+    environments: Strings = None,
+    test_cases: Strings = None,
+    template_ids: Strings = None,
+    issues: IdsOrKeyword = None,
+    test_result_statuses: Annotated[list[TestResultStatus] | None, Query()] = None,
+    test_execution_statuses: Annotated[list[TestExecutionStatus] | None, Query()] = None,
+    reviewer_ids: IdsOrKeyword = None,
+    assignee_ids: Annotated[
+        list[str] | None, Query(description="Deprecated alias of reviewer_ids", deprecated=True)
+    ] = None,
+    rerun_is_requested: bool | None = None,
+    execution_is_latest: bool | None = None,
+    from_date: Annotated[datetime | None, Query(description="Results created from then")] = None,
+    until_date: Annotated[datetime | None, Query(description="Results created until then")] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    execution_metadata: Annotated[
+        list[str] | None, Query(description="Items of base64(category):base64(value)")
+    ] = None,
+) -> TestResultSearchResponse:
+    """Results matching every given filter, newest first."""
+    reviewers = (
+        parse_id_filter("reviewer_ids", reviewer_ids)
+        if reviewer_ids
+        else parse_id_filter("assignee_ids", assignee_ids)
+    )
+    filters = ResultFilters(
+        families=families or [],
+        artefacts=artefacts or [],
+        artefact_versions=artefact_versions or [],
+        artefact_stages=artefact_stages or [],
+        artefact_tracks=artefact_tracks or [],
+        artefact_is_archived=artefact_is_archived,
+        environments=environments or [],
+        execution_metadata=parse_execution_metadata(execution_metadata),
+        test_execution_statuses=test_execution_statuses or [],
+        reviewer_ids=reviewers,
+        rerun_is_requested=rerun_is_requested,
+        execution_is_latest=execution_is_latest,
+        test_cases=test_cases or [],
+        template_ids=template_ids or [],
+        issues=parse_id_filter("issues", issues),
+        test_result_statuses=test_result_statuses or [],
+        from_date=from_date,
+        until_date=until_date,
+    )
+    return service.search_results(session, filters, limit, offset)

@@ -1,0 +1,73 @@
+"""Searching test results across executions and artefacts."""
+
+from __future__ import annotations
+
+from typing import TypeVarTuple
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
+from test_observer.db.models import (
+    Artefact,
+    ArtefactBuild,
+    Environment,
+    TestCase,
+    TestExecution,
+    TestResult,
+)
+from test_observer.executions.responses import execution_responses, result_responses
+
+from .filters import ResultFilters
+from .schemas import TestResultSearchItem, TestResultSearchResponse
+
+Ts = TypeVarTuple("Ts")
+
+
+def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
+    """`query` over results joined with everything the filters look at."""
+    return (
+        query.select_from(TestResult)
+        .join(TestCase, TestCase.id == TestResult.test_case_id)
+        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
+        .join(Environment, Environment.id == TestExecution.environment_id)
+        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
+        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+    )
+
+
+def search_results(
+    session: Session, filters: ResultFilters, limit: int, offset: int
+) -> TestResultSearchResponse:
+    """Newest results first; `count` is the number of matches. Eleven statements at most."""
+    conditions = filters.conditions()
+    count = session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
+    rows = (
+        session.execute(
+            _joined_results(select(TestResult.id, TestExecution.id, Artefact.id, ArtefactBuild))
+            .where(*conditions)
+            .order_by(TestResult.created_at.desc(), TestResult.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        if limit
+        else []
+    )
+    results = result_responses(session, [row[0] for row in rows])
+    executions = execution_responses(session, [row[1] for row in rows])
+    artefacts = artefact_responses(session, [row[2] for row in rows])
+    return TestResultSearchResponse(
+        count=count,
+        limit=limit,
+        offset=offset,
+        test_results=[
+            TestResultSearchItem(
+                test_result=results[result_id],
+                test_execution=executions[execution_id],
+                artefact=artefacts[artefact_id],
+                artefact_build=ArtefactBuildMinimalResponse.model_validate(build),
+            )
+            for result_id, execution_id, artefact_id, build in rows
+        ],
+    )
