@@ -18,13 +18,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.executions.router import router as executions_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.system.router import router as system_router
 from test_observer.version import installed_version
 
 logger = logging.getLogger(__name__)
 
-ROUTERS = [system_router]
+ROUTERS = [system_router, executions_router]
 
 DESCRIPTION = (
     "CI systems report how artefacts fare in tests across environments; reviewers sign each "

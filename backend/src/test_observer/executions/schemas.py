@@ -79,3 +79,7 @@ class PendingRerun(BaseModel):
     test_execution: TestExecutionResponse
     artefact: ArtefactResponse
     artefact_build: ArtefactBuildMinimalResponse
+
+
+class StartTestResponse(BaseModel):
+    id: int
