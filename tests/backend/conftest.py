@@ -68,3 +68,11 @@ def make_client(engine: Engine, database_url: str) -> Callable[..., TestClient]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def api(make_client: Callable[..., TestClient]) -> TestClient:
+    """A client for an app whose session secret the tests know (see tests/backend/principals)."""
+    from tests.backend.principals import SESSIONS_SECRET
+
+    return make_client(sessions_secret=SESSIONS_SECRET)

@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 
 from test_observer.auth.access import (
     AuthenticationRequirement,
+    CallerRequirement,
     LoopbackRequirement,
     PermissionRequirement,
     access_rules,
@@ -23,6 +24,13 @@ OPEN_OPERATIONS = {
     ("GET", "/health/ready"),
 }
 
+# Operations about the caller itself: no permission, but only for a user or an application.
+CALLER_OPERATIONS = {
+    ("GET", "/v1/users/me"),
+    ("GET", "/v1/applications/me"),
+    ("POST", "/v1/applications/me/rotate"),
+}
+
 
 def test_every_route_declares_exactly_one_access_rule(client: TestClient) -> None:
     undeclared = []
@@ -35,11 +43,13 @@ def test_every_route_declares_exactly_one_access_rule(client: TestClient) -> Non
             undeclared.append((*key, len(rules)))
         elif isinstance(rules[0], AuthenticationRequirement | LoopbackRequirement):
             assert key in OPEN_OPERATIONS, f"{key} is open but not listed as such"
+        elif isinstance(rules[0], CallerRequirement):
+            assert key in CALLER_OPERATIONS, f"{key} needs no permission but is not listed"
         else:
             assert isinstance(rules[0], PermissionRequirement)
     assert undeclared == []
     # The walk really covers the application's routes.
-    assert seen >= OPEN_OPERATIONS
+    assert seen >= OPEN_OPERATIONS | CALLER_OPERATIONS
 
 
 def test_openapi_lists_permissions_per_operation(client: TestClient) -> None:
@@ -47,7 +57,7 @@ def test_openapi_lists_permissions_per_operation(client: TestClient) -> None:
     for path, path_item in document["paths"].items():
         for method, operation in path_item.items():
             assert "x-permissions" in operation, (method, path)
-            if (method.upper(), path) in OPEN_OPERATIONS:
+            if (method.upper(), path) in OPEN_OPERATIONS | CALLER_OPERATIONS:
                 assert operation["x-permissions"] == []
             else:
                 assert operation["x-permissions"], (method, path)

@@ -16,16 +16,29 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
+from test_observer.applications.router import router as applications_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.executions.router import router as executions_router
+from test_observer.matching_rules.router import router as matching_rules_router
+from test_observer.permissions.router import router as permissions_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.system.router import router as system_router
+from test_observer.teams.router import router as teams_router
+from test_observer.users.router import router as users_router
 from test_observer.version import installed_version
 
 logger = logging.getLogger(__name__)
 
-ROUTERS = [system_router, executions_router]
+ROUTERS = [
+    system_router,
+    users_router,
+    teams_router,
+    matching_rules_router,
+    permissions_router,
+    applications_router,
+    executions_router,
+]
 
 # The version of the HTTP contract, not of the server: the committed OpenAPI document must not
 # change with every commit. GET /v1/version reports the server's version.

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from test_observer.settings import LogLevel, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     name="test-observer",
@@ -21,6 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Inspect and migrate the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(help="Manage users and API clients.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 # Keeps the embedded database server alive for as long as this process needs it.
 _embedded_server: Any = None
@@ -198,6 +205,89 @@ def openapi(
         sys.stdout.write(text)
     else:
         output.write_text(text)
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One transaction on the configured database; failures become one-line errors."""
+    from fastapi import HTTPException
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.orm import Session
+
+    from test_observer.db.engine import make_engine
+
+    engine = make_engine(database_url())
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except HTTPException as error:
+        fail(str(error.detail))
+    except (LookupError, ValueError) as error:
+        fail(str(error))
+    except OperationalError as error:
+        fail(f"cannot reach the database: {error.orig}")
+    except ProgrammingError as error:
+        fail(f"the database schema is not ready (run `test-observer db upgrade`): {error.orig}")
+    finally:
+        engine.dispose()
+
+
+@admin_app.command("create-application")
+def admin_create_application(
+    name: Annotated[str, typer.Argument(help="Unique name of the application (e.g. the CI).")],
+    permission: Annotated[
+        list[str] | None,
+        typer.Option("--permission", "-p", help="A permission to grant; repeat for more."),
+    ] = None,
+    all_permissions: Annotated[
+        bool, typer.Option("--all-permissions", help="Grant every permission.")
+    ] = False,
+) -> None:
+    """Create an API client and print its new key (shown only this once) on stdout."""
+    from test_observer.applications import service
+    from test_observer.db.models import Permission
+    from test_observer.permissions.service import parse_permissions
+
+    if bool(permission) == all_permissions:
+        fail("give either --permission (one or more times) or --all-permissions")
+    try:
+        permissions = list(Permission) if all_permissions else parse_permissions(permission or [])
+    except ValueError as error:
+        fail(str(error))
+    with _transaction() as session:
+        created = service.create_application(session, name.strip(), permissions)
+    note(
+        f"Created application {created.name!r} (id {created.id}) with "
+        f"{len(created.permissions)} permission(s). Store the key now: it cannot be shown again."
+    )
+    typer.echo(created.api_key)
+
+
+@admin_app.command("add-user")
+def admin_add_user(
+    email: Annotated[str, typer.Argument(help="Email address (the identity used at login).")],
+    name: Annotated[
+        str | None, typer.Option(help="Display name (default: the part before @).")
+    ] = None,
+) -> None:
+    """Create a user unless one with this email exists."""
+    from test_observer.users import service
+
+    with _transaction() as session:
+        user, created = service.add_user(session, email, name)
+    note(f"{'Created' if created else 'Already present:'} user {user.email} (id {user.id})")
+
+
+@admin_app.command("promote-user-to-admin")
+def admin_promote_user(
+    email: Annotated[str, typer.Argument(help="Email address of an existing user.")],
+) -> None:
+    """Give a user administrator rights (they pass every permission check)."""
+    from test_observer.users import service
+
+    with _transaction() as session:
+        user = service.promote_to_admin(session, email)
+    note(f"User {user.email} (id {user.id}) is an administrator")
 
 
 def main() -> None:

@@ -1,6 +1,24 @@
 """Who is calling (principals) and what they may do (permissions)."""
 
-from .access import authenticated, loopback_only, requires
+from .access import (
+    AppSettings,
+    authenticated,
+    caller,
+    loopback_only,
+    requires,
+    requires_for_artefacts,
+)
+from .artefact_access import require_artefact_permission, require_permissions
 from .principal import Principal
 
-__all__ = ["Principal", "authenticated", "loopback_only", "requires"]
+__all__ = [
+    "AppSettings",
+    "Principal",
+    "authenticated",
+    "caller",
+    "loopback_only",
+    "require_artefact_permission",
+    "require_permissions",
+    "requires",
+    "requires_for_artefacts",
+]

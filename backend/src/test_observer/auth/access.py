@@ -3,6 +3,9 @@
 Each route carries exactly one access declaration as a dependency:
 
 * `requires(*permissions)`: the caller needs all the named permissions (admins pass);
+* `requires_for_artefacts(permission)`: the permission may also come from artefact matching
+  rules; the endpoint finishes the check with `require_artefact_permission` once it knows
+  which artefacts the request touches;
 * `authenticated()`: open, unless REQUIRE_AUTHENTICATION is on, then any known caller;
 * `loopback_only()`: only clients on the same host (health checks).
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -24,6 +27,7 @@ from test_observer.db.engine import get_session
 from test_observer.db.models import Permission
 from test_observer.settings import Settings
 
+from .artefact_access import has_permissions, insufficient_permissions
 from .principal import Principal, resolve_principal
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
@@ -34,6 +38,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def _not_authenticated() -> HTTPException:
@@ -53,11 +60,28 @@ class PermissionRequirement(AccessRule):
         principal = resolve_principal(request, session)
         if settings.require_authentication and not principal.is_authenticated:
             raise _not_authenticated()
-        if principal.is_admin:
-            return principal
-        missing = self.permissions - settings.ignore_permissions - principal.granted
-        if missing:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "Insufficient permissions")
+        # Anonymous callers get 401 here even for ignored permissions: otherwise
+        # IGNORE_PERMISSIONS would silently open endpoints that REQUIRE_AUTHENTICATION closes.
+        if not has_permissions(principal, settings, *self.permissions):
+            raise insufficient_permissions()
+        return principal
+
+
+class ArtefactPermissionRequirement(PermissionRequirement):
+    """A permission that artefact matching rules can also grant, for the artefacts they match.
+
+    Resolves the caller without deciding: the endpoint knows the artefacts only after reading
+    the request, and then calls `require_artefact_permission`.
+    """
+
+    def __init__(self, permission: Permission) -> None:
+        super().__init__((permission,))
+        self.permission = permission
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = resolve_principal(request, session)
+        if _settings(request).require_authentication and not principal.is_authenticated:
+            raise _not_authenticated()
         return principal
 
 
@@ -70,6 +94,26 @@ class AuthenticationRequirement(AccessRule):
             request, session, require_csrf=not self.allow_cookie_without_csrf
         )
         if _settings(request).require_authentication and not principal.is_authenticated:
+            raise _not_authenticated()
+        return principal
+
+
+class CallerRequirement(AccessRule):
+    """Operations about the caller itself (`/me`): they need no permission, but they concern
+    one kind of caller, a signed-in user or an application.
+
+    Without that kind of caller the answer is 401 when `always` is set or when
+    REQUIRE_AUTHENTICATION is on; otherwise the endpoint decides (typically `null`).
+    """
+
+    def __init__(self, kind: Literal["user", "application"], *, always: bool) -> None:
+        self.kind = kind
+        self.always = always
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = resolve_principal(request, session)
+        present = principal.user if self.kind == "user" else principal.application
+        if present is None and (self.always or _settings(request).require_authentication):
             raise _not_authenticated()
         return principal
 
@@ -88,8 +132,22 @@ def requires(*permissions: Permission) -> Any:
     return Depends(PermissionRequirement(permissions))
 
 
+def requires_for_artefacts(permission: Permission) -> Any:
+    """Declare a permission that may be granted per artefact; resolves to the `Principal`.
+
+    The endpoint must then call `require_artefact_permission(session, principal, settings,
+    permission, artefact_ids)` before changing anything.
+    """
+    return Depends(ArtefactPermissionRequirement(permission))
+
+
 def authenticated(*, allow_cookie_without_csrf: bool = False) -> Any:
     return Depends(AuthenticationRequirement(allow_cookie_without_csrf=allow_cookie_without_csrf))
+
+
+def caller(kind: Literal["user", "application"], *, always: bool = False) -> Any:
+    """Declare an operation about the calling user or application; resolves to the `Principal`."""
+    return Depends(CallerRequirement(kind, always=always))
 
 
 def loopback_only() -> Any:

@@ -40,10 +40,11 @@ class Principal:
 
 
 def _bearer_token(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # Exactly "Bearer <key>", as the original service accepts it; anything else is no key.
+    parts = request.headers.get("authorization", "").split()
+    if len(parts) != 2 or parts[0] != "Bearer":
         return None
-    return token.strip()
+    return parts[1]
 
 
 def _session_user(request: Request, session: Session, *, require_csrf: bool) -> User | None:

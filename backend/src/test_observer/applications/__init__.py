@@ -1,0 +1,1 @@
+"""Machine clients (CI systems) and their API keys."""

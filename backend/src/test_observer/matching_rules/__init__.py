@@ -1,0 +1,1 @@
+"""Artefact matching rules: which teams review, and may act on, which artefacts."""

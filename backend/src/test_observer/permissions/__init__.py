@@ -1,0 +1,1 @@
+"""The named permissions operations require."""

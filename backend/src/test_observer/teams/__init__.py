@@ -1,0 +1,1 @@
+"""Teams: groups of users that share permissions and artefact matching rules."""

@@ -1,0 +1,40 @@
+"""Wire shapes of the teams endpoints."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from test_observer.db.models import Permission
+from test_observer.matching_rules.schemas import (
+    ArtefactMatchingRuleBase,
+    ArtefactMatchingRuleInResponse,
+)
+
+
+class UserMinimalResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    launchpad_handle: str | None
+    email: str
+    name: str
+    is_admin: bool
+
+
+class TeamCreate(BaseModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    permissions: list[Permission] = []
+    artefact_matching_rules: list[ArtefactMatchingRuleBase] = []
+
+
+class TeamPatch(BaseModel):
+    permissions: list[Permission] | None = None
+    artefact_matching_rules: list[ArtefactMatchingRuleBase] | None = None
+
+
+class TeamResponse(BaseModel):
+    id: int
+    name: str
+    permissions: list[Permission]
+    members: list[UserMinimalResponse]
+    artefact_matching_rules: list[ArtefactMatchingRuleInResponse]

@@ -1,0 +1,1 @@
+"""People who review artefacts; they sign in through the browser."""

@@ -1,0 +1,128 @@
+"""Users: search, admin rights, removal and provisioning from the command line."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, selectinload
+
+from test_observer.db.models import User
+
+
+def _not_found(user_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"User with id {user_id} not found")
+
+
+def _matches(q: str | None) -> ColumnElement[bool]:
+    """Every word of `q` must match the email, name or handle (case-insensitively, anywhere),
+    or be the user's id."""
+    conditions = []
+    for word in (q or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        alternatives: list[ColumnElement[bool]] = [
+            User.email.ilike(pattern),
+            User.name.ilike(pattern),
+            User.launchpad_handle.ilike(pattern),
+        ]
+        # Ids are 32-bit integers in PostgreSQL; a longer number cannot be one.
+        if word.isdigit() and len(word) < 10:
+            alternatives.append(User.id == int(word))
+        conditions.append(or_(*alternatives))
+    return and_(*conditions) if conditions else true()
+
+
+def search_users(
+    session: Session, q: str | None, limit: int, offset: int
+) -> tuple[list[User], int]:
+    condition = _matches(q)
+    count = session.scalar(select(func.count()).select_from(User).where(condition)) or 0
+    users = session.scalars(
+        select(User)
+        .where(condition)
+        .options(selectinload(User.teams))
+        .order_by(User.name, User.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(users), count
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.scalar(select(User).where(User.id == user_id).options(selectinload(User.teams)))
+    if user is None:
+        raise _not_found(user_id)
+    return user
+
+
+def _forbid_removing_last_admin(session: Session, user: User) -> None:
+    # Locking every admin row serialises concurrent demotions, so two admins demoting each
+    # other at once cannot leave none.
+    admins = session.scalars(
+        select(User.id).where(User.is_admin).order_by(User.id).with_for_update()
+    ).all()
+    if user.is_admin and admins == [user.id]:
+        raise HTTPException(status.HTTP_409_CONFLICT, "Cannot remove the last administrator")
+
+
+def update_user(
+    session: Session, user_id: int, *, is_admin: bool | None, caller_is_admin: bool
+) -> User:
+    """Change a user's admin flag. Only an admin may grant or revoke admin rights, and the
+    last admin cannot be demoted."""
+    user = get_user(session, user_id)
+    if is_admin is None:
+        return user
+    if not caller_is_admin:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Only administrators can change administrator rights"
+        )
+    if user.is_admin and not is_admin:
+        _forbid_removing_last_admin(session, user)
+    user.is_admin = is_admin
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, user_id: int, *, caller_is_admin: bool) -> None:
+    """Remove a user with their sessions, notifications, memberships and reviewer links
+    (the database cascades). Unknown ids are accepted: deleting is idempotent."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    if user.is_admin:
+        if not caller_is_admin:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "Only administrators can delete an administrator"
+            )
+        _forbid_removing_last_admin(session, user)
+    session.execute(delete(User).where(User.id == user_id))
+    session.expunge(user)
+
+
+class UnknownUserError(LookupError):
+    pass
+
+
+def add_user(session: Session, email: str, name: str | None = None) -> tuple[User, bool]:
+    """Create the user with this email unless one exists; (user, created)."""
+    email = email.strip()
+    if not email or "@" not in email:
+        raise ValueError(f"{email!r} is not an email address")
+    created = session.scalar(
+        insert(User)
+        .values(email=email, name=name or email.split("@")[0])
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    user = session.scalars(select(User).where(User.email == email)).one()
+    return user, created is not None
+
+
+def promote_to_admin(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip()))
+    if user is None:
+        raise UnknownUserError(f"no user with email {email!r}")
+    user.is_admin = True
+    session.flush()
+    return user

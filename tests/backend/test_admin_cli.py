@@ -1,0 +1,114 @@
+"""`test-observer admin ...`, run as real processes against the test database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+from test_observer.auth.keys import digest_api_key
+from test_observer.db.models import Application, Permission, User
+
+from tests.backend.principals import bearer
+
+
+def admin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "test_observer", "admin", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DB_URL": database_url},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["create-application"], ["add-user"], ["promote-user-to-admin"]]
+)
+def test_every_admin_command_has_help(command: list[str]) -> None:
+    result = admin("postgresql://nobody@127.0.0.1:1/none", *command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_create_application_prints_only_the_key(
+    database_url: str, db_session: Session, api: TestClient
+) -> None:
+    result = admin(database_url, "create-application", "ci", "-p", "view_test", "-p", "view_user")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert re.fullmatch(r"to_[A-Za-z0-9_-]{43}", key)
+    assert result.stdout == key + "\n"
+    assert "ci" in result.stderr
+
+    application = db_session.scalars(select(Application)).one()
+    assert application.name == "ci"
+    assert application.permissions == [Permission.view_test, Permission.view_user]
+    assert application.api_key_digest == digest_api_key(key)
+    assert api.get("/v1/users", headers=bearer(key)).status_code == 200
+
+
+def test_create_application_with_all_permissions(database_url: str, db_session: Session) -> None:
+    result = admin(database_url, "create-application", "jenkins", "--all-permissions")
+    assert result.returncode == 0, result.stderr
+    application = db_session.scalars(select(Application)).one()
+    assert application.permissions == list(Permission)
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["create-application", "ci"], "--all-permissions"),
+        (["create-application", "ci", "-p", "view_test", "--all-permissions"], "either"),
+        (["create-application", "ci", "-p", "fly"], "unknown permission 'fly'"),
+        (["promote-user-to-admin", "nobody@example.com"], "no user with email"),
+        (["add-user", "not-an-email"], "not an email address"),
+    ],
+)
+def test_failures_exit_1_with_one_line(
+    database_url: str, db_session: Session, args: list[str], reason: str
+) -> None:
+    result = admin(database_url, *args)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+    assert reason in lines[0]
+    assert db_session.scalars(select(Application)).all() == []
+
+
+def test_duplicate_application_name(database_url: str, db_session: Session) -> None:
+    first = admin(database_url, "create-application", "ci", "--all-permissions")
+    assert first.returncode == 0
+    second = admin(database_url, "create-application", "ci", "--all-permissions")
+    assert second.returncode == 1
+    assert second.stdout == ""
+    assert second.stderr.strip() == "Error: Application with name 'ci' already exists"
+    assert db_session.scalars(select(Application.api_key_digest)).all() == [
+        digest_api_key(first.stdout.strip())
+    ]
+
+
+def test_add_user_is_idempotent_and_promotion(database_url: str, db_session: Session) -> None:
+    assert admin(database_url, "add-user", "ada@example.com", "--name", "Ada L").returncode == 0
+    again = admin(database_url, "add-user", "ada@example.com", "--name", "Someone else")
+    assert again.returncode == 0
+    users = db_session.scalars(select(User)).all()
+    assert [(u.email, u.name, u.is_admin) for u in users] == [("ada@example.com", "Ada L", False)]
+
+    promoted = admin(database_url, "promote-user-to-admin", "ada@example.com")
+    assert promoted.returncode == 0, promoted.stderr
+    db_session.expire_all()
+    assert db_session.scalars(select(User.is_admin)).one() is True
+
+
+def test_unreachable_database(db_session: Session) -> None:
+    result = admin("postgresql://x@127.0.0.1:1/none", "add-user", "ada@example.com")
+    assert result.returncode == 1
+    assert "cannot reach the database" in result.stderr
