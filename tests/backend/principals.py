@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session
+
 from test_observer.auth.keys import digest_api_key, generate_api_key, visible_prefix
 from test_observer.db.models import Application, Permission, Team, User, UserSession
 

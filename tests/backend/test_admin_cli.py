@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import Application, Permission, User
-
 from tests.backend.principals import bearer
 
 

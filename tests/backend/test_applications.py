@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import Application, Permission
-
 from tests.backend.principals import application_headers, bearer, user_headers
 
 KEY = re.compile(r"to_[A-Za-z0-9_-]{43}")

@@ -9,6 +9,7 @@ import pytest
 from fastapi import HTTPException
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
 from test_observer.auth import Principal, require_artefact_permission
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import (

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
-from test_observer.db.models import Permission, UserSession
 
+from test_observer.db.models import Permission, UserSession
 from tests.backend.principals import (
     SESSIONS_SECRET,
     bearer,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+
 from test_observer.auth import (
     AppSettings,
     Principal,
@@ -32,7 +33,6 @@ from test_observer.db.models import (
     Permission,
     Team,
 )
-
 from tests.backend.principals import (
     SESSIONS_SECRET,
     application_headers,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
-from test_observer.db.models import ArtefactMatchingRule, Permission
 
+from test_observer.db.models import ArtefactMatchingRule, Permission
 from tests.backend.principals import application_headers, make_user
 
 Json = dict[str, Any]

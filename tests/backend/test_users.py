@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+
 from test_observer.db.models import (
     Notification,
     NotificationType,
@@ -15,7 +16,6 @@ from test_observer.db.models import (
     UserSession,
     team_users_association,
 )
-
 from tests.backend.principals import application_headers, login, make_user, session_headers
 
 
