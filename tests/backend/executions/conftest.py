@@ -15,7 +15,7 @@ EVERY_PERMISSION = ",".join(permission.value for permission in Permission)
 
 @pytest.fixture
 def api(make_client: Callable[..., TestClient]) -> TestClient:
-    """A client whose calls need no credentials (every permission is ignored)."""
+    """Here, a client whose calls need no credentials (every permission is ignored)."""
     return make_client(ignore_permissions=EVERY_PERMISSION)
 
 

@@ -83,3 +83,20 @@ class PendingRerun(BaseModel):
 
 class StartTestResponse(BaseModel):
     id: int
+
+
+class TestExecutionResponseWithContext(TestExecutionResponse):
+    __test__ = False
+
+    artefact: ArtefactResponse
+    artefact_build: ArtefactBuildMinimalResponse
+    test_results: list[TestResultResponse]
+
+
+class TestExecutionSearchResponse(BaseModel):
+    __test__ = False
+
+    count: int
+    limit: int
+    offset: int
+    test_executions: list[TestExecutionResponseWithContext]
