@@ -9,13 +9,45 @@ committed the row after that statement's snapshot is a second lookup needed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, and_, literal, select, true
+from sqlalchemy import Select, and_, bindparam, literal, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import Entity
+
+
+@lru_cache(maxsize=64)
+def _statements(
+    model: type[Entity],
+    key_names: tuple[str, ...],
+    null_names: frozenset[str],
+    value_names: tuple[str, ...],
+    index_where: str | None,
+) -> tuple[Select[int, bool], Select[int, bool]]:
+    """(insert-or-find, find) for one shape of call, built once: building SQLAlchemy
+    statements costs more than running these."""
+    columns = model.__table__.c
+    predicate = text(index_where) if index_where is not None else None
+    inserted = (
+        insert(model)
+        .values({name: bindparam(name) for name in (*key_names, *value_names)})
+        .on_conflict_do_nothing(index_elements=list(key_names), index_where=predicate)
+        .returning(columns.id)
+        .cte("inserted")
+    )
+    match = and_(
+        *(
+            columns[name].is_(None) if name in null_names else columns[name] == bindparam(name)
+            for name in key_names
+        ),
+        predicate if predicate is not None else true(),
+    )
+    find = select(columns.id, literal(False)).where(match)
+    both = select(inserted.c.id, literal(True)).union_all(find).limit(1)
+    return both, find  # type: ignore[return-value]
 
 
 def find_or_create(
@@ -24,34 +56,24 @@ def find_or_create(
     key: Mapping[str, Any],
     values: Mapping[str, Any] | None = None,
     *,
-    index_where: ColumnElement[bool] | TextClause | None = None,
+    index_where: str | None = None,
 ) -> tuple[int, bool]:
     """(id, created) of the row whose unique `key` columns equal `key`.
 
-    `values` are only used when the row is created. `index_where` names a partial unique index
-    by its predicate.
+    `values` are only used when the row is created. `index_where` is the predicate (SQL text)
+    of the partial unique index the key belongs to.
     """
-    columns = model.__table__.c
-    inserted = (
-        insert(model)
-        .values({**key, **(values or {})})
-        .on_conflict_do_nothing(index_elements=list(key), index_where=index_where)
-        .returning(columns.id)
-        .cte("inserted")
+    values = values or {}
+    both, find = _statements(
+        model,
+        tuple(key),
+        frozenset(name for name, value in key.items() if value is None),
+        tuple(values),
+        index_where,
     )
-    match = and_(
-        *(
-            columns[name].is_(None) if value is None else columns[name] == value
-            for name, value in key.items()
-        ),
-        index_where if index_where is not None else true(),
-    )
-    row = session.execute(
-        select(inserted.c.id, literal(True))
-        .union_all(select(columns.id, literal(False)).where(match))
-        .limit(1)
-    ).first()
+    params = {**key, **values}
+    row = session.execute(both, params).first()
     if row is None:
         # The row was committed by another transaction after this statement began.
-        row = session.execute(select(columns.id, literal(False)).where(match)).one()
+        row = session.execute(find, params).one()
     return row[0], row[1]

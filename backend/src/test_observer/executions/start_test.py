@@ -92,7 +92,7 @@ def _artefact_fields(request: StartTest) -> dict[str, Any]:
 def _artefact(session: Session, request: StartTest) -> tuple[int, str]:
     """(artefact id, build architecture). Existing artefacts are reused unchanged."""
     family = FamilyName(request.family)
-    partial_index = text(f"family = '{family.value}'")
+    partial_index = f"family = '{family.value}'"
     if isinstance(request, StartImageTest):
         existing = session.scalar(
             select(Artefact.id).where(
@@ -139,14 +139,14 @@ def _build(session: Session, artefact_id: int, arch: str, revision: int | None) 
     key: dict[str, Any] = {"artefact_id": artefact_id, "architecture": arch}
     if revision is None:
         build_id, _ = find_or_create(
-            session, ArtefactBuild, key, {"revision": None}, index_where=text("revision IS NULL")
+            session, ArtefactBuild, key, {"revision": None}, index_where="revision IS NULL"
         )
     else:
         build_id, _ = find_or_create(
             session,
             ArtefactBuild,
             key | {"revision": revision},
-            index_where=text("revision IS NOT NULL"),
+            index_where="revision IS NOT NULL",
         )
     return build_id
 
