@@ -69,7 +69,7 @@ class ImageStage(StrEnum):
     current = "current"
 
 
-class RelevantLinkCreate(BaseModel):
+class TestExecutionRelevantLinkCreate(BaseModel):
     label: str
     url: LongUrl
 
@@ -85,7 +85,7 @@ class _StartTest(BaseModel):
     ci_link: CiLink | None = None
     test_plan: Name
     initial_status: TestExecutionStatus = TestExecutionStatus.IN_PROGRESS
-    relevant_links: list[RelevantLinkCreate] = []
+    relevant_links: list[TestExecutionRelevantLinkCreate] = []
     needs_assignment: bool = False
 
     @field_validator("version", check_fields=False)
@@ -100,7 +100,7 @@ class _NamedStartTest(_StartTest):
     arch: Arch
 
 
-class StartSnapTest(_NamedStartTest):
+class StartSnapTestExecutionRequest(_NamedStartTest):
     family: Literal["snap"]
     revision: int
     track: str
@@ -109,7 +109,7 @@ class StartSnapTest(_NamedStartTest):
     execution_stage: SnapStage
 
 
-class StartCharmTest(_NamedStartTest):
+class StartCharmTestExecutionRequest(_NamedStartTest):
     family: Literal["charm"]
     revision: int
     track: str
@@ -117,7 +117,7 @@ class StartCharmTest(_NamedStartTest):
     execution_stage: CharmStage
 
 
-class StartDebTest(_NamedStartTest):
+class StartDebTestExecutionRequest(_NamedStartTest):
     family: Literal["deb"]
     series: str
     repo: str
@@ -126,7 +126,7 @@ class StartDebTest(_NamedStartTest):
     execution_stage: DebStage | Literal[""] = ""
 
     @model_validator(mode="after")
-    def _source_or_stage(self) -> StartDebTest:
+    def _source_or_stage(self) -> StartDebTestExecutionRequest:
         if not self.source and not self.execution_stage:
             raise ValueError("Received no source or execution_stage")
         if self.source and self.execution_stage:
@@ -134,14 +134,14 @@ class StartDebTest(_NamedStartTest):
         return self
 
 
-class StartSolutionTest(_NamedStartTest):
+class StartSolutionTestExecutionRequest(_NamedStartTest):
     family: Literal["solution"]
     track: str
     source: Name
     execution_stage: SolutionStage
 
 
-class StartImageTest(_StartTest):
+class StartImageTestExecutionRequest(_StartTest):
     """An image is identified by its sha256; the other fields are needed only to create it."""
 
     family: Literal["image"]
@@ -157,7 +157,11 @@ class StartImageTest(_StartTest):
 
 
 StartTestRequest = Annotated[
-    StartSnapTest | StartDebTest | StartCharmTest | StartImageTest | StartSolutionTest,
+    StartSnapTestExecutionRequest
+    | StartDebTestExecutionRequest
+    | StartCharmTestExecutionRequest
+    | StartImageTestExecutionRequest
+    | StartSolutionTestExecutionRequest,
     Field(discriminator="family"),
 ]
 
@@ -184,7 +188,7 @@ class C3TestResult(BaseModel):
     io_log: str
 
 
-class EndTestRequest(BaseModel):
+class EndTestExecutionRequest(BaseModel):
     ci_link: CiLink
     c3_link: Annotated[str, Field(max_length=LINK_LENGTH)] | None = None
     checkbox_version: Annotated[str, Field(max_length=200)] | None = None
@@ -202,7 +206,7 @@ class TestResultRequest(BaseModel):
     io_log: str = ""
 
 
-class TestExecutionPatch(BaseModel):
+class TestExecutionsPatchRequest(BaseModel):
     c3_link: Url | None = None
     ci_link: Url | None = None
     # COMPLETED is not stored: it becomes PASSED, FAILED or ENDED_PREMATURELY from the results.

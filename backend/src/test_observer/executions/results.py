@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
 
 from .attachments import on_results_stored
-from .requests import C3_STATUS, EndTestRequest, TestResultRequest
+from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def completed_status(session: Session, execution_id: int) -> TestExecutionStatus
     return TestExecutionStatus.PASSED
 
 
-def end_test(session: Session, request: EndTestRequest) -> None:
+def end_test(session: Session, request: EndTestExecutionRequest) -> None:
     execution = session.scalar(
         select(TestExecution)
         .where(TestExecution.ci_link == request.ci_link)

@@ -17,11 +17,11 @@ from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 from . import reruns, results, search, service, start_test
 from .filters import IdsFilter, TestExecutionRerunFilters
 from .requests import (
-    EndTestRequest,
-    RelevantLinkCreate,
+    EndTestExecutionRequest,
     StartTestRequest,
     StatusUpdateRequest,
-    TestExecutionPatch,
+    TestExecutionRelevantLinkCreate,
+    TestExecutionsPatchRequest,
     TestResultRequest,
 )
 from .reruns import DeleteReruns, RerunRequest
@@ -50,7 +50,7 @@ def start_test_execution(
 
 
 @router.put("/end-test", dependencies=[CHANGE_TEST])
-def end_test_execution(request: EndTestRequest, session: DbSession) -> None:
+def end_test_execution(request: EndTestExecutionRequest, session: DbSession) -> None:
     results.end_test(session, request)
 
 
@@ -168,7 +168,7 @@ def get_test_execution(id: int, session: DbSession) -> TestExecutionResponse:
 
 @router.patch("/{id}", dependencies=[CHANGE_TEST])
 def patch_test_execution(
-    id: int, request: TestExecutionPatch, session: DbSession
+    id: int, request: TestExecutionsPatchRequest, session: DbSession
 ) -> TestExecutionResponse:
     return service.patch_execution(session, id, request)
 
@@ -199,7 +199,9 @@ def get_status_update(id: int, session: DbSession) -> list[TestEventResponse]:
 
 
 @router.post("/{id}/links", dependencies=[CHANGE_TEST])
-def post_link(id: int, request: RelevantLinkCreate, session: DbSession) -> RelevantLinkResponse:
+def post_link(
+    id: int, request: TestExecutionRelevantLinkCreate, session: DbSession
+) -> RelevantLinkResponse:
     return service.add_link(session, id, request)
 
 

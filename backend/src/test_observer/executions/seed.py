@@ -35,9 +35,9 @@ from test_observer.settings import Settings
 from .requests import (
     C3_STATUS,
     C3TestResult,
-    EndTestRequest,
+    EndTestExecutionRequest,
     StartTestRequest,
-    TestExecutionPatch,
+    TestExecutionsPatchRequest,
     TestResultRequest,
 )
 from .reruns import RerunRequest, create_reruns
@@ -205,7 +205,7 @@ def _one_execution(
         # Finished: the final list through end-test, which also sets the status.
         end_test(
             session,
-            EndTestRequest.model_construct(
+            EndTestExecutionRequest.model_construct(
                 ci_link=ci_link,
                 c3_link=f"https://c3.example.com/submissions/{index}",
                 checkbox_version="4.1.0",
@@ -243,7 +243,7 @@ def _one_execution(
         patch_execution(
             session,
             execution_id,
-            TestExecutionPatch(execution_metadata={"lab": [f"lab-{environment % 3}"]}),
+            TestExecutionsPatchRequest(execution_metadata={"lab": [f"lab-{environment % 3}"]}),
         )
     if index % 10 == 0:
         create_reruns(

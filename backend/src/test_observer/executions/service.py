@@ -22,7 +22,7 @@ from test_observer.db.models import (
     test_execution_metadata_association_table,
 )
 
-from .requests import RelevantLinkCreate, TestEventRequest, TestExecutionPatch
+from .requests import TestEventRequest, TestExecutionRelevantLinkCreate, TestExecutionsPatchRequest
 from .responses import execution_responses, result_responses
 from .results import completed_status, execution_not_found, lock_execution
 from .schemas import (
@@ -80,7 +80,7 @@ def _add_metadata(session: Session, execution_id: int, metadata: dict[str, list[
 
 
 def patch_execution(
-    session: Session, execution_id: int, patch: TestExecutionPatch
+    session: Session, execution_id: int, patch: TestExecutionsPatchRequest
 ) -> TestExecutionResponse:
     execution = lock_execution(session, execution_id)
     changes: dict[str, object] = {}
@@ -244,7 +244,9 @@ def get_events(session: Session, execution_id: int) -> list[TestEventResponse]:
     ]
 
 
-def add_link(session: Session, execution_id: int, link: RelevantLinkCreate) -> RelevantLinkResponse:
+def add_link(
+    session: Session, execution_id: int, link: TestExecutionRelevantLinkCreate
+) -> RelevantLinkResponse:
     _require_execution(session, execution_id)
     row = session.execute(
         insert(TestExecutionRelevantLink)

@@ -29,14 +29,20 @@ from test_observer.settings import Settings
 from .assignment import assign_reviewers
 from .identity import find_or_create
 from .requests import (
-    StartCharmTest,
-    StartDebTest,
-    StartImageTest,
-    StartSnapTest,
-    StartSolutionTest,
+    StartCharmTestExecutionRequest,
+    StartDebTestExecutionRequest,
+    StartImageTestExecutionRequest,
+    StartSnapTestExecutionRequest,
+    StartSolutionTestExecutionRequest,
 )
 
-StartTest = StartSnapTest | StartDebTest | StartCharmTest | StartImageTest | StartSolutionTest
+StartTest = (
+    StartSnapTestExecutionRequest
+    | StartDebTestExecutionRequest
+    | StartCharmTestExecutionRequest
+    | StartImageTestExecutionRequest
+    | StartSolutionTestExecutionRequest
+)
 
 # Solutions announced through start-test bundle no builds: their hash is that of no ids.
 NO_BUNDLED_BUILDS_HASH = hashlib.sha256(b"").hexdigest()
@@ -66,19 +72,19 @@ def _artefact_fields(request: StartTest) -> dict[str, Any]:
         "stage": str(request.execution_stage or ""),
     }
     match request:
-        case StartSnapTest():
+        case StartSnapTestExecutionRequest():
             fields |= {"store": request.store, "track": request.track, "branch": request.branch}
-        case StartCharmTest():
+        case StartCharmTestExecutionRequest():
             fields |= {"track": request.track, "branch": request.branch}
-        case StartDebTest():
+        case StartDebTestExecutionRequest():
             fields |= {"series": request.series, "repo": request.repo, "source": request.source}
-        case StartSolutionTest():
+        case StartSolutionTestExecutionRequest():
             fields |= {
                 "track": request.track,
                 "source": request.source,
                 "bundled_builds_hash": NO_BUNDLED_BUILDS_HASH,
             }
-        case StartImageTest():
+        case StartImageTestExecutionRequest():
             fields |= {
                 "sha256": request.sha256,
                 "os": request.os,
@@ -93,7 +99,7 @@ def _artefact(session: Session, request: StartTest) -> tuple[int, str]:
     """(artefact id, build architecture). Existing artefacts are reused unchanged."""
     family = FamilyName(request.family)
     partial_index = f"family = '{family.value}'"
-    if isinstance(request, StartImageTest):
+    if isinstance(request, StartImageTestExecutionRequest):
         existing = session.scalar(
             select(Artefact.id).where(
                 Artefact.family == FamilyName.image, Artefact.sha256 == request.sha256
@@ -112,7 +118,7 @@ def _artefact(session: Session, request: StartTest) -> tuple[int, str]:
     key = {name: fields[name] for name in ARTEFACT_IDENTITY[family]}
     values = {name: value for name, value in fields.items() if name not in key}
     artefact_id, created = find_or_create(session, Artefact, key, values, index_where=partial_index)
-    if isinstance(request, StartImageTest) and not created:
+    if isinstance(request, StartImageTestExecutionRequest) and not created:
         # A concurrent request created the image first: its builds decide, as above.
         return artefact_id, _image_arch(session, artefact_id, request.arch)
     assert request.arch is not None  # images reach here only with their full details
@@ -230,7 +236,11 @@ def start_test(session: Session, request: StartTest, settings: Settings) -> int:
     environment_id, _ = find_or_create(
         session, Environment, {"name": request.environment, "architecture": arch}
     )
-    revision = request.revision if isinstance(request, StartSnapTest | StartCharmTest) else None
+    revision = (
+        request.revision
+        if isinstance(request, StartSnapTestExecutionRequest | StartCharmTestExecutionRequest)
+        else None
+    )
     build_id = _build(session, artefact_id, arch, revision)
     find_or_create(
         session,
