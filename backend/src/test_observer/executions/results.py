@@ -65,14 +65,22 @@ _UPSERT_CASES = text(
     """
 )
 
-# A template id sent with a result replaces the case's (end-test only).
+# A template id sent with a result replaces the case's (end-test only). The rows are locked in
+# name order first, so concurrent end-tests touching the same cases cannot deadlock.
 _UPDATE_TEMPLATES = text(
     """
-    UPDATE test_case SET template_id = c.template_id, updated_at = timezone('utc', now())
-    FROM unnest(CAST(:names AS varchar[]), CAST(:template_ids AS varchar[]))
-         AS c(name, template_id)
-    WHERE test_case.name = c.name AND c.template_id <> ''
-      AND test_case.template_id <> c.template_id
+    WITH changed AS (
+        SELECT test_case.id, c.template_id
+        FROM test_case
+        JOIN unnest(CAST(:names AS varchar[]), CAST(:template_ids AS varchar[]))
+             AS c(name, template_id) ON test_case.name = c.name
+        WHERE c.template_id <> '' AND test_case.template_id <> c.template_id
+        ORDER BY test_case.name
+        FOR UPDATE OF test_case
+    )
+    UPDATE test_case SET template_id = changed.template_id, updated_at = timezone('utc', now())
+    FROM changed
+    WHERE test_case.id = changed.id
     """
 )
 
