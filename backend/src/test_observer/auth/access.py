@@ -58,10 +58,11 @@ class PermissionRequirement(AccessRule):
     def __call__(self, request: Request, session: DbSession) -> Principal:
         settings = _settings(request)
         principal = resolve_principal(request, session)
+        # Checked before the permissions so that anonymous callers get 401 even when every
+        # required permission is ignored: IGNORE_PERMISSIONS must not reopen what
+        # REQUIRE_AUTHENTICATION closes.
         if settings.require_authentication and not principal.is_authenticated:
             raise _not_authenticated()
-        # Anonymous callers get 401 here even for ignored permissions: otherwise
-        # IGNORE_PERMISSIONS would silently open endpoints that REQUIRE_AUTHENTICATION closes.
         if not has_permissions(principal, settings, *self.permissions):
             raise insufficient_permissions()
         return principal
