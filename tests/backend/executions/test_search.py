@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from test_observer.db.models import TestExecution
 from tests.backend.executions.conftest import charm, result, snap, start
 from tests.backend.statements import count_statements
 
@@ -107,3 +110,16 @@ def test_search_statements_do_not_grow_with_page_size(api: TestClient, engine: E
         return counter.count
 
     assert statements(2) == statements(12)
+
+
+def test_dates_bound_the_last_update_inclusively(api: TestClient, db_session: Session) -> None:
+    execution_id = start(api, snap())
+    post(api, execution_id, "a")
+    updated = db_session.scalars(
+        select(TestExecution.updated_at).where(TestExecution.id == execution_id)
+    ).one()
+    moment = updated.isoformat()
+    later = (updated + timedelta(microseconds=1)).isoformat()
+    assert ids(api, from_date=moment, until_date=moment) == [execution_id]
+    assert ids(api, from_date=later) == []
+    assert ids(api, until_date=(updated - timedelta(microseconds=1)).isoformat()) == []
