@@ -310,5 +310,73 @@ def admin_delete_artefact(
     )
 
 
+@app.command("seed")
+def seed_command(
+    artefacts: Annotated[
+        int, typer.Option(help="Artefacts, spread over the five families.", min=1)
+    ] = 300,
+    architectures: Annotated[
+        int, typer.Option(help="Architectures each artefact is built for.", min=1, max=6)
+    ] = 3,
+    environments: Annotated[
+        int, typer.Option(help="Environments per architecture a build is tested on.", min=1)
+    ] = 10,
+    executions: Annotated[int, typer.Option(help="Test executions in all.", min=1)] = 2600,
+    results: Annotated[int, typer.Option(help="Results per execution.", min=0)] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
+    batch: Annotated[int, typer.Option(help="Executions per transaction.", min=1)] = 50,
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+) -> None:
+    """Fill an empty database with a realistic, deterministic dataset (for development and
+    benchmarks), through the same code paths the API uses."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from test_observer.db.engine import make_engine, make_session_factory
+    from test_observer.executions.seed import SeedPlan
+    from test_observer.executions.seed import seed as fill
+    from test_observer.settings import Settings
+
+    url = database_url()
+    if migrate:
+        _run_migration("upgrade", url, "head")
+    plan = SeedPlan(
+        artefacts=artefacts,
+        architectures=architectures,
+        environments=environments,
+        executions=executions,
+        results=results,
+        seed=seed,
+        batch=batch,
+    )
+    engine = make_engine(url)
+    began = time.monotonic()
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=None,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("Seeding executions", total=executions)
+            counts = fill(
+                make_session_factory(engine),
+                plan,
+                Settings(db_url=url),
+                progress=lambda done: progress.update(task, completed=done),
+            )
+    except ValueError as error:
+        fail(str(error))
+    finally:
+        engine.dispose()
+    note(
+        f"Seeded {counts['artefacts']} artefacts, {counts['executions']} executions and "
+        f"{counts['results']} results in {time.monotonic() - began:.0f} s"
+    )
+
+
 def main() -> None:
     app()

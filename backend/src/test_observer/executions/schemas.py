@@ -79,3 +79,24 @@ class PendingRerun(BaseModel):
     test_execution: TestExecutionResponse
     artefact: ArtefactResponse
     artefact_build: ArtefactBuildMinimalResponse
+
+
+class StartTestResponse(BaseModel):
+    id: int
+
+
+class TestExecutionResponseWithContext(TestExecutionResponse):
+    __test__ = False
+
+    artefact: ArtefactResponse
+    artefact_build: ArtefactBuildMinimalResponse
+    test_results: list[TestResultResponse]
+
+
+class TestExecutionSearchResponse(BaseModel):
+    __test__ = False
+
+    count: int
+    limit: int
+    offset: int
+    test_executions: list[TestExecutionResponseWithContext]

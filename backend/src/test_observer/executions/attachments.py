@@ -1,0 +1,98 @@
+"""Automatic issue attachment: what happens to results right after they are stored.
+
+`on_results_stored` is the single hook called by every path that stores results (end-test and
+POST test-results), with the ids of the results just inserted or replaced. It works on the
+whole set at once: three statements whatever the number of results.
+
+1. Attachments a rule made earlier to a replaced result are dropped: the result changed, so the
+   rules decide again. Attachments made by hand stay.
+2. Every enabled attachment rule whose filters all accept a result attaches its issue to it.
+   An empty filter accepts anything; a rule's execution metadata requires, for each of its
+   categories, that the execution carries at least one of the rule's values.
+3. If any result of the execution is now attached to an issue with automatic reruns, a rerun
+   request for the execution's group is created (priority 0) unless one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+_DROP_RULE_ATTACHMENTS = text(
+    """
+    DELETE FROM issue_test_result_attachment
+    WHERE test_result_id = ANY(CAST(:result_ids AS integer[]))
+      AND attachment_rule_id IS NOT NULL
+    """
+)
+
+_ATTACH_BY_RULES = text(
+    """
+    INSERT INTO issue_test_result_attachment (issue_id, test_result_id, attachment_rule_id)
+    SELECT rule.issue_id, result.id, rule.id
+    FROM test_result AS result
+    JOIN test_case AS tc ON tc.id = result.test_case_id
+    JOIN test_execution AS te ON te.id = result.test_execution_id
+    JOIN artefact_build AS build ON build.id = te.artefact_build_id
+    JOIN artefact AS a ON a.id = build.artefact_id
+    JOIN environment AS env ON env.id = te.environment_id
+    JOIN issue_test_result_attachment_rule AS rule ON rule.enabled
+     AND (cardinality(rule.families) = 0 OR a.family = ANY(rule.families))
+     AND (cardinality(rule.artefacts) = 0 OR a.name = ANY(rule.artefacts))
+     AND (cardinality(rule.artefact_versions) = 0 OR a.version = ANY(rule.artefact_versions))
+     AND (cardinality(rule.artefact_stages) = 0 OR a.stage = ANY(rule.artefact_stages))
+     AND (cardinality(rule.artefact_tracks) = 0 OR a.track = ANY(rule.artefact_tracks))
+     AND (cardinality(rule.environment_names) = 0 OR env.name = ANY(rule.environment_names))
+     AND (cardinality(rule.test_case_names) = 0 OR tc.name = ANY(rule.test_case_names))
+     AND (cardinality(rule.template_ids) = 0 OR tc.template_id = ANY(rule.template_ids))
+     AND (cardinality(rule.test_result_statuses) = 0
+          OR result.status = ANY(rule.test_result_statuses))
+    WHERE result.id = ANY(CAST(:result_ids AS integer[]))
+      AND NOT EXISTS (
+        SELECT 1
+        FROM issue_test_result_attachment_rule_execution_metadata AS wanted
+        WHERE wanted.attachment_rule_id = rule.id
+          AND NOT EXISTS (
+            SELECT 1
+            FROM issue_test_result_attachment_rule_execution_metadata AS accepted
+            JOIN test_execution_metadata AS md
+              ON md.category = accepted.category AND md.value = accepted.value
+            JOIN test_execution_metadata_association_table AS link
+              ON link.test_execution_metadata_id = md.id AND link.test_execution_id = te.id
+            WHERE accepted.attachment_rule_id = rule.id
+              AND accepted.category = wanted.category
+          )
+      )
+    ON CONFLICT (issue_id, test_result_id) DO NOTHING
+    """
+)
+
+_AUTO_RERUN = text(
+    """
+    INSERT INTO test_execution_rerun_request
+        (test_plan_id, artefact_build_id, environment_id, priority)
+    SELECT te.test_plan_id, te.artefact_build_id, te.environment_id, 0
+    FROM test_execution AS te
+    WHERE te.id = :execution_id
+      AND EXISTS (
+        SELECT 1
+        FROM test_result AS result
+        JOIN issue_test_result_attachment AS attachment ON attachment.test_result_id = result.id
+        JOIN issue ON issue.id = attachment.issue_id
+        WHERE result.test_execution_id = te.id AND issue.auto_rerun_enabled
+      )
+    ON CONFLICT ON CONSTRAINT uq_rerun_request_group DO NOTHING
+    """
+)
+
+
+def on_results_stored(session: Session, execution_id: int, result_ids: Sequence[int]) -> None:
+    """Apply the attachment rules to the given results of one execution (see module doc)."""
+    if not result_ids:
+        return
+    ids = list(result_ids)
+    session.execute(_DROP_RULE_ATTACHMENTS, {"result_ids": ids})
+    session.execute(_ATTACH_BY_RULES, {"result_ids": ids})
+    session.execute(_AUTO_RERUN, {"execution_id": execution_id})

@@ -1,0 +1,234 @@
+"""Request bodies of the test-execution endpoints (what CI systems and reviewers send).
+
+String limits mirror the database columns, so an over-long value is a 422 naming the field
+instead of a database error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from test_observer.db.models import TestExecutionStatus, TestResultStatus
+
+NAME_LENGTH = 200
+ARCH_LENGTH = 100
+LINK_LENGTH = 200
+
+
+def _url_text(value: HttpUrl) -> str:
+    text = str(value)
+    if len(text) > LINK_LENGTH:
+        raise ValueError(f"URL should have at most {LINK_LENGTH} characters")
+    return text
+
+
+# An http(s) URL stored in normalised form ("https://Host" -> "https://host/").
+Url = Annotated[HttpUrl, AfterValidator(_url_text)]
+# Relevant links live in an unbounded column.
+LongUrl = Annotated[HttpUrl, AfterValidator(str)]
+# ci_link / c3_link in start-test and end-test are free text for compatibility with existing
+# CI jobs; only their length is checked.
+CiLink = Annotated[
+    str, Field(min_length=1, max_length=LINK_LENGTH, json_schema_extra={"format": "uri"})
+]
+Name = Annotated[str, Field(max_length=NAME_LENGTH)]
+Arch = Annotated[str, Field(max_length=ARCH_LENGTH)]
+MetadataText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class SnapStage(StrEnum):
+    edge = "edge"
+    beta = "beta"
+    candidate = "candidate"
+    stable = "stable"
+
+
+CharmStage = SnapStage
+SolutionStage = SnapStage
+
+
+class DebStage(StrEnum):
+    proposed = "proposed"
+    updates = "updates"
+
+
+class ImageStage(StrEnum):
+    pending = "pending"
+    current = "current"
+
+
+class TestExecutionRelevantLinkCreate(BaseModel):
+    label: str
+    url: LongUrl
+
+
+def _check_version(value: str | None) -> str | None:
+    if value is not None and value in ("", "null"):
+        raise ValueError("version must not be empty or 'null'")
+    return value
+
+
+class _StartTest(BaseModel):
+    environment: Name
+    ci_link: CiLink | None = None
+    test_plan: Name
+    initial_status: TestExecutionStatus = TestExecutionStatus.IN_PROGRESS
+    relevant_links: list[TestExecutionRelevantLinkCreate] = []
+    needs_assignment: bool = False
+
+    @field_validator("version", check_fields=False)
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        return _check_version(value)
+
+
+class _NamedStartTest(_StartTest):
+    name: Name
+    version: str
+    arch: Arch
+
+
+class StartSnapTestExecutionRequest(_NamedStartTest):
+    family: Literal["snap"]
+    revision: int
+    track: str
+    store: str
+    branch: Name = ""
+    execution_stage: SnapStage
+
+
+class StartCharmTestExecutionRequest(_NamedStartTest):
+    family: Literal["charm"]
+    revision: int
+    track: str
+    branch: Name = ""
+    execution_stage: CharmStage
+
+
+class StartDebTestExecutionRequest(_NamedStartTest):
+    family: Literal["deb"]
+    series: str
+    repo: str
+    source: Name = ""
+    # "" for packages from a PPA, which are identified by `source` instead.
+    execution_stage: DebStage | Literal[""] = ""
+
+    @model_validator(mode="after")
+    def _source_or_stage(self) -> StartDebTestExecutionRequest:
+        if not self.source and not self.execution_stage:
+            raise ValueError("Received no source or execution_stage")
+        if self.source and self.execution_stage:
+            raise ValueError("Received both source and execution_stage")
+        return self
+
+
+class StartSolutionTestExecutionRequest(_NamedStartTest):
+    family: Literal["solution"]
+    track: str
+    source: Name
+    execution_stage: SolutionStage
+
+
+class StartImageTestExecutionRequest(_StartTest):
+    """An image is identified by its sha256; the other fields are needed only to create it."""
+
+    family: Literal["image"]
+    sha256: Name
+    name: Name | None = None
+    version: str | None = None
+    arch: Arch | None = None
+    os: Name | None = None
+    release: Name | None = None
+    owner: Name | None = None
+    image_url: Url | None = None
+    execution_stage: ImageStage | None = None
+
+
+StartTestRequest = Annotated[
+    StartSnapTestExecutionRequest
+    | StartDebTestExecutionRequest
+    | StartCharmTestExecutionRequest
+    | StartImageTestExecutionRequest
+    | StartSolutionTestExecutionRequest,
+    Field(discriminator="family"),
+]
+
+
+class C3TestResultStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+C3_STATUS = {
+    C3TestResultStatus.PASS: TestResultStatus.PASSED,
+    C3TestResultStatus.FAIL: TestResultStatus.FAILED,
+    C3TestResultStatus.SKIP: TestResultStatus.SKIPPED,
+}
+
+
+class C3TestResult(BaseModel):
+    name: str
+    template_id: str | None = None
+    status: C3TestResultStatus
+    category: str
+    comment: str
+    io_log: str
+
+
+class EndTestExecutionRequest(BaseModel):
+    ci_link: CiLink
+    c3_link: Annotated[str, Field(max_length=LINK_LENGTH)] | None = None
+    checkbox_version: Annotated[str, Field(max_length=200)] | None = None
+    test_results: list[C3TestResult]
+
+
+class TestResultRequest(BaseModel):
+    __test__ = False
+
+    name: str
+    status: TestResultStatus
+    template_id: str = ""
+    category: str = ""
+    comment: str = ""
+    io_log: str = ""
+
+
+class TestExecutionsPatchRequest(BaseModel):
+    c3_link: Url | None = None
+    ci_link: Url | None = None
+    # COMPLETED is not stored: it becomes PASSED, FAILED or ENDED_PREMATURELY from the results.
+    status: TestExecutionStatus | Literal["COMPLETED"] | None = None
+    execution_metadata: dict[MetadataText, list[MetadataText]] | None = None
+
+
+class TestEventRequest(BaseModel):
+    __test__ = False
+
+    event_name: str
+    timestamp: datetime
+    detail: str
+
+    @field_validator("timestamp")
+    @classmethod
+    def _naive_utc(cls, value: datetime) -> datetime:
+        # Stored without a zone, in UTC like every other timestamp.
+        if value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+
+class StatusUpdateRequest(BaseModel):
+    events: list[TestEventRequest]

@@ -1,0 +1,215 @@
+"""Storing test results in bulk: a fixed number of statements however many results arrive.
+
+Test cases are upserted with one `INSERT … ON CONFLICT DO NOTHING` plus one lookup; results
+with one `INSERT … SELECT FROM unnest(…)` joined to the cases. Within one payload the last
+result for a test name wins. Names are inserted in sorted order so that concurrent uploads
+sharing new test names lock them in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fastapi import HTTPException, status
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
+
+from .attachments import on_results_stored
+from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
+
+
+@dataclass(frozen=True)
+class IncomingResult:
+    name: str
+    status: TestResultStatus
+    category: str
+    template_id: str
+    comment: str
+    io_log: str
+
+
+def execution_not_found() -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, "TestExecution not found")
+
+
+def lock_execution(session: Session, execution_id: int) -> TestExecution:
+    """The execution, locked until the end of the transaction; 404 if it does not exist.
+
+    Writers of one execution's results and events take turns; readers are not blocked.
+    """
+    execution = session.scalar(
+        select(TestExecution)
+        .where(TestExecution.id == execution_id)
+        .with_for_update(key_share=True)
+    )
+    if execution is None:
+        raise execution_not_found()
+    return execution
+
+
+def _last_per_name(results: Sequence[IncomingResult]) -> list[IncomingResult]:
+    return list({result.name: result for result in results}.values())
+
+
+_UPSERT_CASES = text(
+    """
+    INSERT INTO test_case (name, category, template_id)
+    SELECT name, category, template_id
+    FROM unnest(CAST(:names AS varchar[]), CAST(:categories AS varchar[]),
+                CAST(:template_ids AS varchar[])) AS c(name, category, template_id)
+    ORDER BY name
+    ON CONFLICT (name) DO NOTHING
+    """
+)
+
+# A template id sent with a result replaces the case's (end-test only). The rows are locked in
+# name order first, so concurrent end-tests touching the same cases cannot deadlock.
+_UPDATE_TEMPLATES = text(
+    """
+    WITH changed AS (
+        SELECT test_case.id, c.template_id
+        FROM test_case
+        JOIN unnest(CAST(:names AS varchar[]), CAST(:template_ids AS varchar[]))
+             AS c(name, template_id) ON test_case.name = c.name
+        WHERE c.template_id <> '' AND test_case.template_id <> c.template_id
+        ORDER BY test_case.name
+        FOR UPDATE OF test_case
+    )
+    UPDATE test_case SET template_id = changed.template_id, updated_at = timezone('utc', now())
+    FROM changed
+    WHERE test_case.id = changed.id
+    """
+)
+
+_UPSERT_RESULTS = text(
+    """
+    INSERT INTO test_result (test_execution_id, test_case_id, status, comment, io_log)
+    SELECT :execution_id, test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log
+    FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
+                CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]))
+         WITH ORDINALITY AS r(name, status, comment, io_log, position)
+    JOIN test_case ON test_case.name = r.name
+    ORDER BY r.position
+    ON CONFLICT (test_execution_id, test_case_id) DO UPDATE
+    SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,
+        updated_at = timezone('utc', now())
+    RETURNING id
+    """
+)
+
+
+def store_results(
+    session: Session,
+    execution_id: int,
+    results: Sequence[IncomingResult],
+    *,
+    update_templates: bool = False,
+) -> list[int]:
+    """Insert or replace the results of an execution (one per test case); their ids.
+
+    Four statements at most, plus those of the attachment hook.
+    """
+    results = _last_per_name(results)
+    if not results:
+        return []
+    names = [result.name for result in results]
+    session.execute(
+        _UPSERT_CASES,
+        {
+            "names": names,
+            "categories": [result.category for result in results],
+            "template_ids": [result.template_id for result in results],
+        },
+    )
+    if update_templates and any(result.template_id for result in results):
+        session.execute(
+            _UPDATE_TEMPLATES,
+            {"names": names, "template_ids": [result.template_id for result in results]},
+        )
+    result_ids = list(
+        session.scalars(
+            _UPSERT_RESULTS,
+            {
+                "execution_id": execution_id,
+                "names": names,
+                "statuses": [result.status.name for result in results],
+                "comments": [result.comment for result in results],
+                "io_logs": [result.io_log for result in results],
+            },
+        )
+    )
+    on_results_stored(session, execution_id, result_ids)
+    return result_ids
+
+
+def post_results(session: Session, execution_id: int, items: Sequence[TestResultRequest]) -> None:
+    lock_execution(session, execution_id)
+    store_results(
+        session,
+        execution_id,
+        [
+            IncomingResult(
+                name=item.name,
+                status=item.status,
+                category=item.category,
+                template_id=item.template_id,
+                comment=item.comment,
+                io_log=item.io_log,
+            )
+            for item in items
+        ],
+    )
+
+
+def completed_status(session: Session, execution_id: int) -> TestExecutionStatus:
+    """What a finished execution's status is, from its results.
+
+    No results: ENDED_PREMATURELY (the run stopped before reporting anything).
+    """
+    statuses = set(
+        session.scalars(
+            select(TestResult.status).distinct().where(TestResult.test_execution_id == execution_id)
+        )
+    )
+    if not statuses:
+        return TestExecutionStatus.ENDED_PREMATURELY
+    if TestResultStatus.FAILED in statuses:
+        return TestExecutionStatus.FAILED
+    return TestExecutionStatus.PASSED
+
+
+def end_test(session: Session, request: EndTestExecutionRequest) -> None:
+    execution = session.scalar(
+        select(TestExecution)
+        .where(TestExecution.ci_link == request.ci_link)
+        .with_for_update(key_share=True)
+    )
+    if execution is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Related TestExecution not found")
+    # The final list replaces whatever was posted before.
+    session.execute(delete(TestResult).where(TestResult.test_execution_id == execution.id))
+    store_results(
+        session,
+        execution.id,
+        [
+            IncomingResult(
+                name=item.name,
+                status=C3_STATUS[item.status],
+                category=item.category,
+                template_id=item.template_id or "",
+                comment=item.comment,
+                io_log=item.io_log,
+            )
+            for item in request.test_results
+        ],
+        update_templates=True,
+    )
+    changes: dict[str, object] = {"status": completed_status(session, execution.id)}
+    if request.c3_link is not None:
+        changes["c3_link"] = request.c3_link
+    if request.checkbox_version is not None:
+        changes["checkbox_version"] = request.checkbox_version
+    session.execute(update(TestExecution).where(TestExecution.id == execution.id).values(changes))

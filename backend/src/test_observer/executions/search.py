@@ -1,0 +1,129 @@
+"""GET /v1/test-executions: executions matching filters, with their artefact and results.
+
+A fixed number of queries per page: one for the count, one for the page of ids, then the
+shared set-based response builders.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+
+from fastapi import HTTPException, status
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
+from test_observer.db.models import ArtefactBuild, TestExecution, TestResult
+
+from .filters import (
+    AnyOrNone,
+    IdsFilter,
+    TestExecutionRerunFilters,
+    events_presence,
+    execution_conditions,
+    joined,
+    results_presence,
+)
+from .responses import execution_responses, result_responses
+from .schemas import TestExecutionResponseWithContext, TestExecutionSearchResponse
+
+
+def _unprocessable(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+def parse_metadata(items: list[str]) -> dict[str, list[str]]:
+    """`base64(category):base64(value)` items, grouped by category."""
+    metadata: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        encoded_category, separator, encoded_value = item.partition(":")
+        if not separator:
+            raise _unprocessable(
+                f"Invalid execution metadata format: '{item}'. "
+                "Expected base64 encoded 'category:value'."
+            )
+        try:
+            category = base64.b64decode(encoded_category, validate=True).decode()
+            value = base64.b64decode(encoded_value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise _unprocessable(
+                f"Invalid base64 encoding in execution metadata: '{item}'."
+            ) from None
+        if not category or not value:
+            raise _unprocessable(
+                f"Invalid execution metadata format: '{item}'. "
+                "Both category and value must be non-empty."
+            )
+        metadata[category].append(value)
+    return dict(metadata)
+
+
+def parse_event_names(names: list[str] | None) -> list[str] | AnyOrNone | None:
+    if not names:
+        return None
+    reserved = {"any", "none"} & set(names)
+    if reserved and len(set(names)) > 1:
+        raise _unprocessable(
+            "Cannot combine reserved values 'any'/'none' with specific filter values."
+        )
+    if reserved:
+        return "any" if "any" in reserved else "none"
+    return names
+
+
+def search_executions(
+    session: Session,
+    filters: TestExecutionRerunFilters,
+    *,
+    test_result: IdsFilter | None,
+    event_names: list[str] | AnyOrNone | None,
+    limit: int,
+    offset: int,
+) -> TestExecutionSearchResponse:
+    conditions = execution_conditions(filters)
+    conditions.append(results_presence(test_result))
+    if event_names is not None:
+        conditions.append(events_presence(event_names))
+    matching = joined(select(TestExecution.id)).where(*conditions)
+    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    page = session.execute(
+        joined(select(TestExecution.id, ArtefactBuild))
+        .where(*conditions)
+        .order_by(TestExecution.created_at.desc(), TestExecution.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    execution_ids = [execution_id for execution_id, _ in page]
+
+    results_by_execution: dict[int, list[int]] = defaultdict(list)
+    if test_result != "none" and execution_ids:
+        query = (
+            select(TestResult.test_execution_id, TestResult.id)
+            .where(TestResult.test_execution_id.in_(execution_ids))
+            .order_by(TestResult.created_at.desc(), TestResult.id.desc())
+        )
+        if isinstance(test_result, list) and test_result:
+            query = query.where(TestResult.id.in_(test_result))
+        for execution_id, result_id in session.execute(query):
+            results_by_execution[execution_id].append(result_id)
+
+    executions = execution_responses(session, execution_ids)
+    artefacts = artefact_responses(session, {build.artefact_id for _, build in page})
+    results = result_responses(
+        session, [rid for ids in results_by_execution.values() for rid in ids]
+    )
+    items = [
+        TestExecutionResponseWithContext(
+            **executions[execution_id].model_dump(),
+            artefact=artefacts[build.artefact_id],
+            artefact_build=ArtefactBuildMinimalResponse.model_validate(build),
+            test_results=[results[rid] for rid in results_by_execution[execution_id]],
+        )
+        for execution_id, build in page
+    ]
+    return TestExecutionSearchResponse(
+        count=total, limit=limit, offset=offset, test_executions=items
+    )

@@ -1,0 +1,255 @@
+"""A realistic, deterministic dataset for development and benchmarks.
+
+Everything goes through the same service functions CI requests use (start-test, end-test,
+posting results, metadata, reruns), so the data has the shape the API produces. Work is
+committed in batches; a rerun of the same numbers and seed builds the same database.
+
+Shape: artefacts are spread over the five families in lines of several versions (so results
+have history), each version is built for every architecture, and executions walk through the
+(artefact, architecture, environment) combinations. Each execution gets its results from a
+shared pool of test names per family, mostly passing, with failures carrying long logs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from test_observer.auth import Principal
+from test_observer.db.models import (
+    Artefact,
+    FamilyName,
+    Permission,
+    TestExecution,
+    TestResult,
+    TestResultStatus,
+)
+from test_observer.settings import Settings
+
+from .requests import (
+    C3_STATUS,
+    C3TestResult,
+    EndTestExecutionRequest,
+    StartTestRequest,
+    TestExecutionsPatchRequest,
+    TestResultRequest,
+)
+from .reruns import RerunRequest, create_reruns
+from .results import IncomingResult, end_test, post_results
+from .service import patch_execution
+from .start_test import StartTest, start_test
+
+FAMILIES = list(FamilyName)
+ARCHITECTURES = ["amd64", "arm64", "armhf", "riscv64", "s390x", "ppc64el"]
+VERSIONS_PER_LINE = 5
+CATEGORIES = ["Audio", "Bluetooth", "CPU", "Disk", "Graphics", "Networking", "Power", "USB"]
+_START: TypeAdapter[StartTest] = TypeAdapter(StartTestRequest)
+C3_NAMES = {status: c3 for c3, status in C3_STATUS.items()}
+# The seeder acts with every permission ignored, as no caller in particular.
+SEEDER = Principal()
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    artefacts: int = 300
+    architectures: int = 3
+    environments: int = 10
+    executions: int = 2600
+    results: int = 200
+    seed: int = 0
+    batch: int = 50
+
+
+def _artefact_payload(index: int, family: FamilyName) -> dict[str, Any]:
+    line, version = divmod(index, VERSIONS_PER_LINE)
+    name = f"{family.value}-{line:03d}"
+    if family == FamilyName.deb and line % 4 == 0:
+        name = f"linux-{name}"
+    base: dict[str, Any] = {"family": family.value, "name": name, "version": f"1.{version}.0"}
+    match family:
+        case FamilyName.snap:
+            base |= {"track": "latest", "store": "ubuntu", "execution_stage": "beta"}
+        case FamilyName.charm:
+            base |= {"track": "14", "execution_stage": "candidate"}
+        case FamilyName.deb:
+            base |= {"series": "noble", "repo": "main", "execution_stage": "proposed"}
+        case FamilyName.solution:
+            base |= {"track": "2024.1", "source": "sunbeam", "execution_stage": "edge"}
+        case FamilyName.image:
+            base |= {
+                "sha256": f"{index:064x}",
+                "os": "ubuntu",
+                "release": "noble",
+                "owner": "certification",
+                "image_url": f"https://images.example.com/{name}/{version}.img",
+                "execution_stage": "pending",
+            }
+    return base
+
+
+def _io_log(rng: random.Random, name: str, status: TestResultStatus) -> str:
+    if status == TestResultStatus.PASSED:
+        return "" if rng.random() < 0.7 else f"{name}: ok\n"
+    lines = rng.randint(5, 40)
+    return "".join(
+        f"[{i:04d}] {name}: step {i} {'FAILED' if i == lines - 1 else 'ok'} "
+        f"(errno {rng.randint(1, 120)})\n"
+        for i in range(lines)
+    )
+
+
+def _results(rng: random.Random, family: FamilyName, count: int) -> list[IncomingResult]:
+    results = []
+    for i in range(count):
+        template = f"{CATEGORIES[i % len(CATEGORIES)].lower()}/check_{i // 8:03d}"
+        name = f"{family.value}/{template}_{i % 3}"
+        roll = rng.random()
+        status = (
+            TestResultStatus.FAILED
+            if roll < 0.05
+            else TestResultStatus.SKIPPED
+            if roll < 0.1
+            else TestResultStatus.PASSED
+        )
+        results.append(
+            IncomingResult(
+                name=name,
+                status=status,
+                category=CATEGORIES[i % len(CATEGORIES)],
+                template_id=template,
+                comment="" if status == TestResultStatus.PASSED else "see log",
+                io_log=_io_log(rng, name, status),
+            )
+        )
+    return results
+
+
+def seed(
+    factory: sessionmaker[Session],
+    plan: SeedPlan,
+    settings: Settings,
+    *,
+    progress: Callable[[int], None] = lambda _: None,
+) -> dict[str, int]:
+    """Fill an empty database; `progress` is called with the number of executions done."""
+    if plan.architectures > len(ARCHITECTURES):
+        raise ValueError(f"at most {len(ARCHITECTURES)} architectures")
+    with factory() as session:
+        if session.scalar(select(func.count()).select_from(Artefact)):
+            raise ValueError("the database already holds artefacts; seed an empty one")
+    rng = random.Random(plan.seed)
+    payloads = [
+        _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)])
+        for i in range(plan.artefacts)
+    ]
+    combinations = plan.artefacts * plan.architectures
+    done = 0
+    while done < plan.executions:
+        with factory() as session, session.begin():
+            for index in range(done, min(done + plan.batch, plan.executions)):
+                _one_execution(session, settings, rng, plan, payloads, index, combinations)
+        done = min(done + plan.batch, plan.executions)
+        progress(done)
+    with factory() as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(model)) or 0
+            for name, model in (
+                ("artefacts", Artefact),
+                ("executions", TestExecution),
+                ("results", TestResult),
+            )
+        }
+
+
+def _one_execution(
+    session: Session,
+    settings: Settings,
+    rng: random.Random,
+    plan: SeedPlan,
+    payloads: list[dict[str, Any]],
+    index: int,
+    combinations: int,
+) -> None:
+    slot = index % combinations
+    artefact_index, arch_index = divmod(slot, plan.architectures)
+    environment = (index // combinations + arch_index * 7 + artefact_index) % plan.environments
+    payload = dict(payloads[artefact_index])
+    family = FamilyName(payload["family"])
+    if family == FamilyName.image:
+        # An image is built for one architecture only.
+        arch_index = artefact_index % plan.architectures
+    arch = ARCHITECTURES[arch_index]
+    ci_link = f"https://ci.example.com/job/{family.value}/{index}"
+    payload |= {
+        "arch": arch,
+        "environment": f"{arch}-lab-{environment:02d}",
+        "test_plan": f"{family.value}-certification",
+        "ci_link": ci_link,
+        "relevant_links": [{"label": "Job", "url": ci_link}],
+        "needs_assignment": False,
+    }
+    if family in (FamilyName.snap, FamilyName.charm):
+        payload["revision"] = 100 + artefact_index
+    request: StartTest = _START.validate_python(payload)
+    execution_id = start_test(session, request, settings)
+
+    results = _results(rng, family, plan.results)
+    roll = rng.random()
+    if roll < 0.85:
+        # Finished: the final list through end-test, which also sets the status.
+        end_test(
+            session,
+            EndTestExecutionRequest.model_construct(
+                ci_link=ci_link,
+                c3_link=f"https://c3.example.com/submissions/{index}",
+                checkbox_version="4.1.0",
+                test_results=[
+                    C3TestResult.model_construct(
+                        name=r.name,
+                        template_id=r.template_id,
+                        status=C3_NAMES[r.status],
+                        category=r.category,
+                        comment=r.comment,
+                        io_log=r.io_log,
+                    )
+                    for r in results
+                ],
+            ),
+        )
+    elif roll < 0.95:
+        # Still running: half the results have arrived.
+        post_results(
+            session,
+            execution_id,
+            [
+                TestResultRequest.model_construct(
+                    name=r.name,
+                    status=r.status,
+                    template_id=r.template_id,
+                    category=r.category,
+                    comment=r.comment,
+                    io_log=r.io_log,
+                )
+                for r in results[: len(results) // 2]
+            ],
+        )
+    if index % 2 == 0:
+        patch_execution(
+            session,
+            execution_id,
+            TestExecutionsPatchRequest(execution_metadata={"lab": [f"lab-{environment % 3}"]}),
+        )
+    if index % 10 == 0:
+        create_reruns(
+            session,
+            SEEDER,
+            settings.model_copy(update={"ignore_permissions": frozenset(Permission)}),
+            RerunRequest(test_execution_ids={execution_id}, priority=index % 3),
+            silent=True,
+        )

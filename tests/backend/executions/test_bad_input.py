@@ -1,0 +1,106 @@
+"""A catalogue of bad requests: each is a 4xx with a JSON `detail`, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from tests.backend.executions.conftest import c3_result, snap, start
+
+BASE = "/v1/test-executions"
+TOO_LONG = "x" * 201
+
+
+def catalogue(execution_id: int, link_id: int) -> list[tuple[str, str, dict[str, Any], int]]:
+    """(method, path, request options, expected status)."""
+    start_url = f"{BASE}/start-test"
+    return [
+        (
+            "PUT",
+            start_url,
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            422,
+        ),
+        ("PUT", start_url, {"json": snap(family="flatpak")}, 422),
+        ("PUT", start_url, {"json": {"name": "x"}}, 422),
+        ("PUT", start_url, {"json": snap(name=TOO_LONG)}, 422),
+        ("PUT", start_url, {"json": snap(arch="a" * 101)}, 422),
+        ("PUT", start_url, {"json": snap(environment=TOO_LONG)}, 422),
+        ("PUT", start_url, {"json": snap(test_plan=TOO_LONG)}, 422),
+        ("PUT", start_url, {"json": snap(ci_link="https://ci/" + TOO_LONG)}, 422),
+        ("PUT", start_url, {"json": snap(branch=TOO_LONG)}, 422),
+        ("PUT", start_url, {"json": snap(revision="abc")}, 422),
+        ("PUT", start_url, {"json": snap(initial_status="DONE")}, 422),
+        ("PUT", start_url, {"json": [snap()]}, 422),
+        ("PUT", f"{BASE}/end-test", {"json": {"ci_link": "https://ci/1"}}, 422),
+        (
+            "PUT",
+            f"{BASE}/end-test",
+            {"json": {"ci_link": "https://ci/none", "test_results": []}},
+            404,
+        ),
+        (
+            "PUT",
+            f"{BASE}/end-test",
+            {"json": {"ci_link": "https://ci/1", "c3_link": TOO_LONG, "test_results": []}},
+            422,
+        ),
+        (
+            "PUT",
+            f"{BASE}/end-test",
+            {"json": {"ci_link": "https://ci/1", "test_results": [c3_result("a", "maybe")]}},
+            422,
+        ),
+        ("GET", f"{BASE}/abc", {}, 422),
+        ("GET", f"{BASE}/424242", {}, 404),
+        ("GET", f"{BASE}/424242/test-results", {}, 404),
+        ("POST", f"{BASE}/424242/test-results", {"json": []}, 404),
+        ("POST", f"{BASE}/{execution_id}/test-results", {"json": {"name": "a"}}, 422),
+        (
+            "POST",
+            f"{BASE}/{execution_id}/test-results",
+            {"json": [{"name": "a", "status": "OK"}]},
+            422,
+        ),
+        ("PATCH", f"{BASE}/424242", {"json": {}}, 404),
+        ("PATCH", f"{BASE}/{execution_id}", {"json": {"ci_link": "https://ci/2"}}, 409),
+        ("PATCH", f"{BASE}/{execution_id}", {"json": {"status": "DONE"}}, 422),
+        (
+            "PATCH",
+            f"{BASE}/{execution_id}",
+            {"json": {"ci_link": "https://ci.example/" + TOO_LONG}},
+            422,
+        ),
+        (
+            "PUT",
+            f"{BASE}/{execution_id}/status_update",
+            {"json": {"events": [{"event_name": "x"}]}},
+            422,
+        ),
+        ("PUT", f"{BASE}/424242/status_update", {"json": {"events": []}}, 404),
+        ("POST", f"{BASE}/{execution_id}/links", {"json": {"label": "x", "url": "ftp//x"}}, 422),
+        ("DELETE", f"{BASE}/{execution_id}/links/{link_id + 1000}", {}, 404),
+        ("DELETE", f"{BASE}/424242/links/{link_id}", {}, 404),
+        ("GET", f"{BASE}/reruns", {"params": {"limit": -1}}, 422),
+        ("GET", f"{BASE}/reruns", {"params": {"family": "flatpak"}}, 422),
+        ("POST", f"{BASE}/reruns", {"json": {"test_execution_ids": [424242]}}, 404),
+        ("POST", f"{BASE}/reruns", {"json": {"test_execution_ids": "all"}}, 422),
+        ("DELETE", f"{BASE}/reruns", {}, 422),
+        ("GET", BASE, {"params": {"limit": 1001}}, 422),
+        ("GET", BASE, {"params": {"test_result": "some"}}, 422),
+    ]
+
+
+def test_bad_requests_are_4xx_with_detail(api: TestClient) -> None:
+    execution_id = start(api, snap(ci_link="https://ci/1"))
+    start(api, snap(ci_link="https://ci/2"))
+    link_id = api.post(
+        f"{BASE}/{execution_id}/links", json={"label": "L", "url": "https://l.example"}
+    ).json()["id"]
+    cases = catalogue(execution_id, link_id)
+    assert len(cases) >= 20
+    for method, path, options, expected in cases:
+        response = api.request(method, path, **options)
+        assert response.status_code == expected, (method, path, options, response.text)
+        assert response.json()["detail"], (method, path)

@@ -1,0 +1,65 @@
+"""`test-observer seed`: a deterministic dataset built through the service layer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from test_observer.db.engine import make_session_factory
+from test_observer.db.models import Artefact, Base, FamilyName, TestCase, TestResult
+from test_observer.executions.seed import SeedPlan, seed
+from test_observer.settings import Settings
+
+PLAN = SeedPlan(artefacts=10, architectures=2, environments=3, executions=24, results=12, seed=7)
+
+
+def snapshot(session: Session) -> list[tuple[object, ...]]:
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(
+                TestResult.test_execution_id, TestCase.name, TestResult.status, TestResult.io_log
+            )
+            .join(TestCase, TestCase.id == TestResult.test_case_id)
+            .order_by(TestResult.test_execution_id, TestCase.name)
+        )
+    ]
+
+
+def test_seed_is_deterministic_and_covers_every_family(
+    engine: Engine, database_url: str, db_session: Session
+) -> None:
+    factory = make_session_factory(engine)
+    settings = Settings(db_url=database_url)
+    done: list[int] = []
+    counts = seed(factory, PLAN, settings, progress=done.append)
+    assert counts["executions"] == 24
+    assert counts["results"] > 0
+    assert done[-1] == 24
+    assert set(db_session.scalars(select(Artefact.family))) == set(FamilyName)
+    first = snapshot(db_session)
+    db_session.rollback()  # release its locks before emptying the tables
+
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    seed(factory, PLAN, settings)
+    db_session.expire_all()
+    assert snapshot(db_session) == first
+
+
+def test_seed_refuses_a_database_with_data(database_url: str, engine: Engine) -> None:
+    seed(
+        make_session_factory(engine),
+        SeedPlan(artefacts=2, executions=2, results=1),
+        Settings(db_url=database_url),
+    )
+    command = [sys.executable, "-m", "test_observer", "seed", "--executions", "1", "--no-migrate"]
+    completed = subprocess.run(
+        command, env={"DB_URL": database_url, "PATH": ""}, capture_output=True, text=True
+    )
+    assert completed.returncode == 1
+    assert "already holds artefacts" in completed.stderr
