@@ -60,6 +60,8 @@ def api_container(
         ("db", "heads"): cli("db", "heads", stdout=f"{heads}\n"),
         ("db", "current"): cli("db", "current", stdout=f"{current or heads}\n"),
         ("db", "upgrade", "head"): upgrade or cli("db", "upgrade", "head"),
+        ("db", "upgrade"): cli("db", "upgrade"),
+        ("db", "downgrade"): cli("db", "downgrade"),
     }
     for ex in execs:
         defaults[tuple(ex.command_prefix[1:])] = ex

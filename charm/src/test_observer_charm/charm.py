@@ -379,10 +379,14 @@ class TestObserverCharm(ops.CharmBase):
         return ev, self._command_environment(ev.inputs)
 
     def _on_migrate_action(self, event: ops.ActionEvent) -> None:
-        self._change_schema(event, ["db", "upgrade", str(event.params["revision"])], "migrate")
+        # Juju fills in the defaults from charmcraft.yaml; the same defaults apply here so a
+        # missing parameter can never turn into an unintended revision.
+        revision = str(event.params.get("revision") or "head")
+        self._change_schema(event, ["db", "upgrade", revision], "migrate")
 
     def _on_rollback_action(self, event: ops.ActionEvent) -> None:
-        self._change_schema(event, ["db", "downgrade", str(event.params["revision"])], "rollback")
+        revision = str(event.params.get("revision") or "-1")
+        self._change_schema(event, ["db", "downgrade", revision], "rollback")
 
     def _change_schema(self, event: ops.ActionEvent, args: list[str], name: str) -> None:
         context = self._action_context(event, leader_only=True)
