@@ -53,7 +53,7 @@ class TestMigrate:
         upgrade = next(
             e for e in ctx.exec_history["api"] if list(e.command)[1:3] == ["db", "upgrade"]
         )
-        assert list(upgrade.command) == ["test-observer", "db", "upgrade", "head"]
+        assert list(upgrade.command) == ["test-observer", "db", "upgrade", "--", "head"]
         assert upgrade.environment["DB_URL"].startswith("postgresql://")
         assert ctx.action_results == {"revision": HEAD, "code-head": HEAD, "serving": True}
         assert peer_data(out)["migration-status"] == "applied"
@@ -66,13 +66,13 @@ class TestMigrate:
             ctx.on.action("migrate", params={"revision": OLD}), _state(container=container)
         )
 
-        assert ["test-observer", "db", "upgrade", OLD] in exec_commands(ctx)
+        assert ["test-observer", "db", "upgrade", "--", OLD] in exec_commands(ctx)
         assert peer_data(out)["migration-status"] == "held"
         assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.INACTIVE
 
     def test_failure_fails_the_action_with_the_commands_error(self, ctx):
         container = api_container(
-            upgrade=cli("db", "upgrade", "head", rc=1, stderr="Traceback...\nDiskFull: disk full"),
+            execs=[cli("db", "upgrade", "--", rc=1, stderr="Traceback...\nDiskFull: disk full")],
             running=True,
         )
         state = _state(container=container, gate_revision=OLD)
@@ -109,7 +109,7 @@ class TestRollback:
         out = ctx.run(ctx.on.action("rollback"), _state(container=container))
 
         downgrade = next(e for e in ctx.exec_history["api"] if "downgrade" in e.command)
-        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "-1"]
+        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "--", "-1"]
         assert downgrade.environment["DB_URL"].startswith("postgresql://")
         assert ctx.action_results == {"revision": OLD, "code-head": HEAD, "serving": False}
         data = peer_data(out)
@@ -128,7 +128,7 @@ class TestRollback:
             ctx.on.action("rollback", params={"revision": "base"}), _state(container=container)
         )
 
-        assert ["test-observer", "db", "downgrade", "base"] in exec_commands(ctx)
+        assert ["test-observer", "db", "downgrade", "--", "base"] in exec_commands(ctx)
         assert peer_data(out)["migration-revision"] == "base"
 
     def test_other_units_stop_after_a_rollback(self, ctx):

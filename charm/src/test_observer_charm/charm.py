@@ -382,11 +382,12 @@ class TestObserverCharm(ops.CharmBase):
         # Juju fills in the defaults from charmcraft.yaml; the same defaults apply here so a
         # missing parameter can never turn into an unintended revision.
         revision = str(event.params.get("revision") or "head")
-        self._change_schema(event, ["db", "upgrade", revision], "migrate")
+        # "--" so that a revision such as "-1" is never mistaken for an option.
+        self._change_schema(event, ["db", "upgrade", "--", revision], "migrate")
 
     def _on_rollback_action(self, event: ops.ActionEvent) -> None:
         revision = str(event.params.get("revision") or "-1")
-        self._change_schema(event, ["db", "downgrade", revision], "rollback")
+        self._change_schema(event, ["db", "downgrade", "--", revision], "rollback")
 
     def _change_schema(self, event: ops.ActionEvent, args: list[str], name: str) -> None:
         context = self._action_context(event, leader_only=True)
@@ -395,8 +396,9 @@ class TestObserverCharm(ops.CharmBase):
         ev, env = context
         assert ev.database is not None
         assert ev.heads is not None
-        event.log(f"running test-observer {' '.join(args)}")
-        self.unit.status = ops.MaintenanceStatus(f"{name}: test-observer {' '.join(args)}")
+        shown = " ".join(a for a in args if a != "--")
+        event.log(f"running test-observer {shown}")
+        self.unit.status = ops.MaintenanceStatus(f"{name}: test-observer {shown}")
         try:
             self.workload.run(args, env, timeout=MIGRATION_TIMEOUT)
             revision = current_revision(self.workload, env)
