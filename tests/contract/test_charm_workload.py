@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from charm.states import make_context, sessions_secret
 from ops import testing
 from test_observer_charm.workload import SERVICE, fetch_version
+
+from tests.charm.states import make_context, sessions_secret
 
 from .charm_workload import (
     RunningService,
