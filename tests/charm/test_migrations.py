@@ -340,3 +340,10 @@ def test_refresh_to_the_code_matching_a_held_schema_serves(ctx):
     assert UPGRADE_HEAD not in exec_commands(ctx)
     assert _serving(out)
     assert out.unit_status == testing.ActiveStatus()
+
+
+def test_maintenance_is_shown_while_the_leader_migrates(ctx):
+    out = ctx.run(ctx.on.upgrade_charm(), _state(gate_revision=OLD))
+
+    assert testing.MaintenanceStatus(f"migrating the database to {HEAD}") in ctx.unit_status_history
+    assert out.unit_status == testing.ActiveStatus()
