@@ -347,3 +347,26 @@ def test_maintenance_is_shown_while_the_leader_migrates(ctx):
 
     assert testing.MaintenanceStatus(f"migrating the database to {HEAD}") in ctx.unit_status_history
     assert out.unit_status == testing.ActiveStatus()
+
+
+def test_a_recovered_check_reconciles(ctx):
+    first = ctx.run(ctx.on.config_changed(), _state(gate_revision=HEAD))
+    container = first.get_container("api")
+    check = next(c for c in container.check_infos if c.name == "api-ready")
+    # The service went down meanwhile (for example, Pebble gave up restarting it).
+    stopped = testing.Container(
+        "api",
+        can_connect=True,
+        layers=container.layers,
+        execs=container.execs,
+        check_infos=container.check_infos,
+        service_statuses={SERVICE: pebble.ServiceStatus.INACTIVE},
+    )
+    state = testing.State(
+        leader=True, relations=first.relations, secrets=first.secrets, containers={stopped}
+    )
+
+    out = ctx.run(ctx.on.pebble_check_recovered(stopped, check), state)
+
+    assert _serving(out)
+    assert out.unit_status == testing.ActiveStatus()

@@ -270,3 +270,38 @@ class TestFrontend:
         env = out.get_container("api").plan.services[SERVICE].environment
         assert env["FRONTEND_URL"] == "https://fallback.example.com"
         assert out.unit_status == testing.ActiveStatus()
+
+
+def test_a_removed_frontend_is_no_longer_an_allowed_origin(ctx):
+    frontend = testing.Relation(
+        "test-observer-rest-api",
+        remote_app_name="frontend",
+        remote_app_data={"url": "https://test-observer.example.com"},
+    )
+    state = ready_state(
+        relations=[frontend], config={"frontend-url": "https://fallback.example.com"}
+    )
+
+    out = ctx.run(ctx.on.relation_broken(frontend), state)
+
+    env = out.get_container("api").plan.services[SERVICE].environment
+    assert env["FRONTEND_URL"] == "https://fallback.example.com"
+    assert "ADDITIONAL_CORS_ORIGINS" not in env
+
+
+def test_a_departing_ingress_unit_keeps_the_api_serving(ctx):
+    ingress = testing.Relation("ingress", remote_app_name="traefik-k8s")
+    secret = db_secret()
+    relation = db_relation(secret)
+    state = ready_state(
+        relations=[ingress],
+        relation=relation,
+        secret=secret,
+        gate_data=gate("c3d4e5f6a7b8", relation),
+        container=api_container(running=True),
+    )
+
+    out = ctx.run(ctx.on.relation_departed(ingress, remote_unit=0, departing_unit=0), state)
+
+    assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.ACTIVE
+    assert out.unit_status == testing.ActiveStatus()
