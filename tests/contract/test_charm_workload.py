@@ -52,6 +52,7 @@ def charm_state(
     current: str,
     config: dict[str, str | int | bool] | None = None,
     gate_revision: str | None = None,
+    endpoints: str | None = None,
 ) -> testing.State:
     """A leader related to the scratch database; the container's CLI answers with `head`."""
     credentials = testing.Secret({"username": database.user, "password": database.password})
@@ -59,7 +60,7 @@ def charm_state(
         "database",
         remote_app_name="postgresql-k8s",
         remote_app_data={
-            "endpoints": database.endpoint,
+            "endpoints": endpoints or database.endpoint,
             "database": "test_observer",
             "secret-user": credentials.id,
         },
@@ -239,3 +240,20 @@ def test_a_schema_from_newer_code_is_recognisable(database, code_head):
     with psycopg.connect(psycopg_conninfo(env["DB_URL"]), autocommit=True) as conn:
         conn.execute("UPDATE alembic_version SET version_num = %s", (code_head,))
     assert run(["test-observer", "db", "upgrade", code_head], env).returncode == 0
+
+
+def test_several_endpoints_fall_through_to_one_that_answers(database, code_head):
+    ctx = make_context()
+    # Port 1 refuses connections: the rendered URL must go on to the next endpoint.
+    endpoints = f"127.0.0.1:1,{database.endpoint}"
+    ctx.run(
+        ctx.on.update_status(),
+        charm_state(database, head=code_head, current="base", endpoints=endpoints),
+    )
+
+    ((command, env),) = rendered_commands(ctx, "upgrade")
+    env = retarget(env, database)
+    assert "host=127.0.0.1:1&" in env["DB_URL"]
+    migrated = run(command, env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert current_revision(env) == code_head
