@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -257,3 +258,25 @@ def test_several_endpoints_fall_through_to_one_that_answers(database, code_head)
     migrated = run(command, env)
     assert migrated.returncode == 0, migrated.stderr
     assert current_revision(env) == code_head
+
+
+def test_without_the_version_option_the_charm_reads_the_packaged_version(database, code_head):
+    ctx = make_context()
+    port = free_port()
+    out = ctx.run(
+        ctx.on.config_changed(),
+        charm_state(database, head=code_head, current="base", config={"port": port}),
+    )
+    ((command, env),) = rendered_commands(ctx, "upgrade")
+    env = retarget(env, database)
+    assert run(command, env).returncode == 0
+
+    service = out.get_container("api").plan.services[SERVICE]
+    assert "VERSION_OVERRIDE" not in service.environment
+    server = RunningService(service.command, retarget(service.environment, database))
+    try:
+        server.wait_until_answering(f"http://127.0.0.1:{port}/health/live")
+        # What `juju status` will show as the workload version.
+        assert fetch_version(port) == importlib.metadata.version("test-observer")
+    finally:
+        server.stop()
