@@ -46,6 +46,8 @@ def test_leader_migrates_when_the_database_becomes_ready_then_serves(ctx):
     assert UPGRADE_HEAD in exec_commands(ctx)
     upgrade = next(e for e in ctx.exec_history["api"] if list(e.command) == UPGRADE_HEAD)
     assert upgrade.environment["DB_URL"].startswith("postgresql://relation_7:")
+    # Commands run as the rock's unprivileged user, like the service.
+    assert (upgrade.user, upgrade.group) == ("_daemon_", "_daemon_")
     assert peer_data(out) | {} == {
         **peer_data(out),
         "migration-revision": HEAD,
@@ -53,7 +55,9 @@ def test_leader_migrates_when_the_database_becomes_ready_then_serves(ctx):
         "migration-status": "applied",
     }
     assert _serving(out)
-    assert out.get_container("api").plan.services[SERVICE].startup == "enabled"
+    service = out.get_container("api").plan.services[SERVICE]
+    assert service.startup == "enabled"
+    assert (service.user, service.group) == ("_daemon_", "_daemon_")
     assert out.unit_status == testing.ActiveStatus()
 
 

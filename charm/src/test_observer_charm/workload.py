@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 CONTAINER = "api"
 SERVICE = "test-observer-api"
 CLI = "test-observer"
+# The rock's unprivileged user; Pebble itself runs as root in a charm's workload container.
+WORKLOAD_USER = "_daemon_"
+# Same names as the rock's checks, so the charm's layer replaces them instead of adding more.
 LIVE_CHECK = "api-live"
 READY_CHECK = "api-ready"
 # Migrations on a large database can take a while; a hook must still end eventually.
@@ -98,6 +101,8 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
                 "summary": "Test Observer API",
                 "command": serve_command(inputs.config),
                 "startup": "enabled" if serve else "disabled",
+                "user": WORKLOAD_USER,
+                "group": WORKLOAD_USER,
                 "environment": environment(inputs),
                 # Pebble restarts a hung server itself; this is not an alive-level check
                 # because Kubernetes would then kill the pod whenever the gate stops the API.
@@ -108,6 +113,7 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
             LIVE_CHECK: {
                 "override": "replace",
                 "period": "10s",
+                "timeout": "3s",
                 "threshold": 3,
                 "http": {"url": f"http://localhost:{port}/health/live"},
             },
@@ -116,6 +122,7 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
                 # Ready level: Kubernetes sends traffic only to units whose API is ready.
                 "level": "ready",
                 "period": "10s",
+                "timeout": "3s",
                 "threshold": 3,
                 "http": {"url": f"http://localhost:{port}/health/ready"},
             },
@@ -157,7 +164,13 @@ class Workload:
         """Run `test-observer ARGS` in the container; raise CommandFailedError on failure."""
         command = [CLI, *args]
         try:
-            process = self.container.exec(command, environment=dict(env or {}), timeout=timeout)
+            process = self.container.exec(
+                command,
+                environment=dict(env or {}),
+                timeout=timeout,
+                user=WORKLOAD_USER,
+                group=WORKLOAD_USER,
+            )
             stdout, stderr = process.wait_output()
         except ops.pebble.ExecError as e:
             raise CommandFailedError(command, _reason(e.stderr, e.stdout, e.exit_code)) from e
