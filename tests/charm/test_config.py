@@ -6,7 +6,17 @@ import pytest
 from ops import testing
 from test_observer_charm.config import CharmConfig, InvalidConfigError
 
-from .states import SERVICE, api_container, exec_commands, ready_state
+from .states import (
+    HEAD,
+    OLD,
+    SERVICE,
+    api_container,
+    db_relation,
+    db_secret,
+    exec_commands,
+    gate,
+    ready_state,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +35,15 @@ from .states import SERVICE, api_container, exec_commands, ready_state
     ],
 )
 def test_invalid_option_blocks_naming_it_and_leaves_the_workload_alone(ctx, option, value):
-    state = ready_state(config={option: value}, container=api_container(running=True))
+    secret = db_secret()
+    relation = db_relation(secret)
+    state = ready_state(
+        config={option: value},
+        relation=relation,
+        secret=secret,
+        container=api_container(running=True),
+        gate_data=gate(HEAD, relation),
+    )
 
     out = ctx.run(ctx.on.config_changed(), state)
 
@@ -209,3 +227,37 @@ def test_error_names_the_option():
     with pytest.raises(InvalidConfigError) as error:
         CharmConfig.from_options({"workers": True})
     assert error.value.option == "workers"
+
+
+def test_invalid_option_does_not_keep_old_code_serving_against_a_newer_schema(ctx):
+    secret = db_secret()
+    relation = db_relation(secret)
+    state = ready_state(
+        leader=False,
+        config={"workers": 0},
+        relation=relation,
+        secret=secret,
+        container=api_container(heads=OLD, running=True),
+        gate_data=gate("c3d4e5f6a7b8", relation),
+    )
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    assert out.get_container("api").service_statuses[SERVICE].value == "inactive"
+    assert "'workers'" in out.unit_status.message
+
+
+def test_invalid_option_without_a_database_stops_the_api(ctx):
+    secret = db_secret()
+    relation = db_relation(secret)
+    state = ready_state(
+        config={"workers": 0},
+        relation=relation,
+        secret=secret,
+        container=api_container(running=True),
+        gate_data=gate(HEAD, relation),
+    )
+
+    out = ctx.run(ctx.on.relation_broken(relation), state)
+
+    assert out.get_container("api").service_statuses[SERVICE].value == "inactive"

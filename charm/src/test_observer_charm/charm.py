@@ -64,13 +64,17 @@ class Evaluation:
     gate: GateRecord = field(default_factory=GateRecord)
 
     @property
-    def may_serve(self) -> bool:
+    def gate_open(self) -> bool:
+        """The recorded schema is this unit's code head, for the related database."""
         return (
-            self.inputs is not None
-            and self.database is not None
+            self.database is not None
             and self.heads is not None
             and self.gate.allows_serving(self.database.identity, self.heads)
         )
+
+    @property
+    def may_serve(self) -> bool:
+        return self.inputs is not None and self.gate_open
 
 
 class TestObserverCharm(ops.CharmBase):
@@ -140,8 +144,11 @@ class TestObserverCharm(ops.CharmBase):
             self.workload.apply(
                 layer(evaluation.inputs, serve=evaluation.may_serve), serve=evaluation.may_serve
             )
-        elif evaluation.config is not None and self.workload.can_connect():
-            # Without a database or sessions secret there is nothing the API could serve.
+        elif evaluation.config is None and evaluation.gate_open:
+            # A typo in an option must not take a working API down; it keeps its last plan.
+            pass
+        elif self.workload.can_connect():
+            # No database, no sessions secret, or a schema that is not this code's.
             self.workload.stop()
         self._set_workload_version(evaluation)
 
