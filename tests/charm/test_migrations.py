@@ -344,6 +344,7 @@ def test_refresh_to_the_code_matching_a_held_schema_serves(ctx):
     assert UPGRADE_HEAD not in exec_commands(ctx)
     assert _serving(out)
     assert out.unit_status == testing.ActiveStatus()
+    assert peer_data(out)["migration-status"] == "applied"
 
 
 def test_maintenance_is_shown_while_the_leader_migrates(ctx):
@@ -374,3 +375,14 @@ def test_a_recovered_check_reconciles(ctx):
 
     assert _serving(out)
     assert out.unit_status == testing.ActiveStatus()
+
+
+def test_refresh_back_to_the_code_that_wrote_a_newer_schema_serves_again(ctx):
+    state = _state(gate_revision=HEAD, status="schema-newer", target=OLD, error="unknown")
+
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+
+    assert UPGRADE_HEAD not in exec_commands(ctx)
+    assert peer_data(out)["migration-status"] == "applied"
+    assert "migration-error" not in peer_data(out)
+    assert _serving(out)

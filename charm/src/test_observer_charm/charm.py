@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ops
 
@@ -136,8 +136,14 @@ class TestObserverCharm(ops.CharmBase):
             self.database.request()
             self._ensure_sessions_secret()
         evaluation = self._evaluate()
-        if self.unit.is_leader() and self._migrate_if_needed(evaluation):
-            evaluation = self._evaluate()
+        if self.unit.is_leader():
+            if self._migrate_if_needed(evaluation):
+                evaluation = self._evaluate()
+            elif evaluation.gate_open and evaluation.gate.status is not GateStatus.APPLIED:
+                # The code caught up with a held or newer schema (a refresh after a rollback,
+                # or back to the newer code): that is an applied schema again.
+                self._record(replace(evaluation.gate, status=GateStatus.APPLIED, error=""))
+                evaluation = self._evaluate()
         if evaluation.config is not None:
             self._publish(evaluation.config)
         if evaluation.inputs is not None:
