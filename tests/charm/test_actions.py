@@ -209,8 +209,8 @@ class TestAdminActions:
 
         command = _last_exec(ctx).command
         assert list(command) == [
-            "test-observer", "admin", "create-application", "jenkins",
-            "--permission", "change_test", "--permission", "view_test",
+            "test-observer", "admin", "create-application",
+            "--permission", "change_test", "--permission", "view_test", "--", "jenkins",
         ]  # fmt: skip
         assert _last_exec(ctx).environment["DB_URL"].startswith("postgresql://")
         assert ctx.action_results == {"name": "jenkins", "api-key": "to_" + "k" * 43}
@@ -225,8 +225,9 @@ class TestAdminActions:
 
         assert list(_last_exec(ctx).command)[2:] == [
             "create-application",
-            "ci",
             "--all-permissions",
+            "--",
+            "ci",
         ]
 
     @pytest.mark.parametrize(
@@ -269,6 +270,7 @@ class TestAdminActions:
         assert list(_last_exec(ctx).command)[1:] == [
             "admin",
             "promote-user-to-admin",
+            "--",
             "ada@example.com",
         ]
         assert ctx.action_results == {"result": "ada@example.com is an administrator"}
@@ -300,7 +302,7 @@ class TestAdminActions:
             _state(container=container),
         )
 
-        assert list(_last_exec(ctx).command)[1:] == ["admin", "delete-artefact", "42"]
+        assert list(_last_exec(ctx).command)[1:] == ["admin", "delete-artefact", "--", "42"]
         assert ctx.action_results == {"result": "artefact 42 deleted"}
 
     def test_refused_while_the_schema_does_not_match_the_code(self, ctx):

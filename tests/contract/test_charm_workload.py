@@ -83,6 +83,7 @@ def charm_state(
             testing.Exec(["test-observer", "db", "current"], stdout=f"{current}\n"),
             testing.Exec(["test-observer", "db", "upgrade"]),
             testing.Exec(["test-observer", "db", "downgrade"]),
+            testing.Exec(["test-observer", "admin"], stdout="to_rendered-only\n"),
         },
     )
     return testing.State(

@@ -468,11 +468,13 @@ class TestObserverCharm(ops.CharmBase):
         if all_permissions == bool(permissions):
             event.fail("give either permissions=P1,P2 or all-permissions=true")
             return
-        args = ["admin", "create-application", name]
+        args = ["admin", "create-application"]
         if all_permissions:
             args.append("--all-permissions")
         for permission in permissions:
             args += ["--permission", permission]
+        # Positional values after "--": a name or email starting with "-" stays a value.
+        args += ["--", name]
         output = self._run_admin(event, args)
         if output is not None:
             lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -483,12 +485,12 @@ class TestObserverCharm(ops.CharmBase):
 
     def _on_promote_user_action(self, event: ops.ActionEvent) -> None:
         email = str(event.params["email"]).strip()
-        if self._run_admin(event, ["admin", "promote-user-to-admin", email]) is not None:
+        if self._run_admin(event, ["admin", "promote-user-to-admin", "--", email]) is not None:
             event.set_results({"result": f"{email} is an administrator"})
 
     def _on_delete_artefact_action(self, event: ops.ActionEvent) -> None:
         artefact_id = int(event.params["artefact-id"])
-        if self._run_admin(event, ["admin", "delete-artefact", str(artefact_id)]) is not None:
+        if self._run_admin(event, ["admin", "delete-artefact", "--", str(artefact_id)]) is not None:
             event.set_results({"result": f"artefact {artefact_id} deleted"})
 
     def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
