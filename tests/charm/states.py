@@ -54,6 +54,7 @@ def api_container(
     running: bool = False,
     ready: bool = False,
     can_connect: bool = True,
+    mounts: dict[str, testing.Mount] | None = None,
 ) -> testing.Container:
     """The api container with the CLI answering like a unit whose code is at `heads`."""
     defaults = {
@@ -68,6 +69,7 @@ def api_container(
     return testing.Container(
         "api",
         can_connect=can_connect,
+        mounts=mounts or {},
         execs=set(defaults.values()),
         service_statuses={SERVICE: pebble.ServiceStatus.ACTIVE} if running else {},
         layers={

@@ -386,3 +386,25 @@ def test_refresh_back_to_the_code_that_wrote_a_newer_schema_serves_again(ctx):
     assert peer_data(out)["migration-status"] == "applied"
     assert "migration-error" not in peer_data(out)
     assert _serving(out)
+
+
+class TestCodeHeadsCache:
+    def _container(self, tmp_path):
+        mount = testing.Mount(location="/tmp/test-observer-charm", source=tmp_path)
+        return api_container(mounts={"cache": mount})
+
+    def test_the_head_is_read_once_and_kept_in_the_container(self, ctx, tmp_path):
+        out = ctx.run(ctx.on.update_status(), _state(container=self._container(tmp_path)))
+
+        assert ["test-observer", "db", "heads"] in exec_commands(ctx)
+        assert (tmp_path / "code-heads").read_text() == HEAD
+        assert _serving(out)
+
+    def test_a_kept_head_spares_running_the_cli(self, ctx, tmp_path):
+        (tmp_path / "code-heads").write_text(OLD)
+        state = _state(leader=False, container=self._container(tmp_path), gate_revision=OLD)
+
+        out = ctx.run(ctx.on.update_status(), state)
+
+        assert exec_commands(ctx) == []
+        assert _serving(out)

@@ -26,6 +26,7 @@ LIVE_CHECK = "api-live"
 READY_CHECK = "api-ready"
 # Migrations on a large database can take a while; a hook must still end eventually.
 MIGRATION_TIMEOUT = 30 * 60
+HEADS_CACHE = "/tmp/test-observer-charm/code-heads"
 COMMAND_TIMEOUT = 5 * 60
 
 
@@ -183,15 +184,24 @@ class Workload:
     def code_heads(self) -> str:
         """Head revision(s) of the code in this unit's image, comma-joined and sorted.
 
-        Cached for the rest of the hook: the image cannot change while a hook runs.
+        Running the CLI costs an interpreter start, so the answer is kept in a file inside the
+        workload container: a new image always means a new container, whose /tmp starts empty.
         """
-        if self._heads is None:
+        if self._heads is not None:
+            return self._heads
+        try:
+            cached = self.container.pull(HEADS_CACHE).read().strip()
+        except (ops.pebble.PathError, ops.pebble.APIError):
+            cached = ""
+        if not cached:
             output = self.run(["db", "heads"]).stdout
             heads = sorted({line.split()[0] for line in output.splitlines() if line.strip()})
             if not heads:
                 raise CommandFailedError([CLI, "db", "heads"], "printed no revision")
-            self._heads = ",".join(heads)
-        return self._heads
+            cached = ",".join(heads)
+            self.container.push(HEADS_CACHE, cached, make_dirs=True)
+        self._heads = cached
+        return cached
 
     def apply(self, new_layer: ops.pebble.LayerDict, *, serve: bool) -> None:
         """Make the container's plan match the layer, restarting the API only on real change."""
