@@ -199,7 +199,10 @@ class Workload:
             if not heads:
                 raise CommandFailedError([CLI, "db", "heads"], "printed no revision")
             cached = ",".join(heads)
-            self.container.push(HEADS_CACHE, cached, make_dirs=True)
+            try:
+                self.container.push(HEADS_CACHE, cached, make_dirs=True)
+            except (ops.pebble.PathError, ops.pebble.APIError) as e:
+                logger.warning("cannot keep the code's schema head in the container: %s", e)
         self._heads = cached
         return cached
 
