@@ -315,7 +315,7 @@ class TestObserverCharm(ops.CharmBase):
     def _api_ready(self) -> bool:
         try:
             checks = self.workload.container.get_checks(READY_CHECK)
-        except ops.pebble.ConnectionError:
+        except (ops.pebble.ConnectionError, ops.pebble.APIError):
             return False
         check = checks.get(READY_CHECK)
         return check is not None and check.status == ops.pebble.CheckStatus.UP
