@@ -1,0 +1,1 @@
+"""The Test Observer API charm."""

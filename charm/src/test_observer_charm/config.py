@@ -1,0 +1,121 @@
+"""Typed, validated charm configuration.
+
+Juju only checks an option's basic type; everything else (ranges, origin syntax, enums) is
+checked here so that a bad value blocks the unit with a message naming the option instead of
+reaching the API, where it would stop start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_WORKERS = 32
+# Ports below 1024 need privileges the rock's non-root user does not have.
+MIN_PORT = 1024
+MAX_PORT = 65535
+_PERMISSION_NAME = re.compile(r"^[a-z][a-z_]*$")
+
+
+class InvalidConfigError(Exception):
+    """An option has a value the charm cannot use."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"invalid config option '{option}': {reason}")
+        self.option = option
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CharmConfig:
+    """The charm's options after validation."""
+
+    port: int = 30000
+    version: str = ""
+    cors_origins: tuple[str, ...] = ()
+    frontend_url: str = ""
+    log_level: str = "info"
+    workers: int = 1
+    require_authentication: bool = False
+    ignore_permissions: tuple[str, ...] = ()
+    # URI of a Juju user secret; resolving it needs the model, so it happens elsewhere.
+    sessions_secret: str = ""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> CharmConfig:
+        """Validate Juju's option values; raise InvalidConfigError naming the first bad one."""
+        port = _int(options, "port", 30000)
+        if not MIN_PORT <= port <= MAX_PORT:
+            raise InvalidConfigError("port", f"must be between {MIN_PORT} and {MAX_PORT}")
+        workers = _int(options, "workers", 1)
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InvalidConfigError("workers", f"must be between 1 and {MAX_WORKERS}")
+        log_level = _str(options, "log-level", "info").lower()
+        if log_level not in LOG_LEVELS:
+            raise InvalidConfigError("log-level", f"must be one of {', '.join(LOG_LEVELS)}")
+        version = _str(options, "version", "")
+        if any(c.isspace() for c in version):
+            raise InvalidConfigError("version", "must not contain whitespace")
+        cors_origins = tuple(
+            parse_origin(item, "cors-origins") for item in _list(options, "cors-origins")
+        )
+        frontend_url = _str(options, "frontend-url", "")
+        if frontend_url:
+            frontend_url = parse_origin(frontend_url, "frontend-url")
+        ignore_permissions = _list(options, "ignore-permissions")
+        for name in ignore_permissions:
+            if not _PERMISSION_NAME.match(name):
+                raise InvalidConfigError("ignore-permissions", f"'{name}' is not a permission name")
+        require_authentication = options.get("require-authentication", False)
+        if not isinstance(require_authentication, bool):
+            raise InvalidConfigError("require-authentication", "must be true or false")
+        return cls(
+            port=port,
+            version=version,
+            cors_origins=cors_origins,
+            frontend_url=frontend_url,
+            log_level=log_level,
+            workers=workers,
+            require_authentication=require_authentication,
+            ignore_permissions=tuple(ignore_permissions),
+            sessions_secret=_str(options, "sessions-secret", ""),
+        )
+
+
+def parse_origin(value: str, option: str) -> str:
+    """Return `value` as a normalised `scheme://host[:port]` origin, or raise."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as e:
+        raise InvalidConfigError(option, f"'{value}' is not a URL: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidConfigError(option, f"'{value}' is not a scheme://host[:port] origin")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise InvalidConfigError(option, f"'{value}' must not have a path, query or user")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _int(options: Mapping[str, object], name: str, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidConfigError(name, "must be an integer")
+    return value
+
+
+def _str(options: Mapping[str, object], name: str, default: str) -> str:
+    value = options.get(name, default)
+    if not isinstance(value, str):
+        raise InvalidConfigError(name, "must be a string")
+    return value.strip()
+
+
+def _list(options: Mapping[str, object], name: str) -> list[str]:
+    return [item.strip() for item in _str(options, name, "").split(",") if item.strip()]

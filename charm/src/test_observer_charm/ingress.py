@@ -1,0 +1,81 @@
+"""Requirer side of the `ingress` interface, version 2.
+
+Written from the interface specification: every databag value is JSON-encoded. The leader
+publishes the application's `model`, `name`, `port`, `strip-prefix`, `redirect-https` and
+`scheme`; each unit publishes its `host` (and `ip` when known). The provider answers in its
+application databag with `ingress` = `{"url": "..."}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import ops
+
+logger = logging.getLogger(__name__)
+
+
+class IngressRequirer(ops.Object):
+    """Asks the ingress provider to route to our units and reads the public URL."""
+
+    def __init__(self, charm: ops.CharmBase, relation_name: str) -> None:
+        super().__init__(charm, relation_name)
+        self._charm = charm
+        self.relation_name = relation_name
+
+    @property
+    def relation(self) -> ops.Relation | None:
+        return self._charm.model.get_relation(self.relation_name)
+
+    def publish(self, port: int) -> None:
+        """Write our side of the relation (idempotent); a no-op without a relation."""
+        relation = self.relation
+        if relation is None:
+            return
+        model = self._charm.model
+        unit_data = {"host": json.dumps(self._unit_host())}
+        binding = model.get_binding(relation)
+        address = binding.network.ingress_address if binding is not None else None
+        if address is not None:
+            unit_data["ip"] = json.dumps(str(address))
+        _update(relation.data[self._charm.unit], unit_data)
+        if self._charm.unit.is_leader():
+            _update(
+                relation.data[self._charm.app],
+                {
+                    "model": json.dumps(model.name),
+                    "name": json.dumps(self._charm.app.name),
+                    "port": json.dumps(port),
+                    # The API serves from the root path; the provider removes its prefix.
+                    "strip-prefix": json.dumps(True),
+                    "redirect-https": json.dumps(False),
+                    "scheme": json.dumps("http"),
+                },
+            )
+
+    def url(self) -> str | None:
+        """The public URL the provider gave us, if any."""
+        relation = self.relation
+        if relation is None or relation.app is None:
+            return None
+        raw = relation.data[relation.app].get("ingress")
+        if not raw:
+            return None
+        try:
+            url = json.loads(raw).get("url")
+        except (ValueError, AttributeError):
+            logger.warning("ignoring malformed ingress data from %s", relation.app.name)
+            return None
+        return url if isinstance(url, str) and url else None
+
+    def _unit_host(self) -> str:
+        # The stable per-unit DNS name Juju creates for sidecar charms.
+        unit = self._charm.unit.name.replace("/", "-")
+        app = self._charm.app.name
+        return f"{unit}.{app}-endpoints.{self._charm.model.name}.svc.cluster.local"
+
+
+def _update(databag: ops.RelationDataContent, wanted: dict[str, str]) -> None:
+    if any(databag.get(key) != value for key, value in wanted.items()):
+        databag.update(wanted)
