@@ -49,7 +49,8 @@ def test_checks_probe_both_health_endpoints_on_localhost_at_the_service_port() -
         assert url.hostname == "localhost", name
         assert url.port == rock_port(), name
         levels[url.path] = check.level
-    assert levels["/health/live"] == pebble.CheckLevel.ALIVE
+    # An alive-level check would get the pod killed while a charm holds the service stopped.
+    assert levels["/health/live"] == pebble.CheckLevel.UNSET
     assert levels["/health/ready"] == pebble.CheckLevel.READY
 
 
@@ -96,3 +97,6 @@ def test_service_and_container_names_match_the_charm() -> None:
         p.read_text() for p in (REPO_ROOT / "charm").rglob("*.py") if "test" not in p.name
     )
     assert SERVICE_NAME in charm_sources
+    # Same check names, so the charm's layer replaces the rock's checks instead of adding to them.
+    for check in rock_layer().checks:
+        assert f'"{check}"' in charm_sources, check
