@@ -1,0 +1,3 @@
+from test_observer.cli import main
+
+main()

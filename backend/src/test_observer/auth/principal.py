@@ -1,0 +1,94 @@
+"""Resolving the caller of a request: an application (API key), a user session, or nobody."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    Application,
+    Permission,
+    Team,
+    User,
+    UserSession,
+    team_users_association,
+)
+
+from .keys import digest_api_key
+
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User | None = None
+    application: Application | None = None
+    # Union of the user's teams' permissions and the application's permissions.
+    granted: frozenset[Permission] = field(default_factory=frozenset)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user is not None or self.application is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _session_user(request: Request, session: Session, *, require_csrf: bool) -> User | None:
+    # A cookie alone is not enough: requiring a custom header means a cross-site form or link
+    # cannot act with the user's session.
+    if require_csrf and CSRF_HEADER not in request.headers:
+        return None
+    if "session" not in request.scope:
+        return None
+    session_id = request.session.get("id")
+    if not isinstance(session_id, int):
+        return None
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.id == session_id, UserSession.expires_at > now)
+    )
+
+
+def resolve_principal(
+    request: Request, session: Session, *, require_csrf: bool = True
+) -> Principal:
+    """The caller of `request`, resolved once per request and kept on `request.state`."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+
+    application = None
+    token = _bearer_token(request)
+    if token is not None:
+        application = session.scalar(
+            select(Application).where(Application.api_key_digest == digest_api_key(token))
+        )
+    user = _session_user(request, session, require_csrf=require_csrf)
+
+    granted: set[Permission] = set(application.permissions) if application else set()
+    if user is not None:
+        team_permissions = session.scalars(
+            select(func.unnest(Team.permissions))
+            .join(team_users_association, team_users_association.c.team_id == Team.id)
+            .where(team_users_association.c.user_id == user.id)
+        )
+        granted.update(Permission(p) for p in team_permissions)
+
+    principal = Principal(user=user, application=application, granted=frozenset(granted))
+    request.state.principal = principal
+    return principal

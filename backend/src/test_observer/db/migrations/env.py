@@ -1,0 +1,37 @@
+"""Alembic environment: runs migrations on the connection or URL the caller provides."""
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+from test_observer.db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure_and_run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        compare_type=True,
+        compare_server_default=True,
+        # Each revision commits on its own, so a failure leaves the last good revision applied.
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure_and_run(connection)
+        return
+    engine = create_engine(config.attributes["url"], poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _configure_and_run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported")
+run_online()

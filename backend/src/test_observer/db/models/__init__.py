@@ -1,0 +1,96 @@
+"""Every table of Test Observer, one module per aggregate.
+
+Importing this package registers all tables on `Base.metadata` (Alembic relies on that).
+"""
+
+from .artefacts import (
+    ARTEFACT_IDENTITY,
+    Artefact,
+    ArtefactBuild,
+    ArtefactBuildEnvironmentReview,
+    artefact_bundled_builds_association,
+    artefact_reviewers_association,
+    environment_review_reviewers_association,
+)
+from .base import Base, Entity
+from .enums import (
+    ArtefactBuildEnvironmentReviewDecision,
+    ArtefactStatus,
+    FamilyName,
+    IssueSource,
+    IssueStatus,
+    NotificationType,
+    Permission,
+    TestExecutionStatus,
+    TestResultStatus,
+)
+from .environments import Environment, EnvironmentIssue
+from .executions import (
+    TestEvent,
+    TestExecution,
+    TestExecutionMetadata,
+    TestExecutionRelevantLink,
+    TestExecutionRerunRequest,
+    TestPlan,
+    test_execution_metadata_association_table,
+)
+from .issues import (
+    Issue,
+    IssueTestResultAttachment,
+    IssueTestResultAttachmentRule,
+    IssueTestResultAttachmentRuleExecutionMetadata,
+)
+from .matching_rules import (
+    MATCHING_FIELDS,
+    ArtefactMatchingRule,
+    artefact_matching_rule_team_association,
+)
+from .notifications import Notification
+from .results import TestCase, TestCaseIssue, TestResult
+from .users import Application, Team, User, UserSession, team_users_association
+
+__all__ = [
+    "ARTEFACT_IDENTITY",
+    "MATCHING_FIELDS",
+    "Application",
+    "Artefact",
+    "ArtefactBuild",
+    "ArtefactBuildEnvironmentReview",
+    "ArtefactBuildEnvironmentReviewDecision",
+    "ArtefactMatchingRule",
+    "ArtefactStatus",
+    "Base",
+    "Entity",
+    "Environment",
+    "EnvironmentIssue",
+    "FamilyName",
+    "Issue",
+    "IssueSource",
+    "IssueStatus",
+    "IssueTestResultAttachment",
+    "IssueTestResultAttachmentRule",
+    "IssueTestResultAttachmentRuleExecutionMetadata",
+    "Notification",
+    "NotificationType",
+    "Permission",
+    "Team",
+    "TestCase",
+    "TestCaseIssue",
+    "TestEvent",
+    "TestExecution",
+    "TestExecutionMetadata",
+    "TestExecutionRelevantLink",
+    "TestExecutionRerunRequest",
+    "TestExecutionStatus",
+    "TestPlan",
+    "TestResult",
+    "TestResultStatus",
+    "User",
+    "UserSession",
+    "artefact_bundled_builds_association",
+    "artefact_matching_rule_team_association",
+    "artefact_reviewers_association",
+    "environment_review_reviewers_association",
+    "team_users_association",
+    "test_execution_metadata_association_table",
+]

@@ -1,0 +1,62 @@
+"""Test cases, the result of each case within an execution, and issues reported per case."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Entity
+from .enums import TestResultStatus, test_result_status_type
+
+if TYPE_CHECKING:
+    from .executions import TestExecution
+
+
+class TestCase(Entity):
+    __tablename__ = "test_case"
+    __test__ = False
+
+    name: Mapped[str] = mapped_column(String(), unique=True)
+    category: Mapped[str] = mapped_column(String(), index=True)
+    template_id: Mapped[str] = mapped_column(String(), index=True, server_default="")
+
+
+class TestResult(Entity):
+    __tablename__ = "test_result"
+    __test__ = False
+    __table_args__ = (
+        # One result per test case within an execution. Being a real constraint, it lets result
+        # ingestion replace results with one INSERT ... ON CONFLICT instead of a read per row.
+        UniqueConstraint("test_execution_id", "test_case_id"),
+        Index(None, "created_at"),
+    )
+
+    status: Mapped[TestResultStatus] = mapped_column(test_result_status_type)
+    comment: Mapped[str] = mapped_column(String())
+    io_log: Mapped[str] = mapped_column(String())
+    # Indexed by the unique constraint above, whose first column it is.
+    test_execution_id: Mapped[int] = mapped_column(
+        ForeignKey("test_execution.id", ondelete="CASCADE")
+    )
+    test_case_id: Mapped[int] = mapped_column(
+        ForeignKey("test_case.id", ondelete="CASCADE"), index=True
+    )
+
+    test_execution: Mapped[TestExecution] = relationship(
+        back_populates="test_results", lazy="raise"
+    )
+    test_case: Mapped[TestCase] = relationship(lazy="raise")
+
+
+class TestCaseIssue(Entity):
+    """A free-text issue reported against a test case name or a template id."""
+
+    __tablename__ = "test_case_issue"
+    __test__ = False
+
+    template_id: Mapped[str] = mapped_column(String(), index=True)
+    case_name: Mapped[str] = mapped_column(String(), index=True)
+    url: Mapped[str] = mapped_column(String())
+    description: Mapped[str] = mapped_column(String())

@@ -1,0 +1,70 @@
+"""API tests run against one migrated database, emptied after every test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+from test_observer.app import create_app
+from test_observer.db import migrate
+from test_observer.db.engine import make_engine
+from test_observer.db.models import Base
+from test_observer.settings import Settings
+
+from tests.database import scratch_database
+
+# Health endpoints only answer local clients; the test client presents itself as one.
+LOCAL_CLIENT = ("127.0.0.1", 50000)
+
+
+@pytest.fixture(scope="session")
+def database_url(database_server: str) -> Iterator[str]:
+    with scratch_database(database_server, "api") as url:
+        # The schema comes from the migrations, exactly as in production.
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session for arranging and checking data directly; commit to make it visible."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def make_client(engine: Engine, database_url: str) -> Callable[..., TestClient]:
+    """Build a client for an app with some settings changed (e.g. require_authentication)."""
+
+    def build(**settings: object) -> TestClient:
+        app: FastAPI = create_app(Settings(db_url=database_url, **settings), engine=engine)  # type: ignore[arg-type]
+        return TestClient(app, client=LOCAL_CLIENT)
+
+    return build
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()

@@ -1,0 +1,167 @@
+"""The `test-observer` command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from test_observer.db import migrate
+
+from tests.database import scratch_database
+
+COMMAND = [sys.executable, "-m", "test_observer"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["openapi"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "downgrade"],
+        ["db", "current"],
+        ["db", "heads"],
+        ["db", "check"],
+        ["db", "revision"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_serve_help_lists_its_options() -> None:
+    help_text = run("serve", "--help").stdout
+    for option in ("--host", "--port", "--workers", "--reload", "--no-migrate", "--log-level"):
+        assert option in help_text
+
+
+def test_heads_needs_no_database() -> None:
+    result = run("db", "heads", env={"DB_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert result.returncode == 0
+    assert result.stdout.split() == migrate.heads()
+
+
+def test_upgrade_current_and_downgrade(database_server: str) -> None:
+    with scratch_database(database_server, "cli") as url:
+        env = {"DB_URL": url}
+        assert run("db", "current", env=env).stdout.strip() == "base"
+
+        upgraded = run("db", "upgrade", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert "Running upgrade" in upgraded.stderr  # progress is shown
+        assert run("db", "current", env=env).stdout.split() == migrate.heads()
+        assert run("db", "check", env=env).returncode == 0
+
+        downgraded = run("db", "downgrade", "base", env=env)
+        assert downgraded.returncode == 0, downgraded.stderr
+        assert run("db", "current", env=env).stdout.strip() == "base"
+
+
+def test_failures_exit_non_zero_with_one_line_reason(database_server: str) -> None:
+    with scratch_database(database_server, "cli") as url:
+        bad_revision = run("db", "downgrade", "no-such-revision", env={"DB_URL": url})
+        assert bad_revision.returncode == 1
+        assert bad_revision.stderr.strip().splitlines()[-1].startswith("Error: downgrade")
+
+    unreachable = run("db", "current", env={"DB_URL": "postgresql://x@127.0.0.1:1/none"})
+    assert unreachable.returncode == 1
+    assert "cannot reach the database" in unreachable.stderr
+
+    bad_setting = run("db", "current", env={"DB_URL": "mysql://root@localhost/x"})
+    assert bad_setting.returncode == 1
+    assert "DB_URL" in bad_setting.stderr
+
+
+def test_openapi_prints_the_document() -> None:
+    result = run("openapi")
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert document["info"]["title"] == "Test Observer"
+    assert "/v1/version" in document["paths"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(env: dict[str, str], *extra: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready in 60 s"
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def embedded_sql(data_dir: Path, statement: str) -> str:
+    """Run SQL on the embedded server of `data_dir` from a separate, short-lived process."""
+    script = (
+        "import sys, pgserver\n"
+        "server = pgserver.get_server(sys.argv[1], cleanup_mode='stop')\n"
+        "print(server.psql(sys.argv[2]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir), statement],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_serve_without_database_uses_a_persistent_embedded_one(tmp_path: Path) -> None:
+    pytest.importorskip("pgserver", reason="the embedded-db dependency group is not installed")
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "DB_URL"}
+    env["TEST_OBSERVER_DATA_DIR"] = str(data_dir)
+
+    with serving(env) as base:
+        assert httpx.get(f"{base}/v1/version").status_code == 200
+        embedded_sql(data_dir, "INSERT INTO test_plan (name) VALUES ('kept across restarts')")
+
+    with serving(env, "--no-migrate") as base:
+        assert httpx.get(f"{base}/health/ready").json() == {"status": "ready"}
+        assert "kept across restarts" in embedded_sql(data_dir, "SELECT name FROM test_plan")

@@ -1,0 +1,79 @@
+"""Settings come from upstream-named environment variables; bad values name the variable."""
+
+from __future__ import annotations
+
+import pytest
+from test_observer.db.models import Permission
+from test_observer.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "DB_URL",
+        "FRONTEND_URL",
+        "ADDITIONAL_CORS_ORIGINS",
+        "REQUIRE_AUTHENTICATION",
+        "IGNORE_PERMISSIONS",
+        "SESSIONS_SECRET",
+        "SESSIONS_HTTPS_ONLY",
+        "VERSION_OVERRIDE",
+        "LOG_LEVEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.db_url is None
+    assert settings.frontend_url == "http://localhost:30001"
+    assert settings.cors_origins == ["http://localhost:30001"]
+    assert settings.require_authentication is False
+    assert settings.ignore_permissions == frozenset()
+    assert settings.sessions_https_only is True
+    assert settings.version_override == ""
+
+
+def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_URL", "postgresql+pg8000://user:p%40ss@db.example:5433/observer")
+    monkeypatch.setenv("FRONTEND_URL", "https://observer.example/")
+    monkeypatch.setenv("ADDITIONAL_CORS_ORIGINS", " https://a.example , ,http://b.example:8080")
+    monkeypatch.setenv("REQUIRE_AUTHENTICATION", "TRUE")
+    monkeypatch.setenv("IGNORE_PERMISSIONS", "View_Test, change_test")
+    monkeypatch.setenv("SESSIONS_HTTPS_ONLY", "false")
+    monkeypatch.setenv("VERSION_OVERRIDE", "3.1.4")
+    settings = load_settings()
+    # Any PostgreSQL driver spelling is served by psycopg 3; credentials stay intact.
+    assert settings.db_url == "postgresql+psycopg://user:p%40ss@db.example:5433/observer"
+    assert settings.cors_origins == [
+        "https://observer.example",
+        "https://a.example",
+        "http://b.example:8080",
+    ]
+    assert settings.require_authentication is True
+    assert settings.ignore_permissions == {Permission.view_test, Permission.change_test}
+    assert settings.sessions_https_only is False
+    assert settings.version_override == "3.1.4"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DB_URL", "mysql://root@localhost/db"),
+        ("DB_URL", "not a url"),
+        ("FRONTEND_URL", "localhost:30001"),
+        ("ADDITIONAL_CORS_ORIGINS", "https://ok.example,ftp://files.example"),
+        ("ADDITIONAL_CORS_ORIGINS", "https://host.example/with/path"),
+        ("REQUIRE_AUTHENTICATION", "maybe"),
+        ("IGNORE_PERMISSIONS", "view_test,fly_to_the_moon"),
+        ("SESSIONS_HTTPS_ONLY", "sometimes"),
+        ("LOG_LEVEL", "loud"),
+    ],
+)
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert variable in str(error.value)

@@ -1,0 +1,101 @@
+"""Every revision upgrades and downgrades cleanly, and the models match the migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, inspect, text
+from test_observer.db import migrate
+
+
+def revisions_in_order() -> list[str]:
+    """Revision ids from the first to the head."""
+    return [
+        script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))
+    ]
+
+
+def public_enum_types(url: str) -> list[str]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        names = connection.scalars(
+            text(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = 'public' AND t.typtype = 'e'"
+            )
+        ).all()
+    engine.dispose()
+    return list(names)
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    names = set(inspect(engine).get_table_names())
+    engine.dispose()
+    return names
+
+
+def test_history_is_linear_with_one_head() -> None:
+    assert len(migrate.heads()) == 1
+    for script in migrate.script_directory().walk_revisions():
+        assert not script.is_merge_point, script.revision
+        assert not script.is_branch_point, script.revision
+
+
+def test_each_revision_upgrades_downgrades_and_upgrades_again(empty_database: str) -> None:
+    revisions = revisions_in_order()
+    for revision in revisions:
+        migrate.upgrade(empty_database, revision)
+        assert migrate.current(empty_database) == [revision]
+    for index in range(len(revisions) - 1, -1, -1):
+        previous = revisions[index - 1] if index else "base"
+        migrate.downgrade(empty_database, previous)
+        assert migrate.current(empty_database) == ([] if previous == "base" else [previous])
+    migrate.upgrade(empty_database, "head")
+    assert migrate.current(empty_database) == migrate.heads()
+
+
+def test_models_match_migrations(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "head")
+    assert migrate.differences(empty_database) is None
+
+
+def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "head")
+    assert len(table_names(empty_database)) == 31  # 30 tables and alembic_version
+    assert len(public_enum_types(empty_database)) == 9
+    migrate.downgrade(empty_database, "base")
+    assert table_names(empty_database) <= {"alembic_version"}
+    assert public_enum_types(empty_database) == []
+
+
+def test_round_trip_on_a_database_holding_rows(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "head")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO artefact (name, version, stage, family, status) "
+                "VALUES ('core22', '20240101', 'beta', 'snap', 'UNDECIDED')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO artefact_build (architecture, revision, artefact_id) "
+                "SELECT 'amd64', 1, id FROM artefact"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO environment (name, architecture) VALUES ('rpi4', 'arm64')")
+        )
+        connection.execute(text("INSERT INTO test_plan (name) VALUES ('smoke')"))
+        connection.execute(
+            text(
+                "INSERT INTO test_execution "
+                "(status, artefact_build_id, environment_id, test_plan_id) "
+                "SELECT 'IN_PROGRESS', b.id, e.id, p.id "
+                "FROM artefact_build b, environment e, test_plan p"
+            )
+        )
+    engine.dispose()
+    migrate.downgrade(empty_database, "base")
+    migrate.upgrade(empty_database, "head")
+    assert migrate.current(empty_database) == migrate.heads()
