@@ -1,23 +1,16 @@
-"""Host tools the rock contract tests drive: uv, a Python 3.12 and a scratch PostgreSQL."""
+"""Host tools the rock contract tests drive: uv and a Python 3.12."""
 
 from __future__ import annotations
 
 import glob
 import os
-import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def uv_binary() -> str:
@@ -77,32 +70,6 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env.pop("PYTHONPATH", None)
     env.update(overrides)
     return env
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A uniquely-named, empty database on the test server; dropped afterwards.
-
-    Yields a `postgresql://` URL for it. Several test runs may share the server, hence the
-    process id and random token in the name.
-    """
-    admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
-    name = f"to_rock_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server reachable for tests ({exc.__class__.__name__})")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            info = admin.info
-            host = info.host if not info.host.startswith("/") else "127.0.0.1"
-            password = f":{info.password}" if info.password else ""
-            yield f"postgresql://{info.user}{password}@{host}:{info.port}/{name}"
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def git_files(root: Path) -> list[Path]:

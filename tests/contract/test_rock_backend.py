@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from rock_layer import REPO_ROOT, rock_command, rock_layer
 from rock_tooling import (
@@ -30,9 +29,12 @@ from rock_tooling import (
     copy_source_tree,
     git_files,
     python_for_rock,
-    scratch_database,
     uv_binary,
 )
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.database import scratch_database
 
 MIGRATIONS = "test_observer/db/migrations"
 
@@ -169,8 +171,8 @@ def _status(url: str) -> int | None:
 
 
 @pytest.fixture
-def migrated_database(rock_venv: Path) -> Iterator[str]:
-    with scratch_database() as url:
+def migrated_database(rock_venv: Path, database_server: str) -> Iterator[str]:
+    with scratch_database(database_server, "rock") as url:
         ok(
             run(
                 [str(rock_venv / "bin" / "test-observer"), "db", "upgrade", "head"],
@@ -251,7 +253,7 @@ def test_wheel_contains_every_migration_file(backend_wheel: Path) -> None:
 
 
 def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
-    backend_wheel: Path, tmp_path: Path
+    backend_wheel: Path, tmp_path: Path, database_server: str
 ) -> None:
     uv = uv_binary()
     venv = tmp_path / "venv"
@@ -291,7 +293,7 @@ def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
     )
     cli = str(venv / "bin" / "test-observer")
 
-    with scratch_database() as url:
+    with scratch_database(database_server, "wheel") as url:
         env = clean_env(DB_URL=url)
         ok(run([cli, "db", "upgrade", "head"], env=env, cwd=tmp_path))
         heads = ok(run([cli, "db", "heads"], env=env, cwd=tmp_path)).stdout.split()
@@ -299,10 +301,17 @@ def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
         assert len(heads) == 1
         assert current == heads[0]
 
-        with psycopg.connect(url) as conn:
-            (stored,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            tables = conn.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
-            ).fetchone()[0]
+        engine = create_engine(make_url(url))
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                tables = conn.execute(
+                    text(
+                        "SELECT count(*) FROM information_schema.tables"
+                        " WHERE table_schema = 'public'"
+                    )
+                ).scalar_one()
+        finally:
+            engine.dispose()
         assert stored == heads[0]
         assert tables > 1, "the migrations created no tables"
