@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "Test Observer"
 author = "Test Observer contributors"
-copyright = "Test Observer contributors"  # noqa: A001
+copyright = "Test Observer contributors"
 
 extensions = [
     "myst_parser",
