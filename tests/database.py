@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
 from test_observer.settings import normalise_database_url
 
 

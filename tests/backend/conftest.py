@@ -9,12 +9,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+
 from test_observer.app import create_app
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Base
 from test_observer.settings import Settings
-
 from tests.database import scratch_database
 
 # Health endpoints only answer local clients; the test client presents itself as one.

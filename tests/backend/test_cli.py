@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_observer.db import migrate
 
+from test_observer.db import migrate
 from tests.database import scratch_database
 
 COMMAND = [sys.executable, "-m", "test_observer"]

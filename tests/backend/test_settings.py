@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from test_observer.db.models import Permission
 from test_observer.settings import SettingsError, load_settings
 

@@ -9,10 +9,10 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
+
 from test_observer.app import create_app
 from test_observer.settings import Settings
 from test_observer.version import installed_version
-
 from tests.backend.conftest import LOCAL_CLIENT
 
 FRONTEND = "http://localhost:30001"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect, text
+
 from test_observer.db import migrate
 
 

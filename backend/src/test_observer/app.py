@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 ROUTERS = [system_router]
 
+# The version of the HTTP contract, not of the server: the committed OpenAPI document must not
+# change with every commit. GET /v1/version reports the server's version.
+API_VERSION = "1"
+
 DESCRIPTION = (
     "CI systems report how artefacts fare in tests across environments; reviewers sign each "
     "artefact off. Each operation lists the permissions it needs under `x-permissions`."
@@ -46,7 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = FastAPI(
         title="Test Observer",
         description=DESCRIPTION,
-        version=installed_version(),
+        version=API_VERSION,
         redirect_slashes=False,
         # Served by our own routes so that REQUIRE_AUTHENTICATION covers them.
         openapi_url=None,

@@ -2,6 +2,7 @@
 
 from alembic import context
 from sqlalchemy import create_engine, pool
+
 from test_observer.db.models import Base
 
 config = context.config
