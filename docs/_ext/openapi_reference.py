@@ -167,7 +167,8 @@ def _render_operation(method: str, path: str, operation: Spec) -> list[str]:
     if responses:
         codes = []
         for code, response in responses.items():
-            schema = next(iter(response.get("content", {}).values()), {}).get("schema")
+            content: Spec = next(iter(response.get("content", {}).values()), {})
+            schema = content.get("schema")
             returned = f" {_type(schema)}" if schema else ""
             codes.append(f"`{code}` {response.get('description', '')}{returned}".strip())
         out.append("Responses: " + "; ".join(codes) + "\n")

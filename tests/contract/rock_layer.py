@@ -42,5 +42,5 @@ def rock_check_paths() -> dict[str, str]:
     return {
         name: urlsplit(check.http["url"]).path
         for name, check in rock_layer().checks.items()
-        if check.http
+        if check.http is not None
     }

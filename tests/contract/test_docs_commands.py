@@ -43,7 +43,7 @@ class DocCommand:
         return f"{self.where}: {shlex.join((PROGRAM, *self.args))}"
 
 
-def _logical_lines(lines: list[str], prompted: bool) -> list[tuple[int, str]]:
+def _logical_lines(lines: list[tuple[int, str]], prompted: bool) -> list[tuple[int, str]]:
     """Join backslash continuations; in console blocks keep only prompted lines."""
     out: list[tuple[int, str]] = []
     current: list[str] = []

@@ -23,17 +23,17 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from rock_layer import REPO_ROOT, rock_command, rock_layer
-from rock_tooling import (
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.contract.rock_layer import REPO_ROOT, rock_command, rock_layer
+from tests.contract.rock_tooling import (
     clean_env,
     copy_source_tree,
     git_files,
     python_for_rock,
     uv_binary,
 )
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from tests.database import scratch_database
 
 MIGRATIONS = "test_observer/db/migrations"
@@ -71,7 +71,8 @@ def installed_distributions(python: Path) -> dict[str, dict[str, str]]:
         "    }\n"
         "print(json.dumps(out))\n"
     )
-    return json.loads(ok(run([str(python), "-c", script])).stdout)
+    installed: dict[str, dict[str, str]] = json.loads(ok(run([str(python), "-c", script])).stdout)
+    return installed
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +191,9 @@ def test_service_command_serves_and_passes_the_rock_checks(
     argv = rock_command()
     argv[argv.index("--port") + 1] = str(port)
     argv[0] = str(rock_venv / "bin" / argv[0])
-    checks = {name: _with_port(c.http["url"], port) for name, c in rock_layer().checks.items()}
+    checks = {
+        name: _with_port(c.http["url"], port) for name, c in rock_layer().checks.items() if c.http
+    }
 
     log = (tmp_path / "serve.log").open("w+")
     process = subprocess.Popen(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 from ops import pebble, testing
-from rock_layer import (
+
+from tests.contract.rock_layer import (
     REPO_ROOT,
     SERVICE_NAME,
     rock_check_paths,
@@ -44,6 +46,7 @@ def test_checks_probe_both_health_endpoints_on_localhost_at_the_service_port() -
     assert sorted(rock_check_paths().values()) == ["/health/live", "/health/ready"]
     levels = {}
     for name, check in layer.checks.items():
+        assert check.http is not None, name
         url = urlsplit(check.http["url"])
         # The API answers its health endpoints for loopback clients only.
         assert url.hostname == "localhost", name
@@ -68,9 +71,12 @@ def test_charm_container_plan_starts_from_the_rock_layer() -> None:
     assert set(plan.checks) == set(rock_layer().checks)
 
 
-def _charmcraft() -> dict | None:
+def _charmcraft() -> dict[str, Any] | None:
     path = REPO_ROOT / "charmcraft.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
 def test_port_matches_what_the_charm_expects() -> None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
-from rock_layer import REPO_ROOT, ROCKCRAFT_YAML
-from rock_tooling import clean_env, require_python312, uv_binary
+
+from tests.contract.rock_layer import REPO_ROOT, ROCKCRAFT_YAML
+from tests.contract.rock_tooling import clean_env, require_python312, uv_binary
 
 CRAFT_LS = "craft-ls>=0.5"
 
@@ -38,7 +39,8 @@ def craft_ls_check(path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def rockcraft() -> dict[str, Any]:
-    return yaml.safe_load(ROCKCRAFT_YAML.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(ROCKCRAFT_YAML.read_text())
+    return loaded
 
 
 def test_rockcraft_yaml_passes_the_rockcraft_schema() -> None:
