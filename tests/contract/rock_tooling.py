@@ -7,6 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -90,3 +93,14 @@ def copy_source_tree(root: Path, dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     return dest
+
+
+@contextmanager
+def private_tmp(label: str) -> Iterator[Path]:
+    """A temporary directory outside pytest's base temporary directory.
+
+    pytest keeps only its last few base directories and deletes older ones, so a run that
+    overlaps with others on the same machine can lose its files mid-test.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"to-contract-{label}-") as path:
+        yield Path(path)

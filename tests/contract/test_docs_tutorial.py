@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.contract.rock_tooling import private_tmp
 from tests.contract.test_docs_commands import commands_in_markdown
 from tests.contract.test_docs_requests import requests_in_markdown
 from tests.database import scratch_database
@@ -41,13 +42,13 @@ def _cli(args: tuple[str, ...], env: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def server(database_server: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def server(database_server: str) -> Iterator[tuple[str, dict[str, str]]]:
     """(base URL, environment) of a freshly migrated server, as the tutorial has running."""
-    with scratch_database(database_server, "tutorial") as url:
+    with scratch_database(database_server, "tutorial") as url, private_tmp("tutorial") as tmp:
         env = {**os.environ, "DB_URL": url}
         _cli(("db", "upgrade"), env)
         port = _free_port()
-        log = (tmp_path / "serve.log").open("w+")
+        log = (tmp / "serve.log").open("w+")
         process = subprocess.Popen(
             [CLI, "serve", "--port", str(port), "--no-migrate"],
             env=env,

