@@ -15,7 +15,7 @@ from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 
 from . import reruns, results, search, service, start_test
-from .filters import IdsFilter, TestExecutionRerunFilters
+from .filters import IdsFilter, TestExecutionRerunFilters, parse_execution_metadata
 from .requests import (
     EndTestExecutionRequest,
     StartTestRequest,
@@ -143,7 +143,7 @@ def search_test_executions(
         artefact_is_archived=artefact_is_archived,
         environments=environments,
         test_execution_statuses=test_execution_statuses,
-        execution_metadata=search.parse_metadata(execution_metadata or []),
+        execution_metadata=parse_execution_metadata(execution_metadata),
         reviewer_ids=_single(reviewer_ids),
         assignee_ids=_single(assignee_ids),
         rerun_is_requested=rerun_is_requested,

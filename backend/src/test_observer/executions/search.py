@@ -6,8 +6,6 @@ shared set-based response builders.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 
 from fastapi import HTTPException, status
@@ -33,32 +31,6 @@ from .schemas import TestExecutionResponseWithContext, TestExecutionSearchRespon
 
 def _unprocessable(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
-def parse_metadata(items: list[str]) -> dict[str, list[str]]:
-    """`base64(category):base64(value)` items, grouped by category."""
-    metadata: dict[str, list[str]] = defaultdict(list)
-    for item in items:
-        encoded_category, separator, encoded_value = item.partition(":")
-        if not separator:
-            raise _unprocessable(
-                f"Invalid execution metadata format: '{item}'. "
-                "Expected base64 encoded 'category:value'."
-            )
-        try:
-            category = base64.b64decode(encoded_category, validate=True).decode()
-            value = base64.b64decode(encoded_value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise _unprocessable(
-                f"Invalid base64 encoding in execution metadata: '{item}'."
-            ) from None
-        if not category or not value:
-            raise _unprocessable(
-                f"Invalid execution metadata format: '{item}'. "
-                "Both category and value must be non-empty."
-            )
-        metadata[category].append(value)
-    return dict(metadata)
 
 
 def parse_event_names(names: list[str] | None) -> list[str] | AnyOrNone | None:

@@ -13,9 +13,13 @@ from test_observer.db.models import (
     TestExecutionStatus,
     TestResultStatus,
 )
+from test_observer.executions.filters import (
+    TestResultSearchFilters,
+    parse_execution_metadata,
+    parse_id_filter,
+)
 
 from . import service
-from .filters import ResultFilters, parse_execution_metadata, parse_id_filter
 from .schemas import TestResultSearchResponse
 
 router = APIRouter(prefix="/v1/test-results", tags=["test-results"])
@@ -62,23 +66,23 @@ def search_test_results(
         if reviewer_ids
         else parse_id_filter("assignee_ids", assignee_ids)
     )
-    filters = ResultFilters(
-        families=families or [],
-        artefacts=artefacts or [],
-        artefact_versions=artefact_versions or [],
-        artefact_stages=artefact_stages or [],
-        artefact_tracks=artefact_tracks or [],
+    filters = TestResultSearchFilters(
+        families=families,
+        artefacts=artefacts,
+        artefact_versions=artefact_versions,
+        artefact_stages=artefact_stages,
+        artefact_tracks=artefact_tracks,
         artefact_is_archived=artefact_is_archived,
-        environments=environments or [],
+        environments=environments,
         execution_metadata=parse_execution_metadata(execution_metadata),
-        test_execution_statuses=test_execution_statuses or [],
+        test_execution_statuses=test_execution_statuses,
         reviewer_ids=reviewers,
         rerun_is_requested=rerun_is_requested,
         execution_is_latest=execution_is_latest,
-        test_cases=test_cases or [],
-        template_ids=template_ids or [],
+        test_cases=test_cases,
+        template_ids=template_ids,
         issues=parse_id_filter("issues", issues),
-        test_result_statuses=test_result_statuses or [],
+        test_result_statuses=test_result_statuses,
         from_date=from_date,
         until_date=until_date,
     )

@@ -17,9 +17,9 @@ from test_observer.db.models import (
     TestExecution,
     TestResult,
 )
+from test_observer.executions.filters import TestResultSearchFilters, result_conditions
 from test_observer.executions.responses import execution_responses, result_responses
 
-from .filters import ResultFilters
 from .schemas import TestResultSearchItem, TestResultSearchResponse
 
 Ts = TypeVarTuple("Ts")
@@ -38,10 +38,10 @@ def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
 
 
 def search_results(
-    session: Session, filters: ResultFilters, limit: int, offset: int
+    session: Session, filters: TestResultSearchFilters, limit: int, offset: int
 ) -> TestResultSearchResponse:
     """Newest results first; `count` is the number of matches. Eleven statements at most."""
-    conditions = filters.conditions()
+    conditions = result_conditions(filters)
     count = session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
     rows = (
         session.execute(
