@@ -204,8 +204,8 @@ def dataset(request: pytest.FixtureRequest, database_server: str) -> Iterator[tu
         migrate.upgrade(url)
         engine = make_engine(url)
         if _seed_command_available():
-            # The default dataset, or one with 4x the artefacts and executions: artefacts keep
-            # their size, history grows.
+            # The default dataset, or one with 4x the artefacts and executions as 4x the
+            # versions of the same lines: artefacts and dashboards keep their size, history grows.
             subprocess.run(
                 [
                     "test-observer",
@@ -214,6 +214,8 @@ def dataset(request: pytest.FixtureRequest, database_server: str) -> Iterator[tu
                     str(300 * scale),
                     "--executions",
                     str(2600 * scale),
+                    "--versions-per-line",
+                    str(5 * scale),
                 ],
                 env={"DB_URL": url, "PATH": _path()},
                 check=True,

@@ -323,6 +323,9 @@ def seed_command(
     ] = 10,
     executions: Annotated[int, typer.Option(help="Test executions in all.", min=1)] = 2600,
     results: Annotated[int, typer.Option(help="Results per execution.", min=0)] = 200,
+    versions_per_line: Annotated[
+        int, typer.Option(help="Versions of each artefact line (name, track, ...).", min=1)
+    ] = 5,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
     batch: Annotated[int, typer.Option(help="Executions per transaction.", min=1)] = 50,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
@@ -347,6 +350,7 @@ def seed_command(
         environments=environments,
         executions=executions,
         results=results,
+        versions_per_line=versions_per_line,
         seed=seed,
         batch=batch,
     )

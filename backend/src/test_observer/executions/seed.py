@@ -47,7 +47,6 @@ from .start_test import StartTest, start_test
 
 FAMILIES = list(FamilyName)
 ARCHITECTURES = ["amd64", "arm64", "armhf", "riscv64", "s390x", "ppc64el"]
-VERSIONS_PER_LINE = 5
 CATEGORIES = ["Audio", "Bluetooth", "CPU", "Disk", "Graphics", "Networking", "Power", "USB"]
 _START: TypeAdapter[StartTest] = TypeAdapter(StartTestRequest)
 C3_NAMES = {status: c3 for c3, status in C3_STATUS.items()}
@@ -62,12 +61,14 @@ class SeedPlan:
     environments: int = 10
     executions: int = 2600
     results: int = 200
+    # Versions of each artefact line: more versions grow history without growing dashboards.
+    versions_per_line: int = 5
     seed: int = 0
     batch: int = 50
 
 
-def _artefact_payload(index: int, family: FamilyName) -> dict[str, Any]:
-    line, version = divmod(index, VERSIONS_PER_LINE)
+def _artefact_payload(index: int, family: FamilyName, versions_per_line: int) -> dict[str, Any]:
+    line, version = divmod(index, versions_per_line)
     name = f"{family.value}-{line:03d}"
     if family == FamilyName.deb and line % 4 == 0:
         name = f"linux-{name}"
@@ -145,7 +146,7 @@ def seed(
             raise ValueError("the database already holds artefacts; seed an empty one")
     rng = random.Random(plan.seed)
     payloads = [
-        _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)])
+        _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)], plan.versions_per_line)
         for i in range(plan.artefacts)
     ]
     combinations = plan.artefacts * plan.architectures
