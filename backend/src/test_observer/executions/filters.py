@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime
 from typing import Literal, TypeVarTuple
 
@@ -246,13 +247,23 @@ def execution_conditions(
     return conditions
 
 
-def result_conditions(filters: TestResultSearchFilters) -> list[ColumnElement[bool]]:
-    """Conditions on a query over `TestResult` joined to `TestCase` (and the execution joins)."""
+def result_conditions(
+    filters: TestResultSearchFilters, *, test_case_ids: Collection[int] | None = None
+) -> list[ColumnElement[bool]]:
+    """Conditions on a query over `TestResult` joined to `TestCase` (and the execution joins).
+
+    `test_case_ids`, when given, are the ids of the cases the name and template filters match,
+    looked up beforehand: a condition on known ids lets PostgreSQL read a page of one test
+    case's results from its index, where a join on names makes it walk all results by date.
+    """
     conditions = execution_conditions(filters, dates=False)
-    if filters.test_cases:
-        conditions.append(TestCase.name.in_(filters.test_cases))
-    if filters.template_ids:
-        conditions.append(TestCase.template_id.in_(filters.template_ids))
+    if test_case_ids is not None:
+        conditions.append(TestResult.test_case_id.in_(test_case_ids))
+    else:
+        if filters.test_cases:
+            conditions.append(TestCase.name.in_(filters.test_cases))
+        if filters.template_ids:
+            conditions.append(TestCase.template_id.in_(filters.template_ids))
     if filters.test_result_statuses:
         conditions.append(TestResult.status.in_(filters.test_result_statuses))
     if filters.issues is not None and filters.issues != []:

@@ -37,11 +37,23 @@ def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
     )
 
 
+def _matching_test_cases(session: Session, filters: TestResultSearchFilters) -> list[int] | None:
+    """Ids of the test cases the name and template filters select; None when they are unset."""
+    if not filters.test_cases and not filters.template_ids:
+        return None
+    query = select(TestCase.id)
+    if filters.test_cases:
+        query = query.where(TestCase.name.in_(filters.test_cases))
+    if filters.template_ids:
+        query = query.where(TestCase.template_id.in_(filters.template_ids))
+    return list(session.scalars(query))
+
+
 def search_results(
     session: Session, filters: TestResultSearchFilters, limit: int, offset: int
 ) -> TestResultSearchResponse:
-    """Newest results first; `count` is the number of matches. Eleven statements at most."""
-    conditions = result_conditions(filters)
+    """Newest results first; `count` is the number of matches. Twelve statements at most."""
+    conditions = result_conditions(filters, test_case_ids=_matching_test_cases(session, filters))
     count = session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
     rows = (
         session.execute(
