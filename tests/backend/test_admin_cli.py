@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.auth.keys import digest_api_key
-from test_observer.db.models import Application, Permission, User
+from test_observer.db.models import Application, Permission, User, UserSession
 from tests.backend.principals import bearer
 
 
@@ -28,7 +29,8 @@ def admin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["create-application"], ["add-user"], ["promote-user-to-admin"]]
+    "command",
+    [[], ["create-application"], ["add-user"], ["promote-user-to-admin"], ["clean-sessions"]],
 )
 def test_every_admin_command_has_help(command: list[str]) -> None:
     result = admin("postgresql://nobody@127.0.0.1:1/none", *command, "--help")
@@ -112,3 +114,21 @@ def test_unreachable_database(db_session: Session) -> None:
     result = admin("postgresql://x@127.0.0.1:1/none", "add-user", "ada@example.com")
     assert result.returncode == 1
     assert "cannot reach the database" in result.stderr
+
+
+def test_clean_sessions_deletes_only_expired_ones(database_url: str, db_session: Session) -> None:
+    """A11: expired sessions go, live ones stay."""
+    user = User(email="ada@example.com", name="Ada")
+    db_session.add(user)
+    db_session.flush()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    expired = UserSession(user_id=user.id, expires_at=now - timedelta(minutes=1))
+    live = UserSession(user_id=user.id, expires_at=now + timedelta(days=14))
+    db_session.add_all([expired, live])
+    db_session.commit()
+
+    result = admin(database_url, "clean-sessions")
+    assert result.returncode == 0, result.stderr
+    assert "Deleted 1 expired sessions" in result.stderr
+    db_session.expire_all()
+    assert db_session.scalars(select(UserSession.id)).all() == [live.id]

@@ -291,6 +291,16 @@ def admin_promote_user(
     note(f"User {user.email} (id {user.id}) is an administrator")
 
 
+@admin_app.command("clean-sessions")
+def admin_clean_sessions() -> None:
+    """Delete expired browser sessions (safe to run at any time, e.g. from a timer)."""
+    from test_observer.users import service
+
+    with _transaction() as session:
+        deleted = service.clean_expired_sessions(session)
+    note(f"Deleted {deleted} expired sessions")
+
+
 @admin_app.command("delete-artefact")
 def admin_delete_artefact(
     artefact_id: Annotated[int, typer.Argument(metavar="ID", help="Id of the artefact.")],

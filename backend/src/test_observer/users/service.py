@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
-from test_observer.db.models import User
+from test_observer.db.models import User, UserSession
 
 
 def _not_found(user_id: int) -> HTTPException:
@@ -126,3 +128,12 @@ def promote_to_admin(session: Session, email: str) -> User:
     user.is_admin = True
     session.flush()
     return user
+
+
+def clean_expired_sessions(session: Session) -> int:
+    """Delete the browser sessions whose expiry has passed; how many were deleted."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    deleted = session.scalars(
+        delete(UserSession).where(UserSession.expires_at <= now).returning(UserSession.id)
+    )
+    return len(deleted.all())
