@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from test_observer import reported_issues
 from test_observer.artefacts.service import like_pattern
 from test_observer.db.models import (
     Artefact,
@@ -69,36 +69,24 @@ def _values(request: EnvironmentReportedIssueRequest) -> dict[str, object]:
     }
 
 
-def _get(session: Session, issue_id: int) -> EnvironmentIssue:
-    issue = session.get(EnvironmentIssue, issue_id)
-    if issue is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"Environment reported issue {issue_id} not found"
-        )
-    return issue
+LABEL = "Environment reported issue"
 
 
 def create_reported_issue(
     session: Session, request: EnvironmentReportedIssueRequest
 ) -> EnvironmentReportedIssueResponse:
-    issue = EnvironmentIssue(**_values(request))
-    session.add(issue)
-    session.flush()
-    session.refresh(issue)
+    issue = reported_issues.create_reported_issue(session, EnvironmentIssue, _values(request))
     return EnvironmentReportedIssueResponse.model_validate(issue)
 
 
 def update_reported_issue(
     session: Session, issue_id: int, request: EnvironmentReportedIssueRequest
 ) -> EnvironmentReportedIssueResponse:
-    issue = _get(session, issue_id)
-    for key, value in _values(request).items():
-        setattr(issue, key, value)
-    session.flush()
-    session.refresh(issue)
+    issue = reported_issues.replace_reported_issue(
+        session, EnvironmentIssue, issue_id, _values(request), LABEL
+    )
     return EnvironmentReportedIssueResponse.model_validate(issue)
 
 
 def delete_reported_issue(session: Session, issue_id: int) -> None:
-    session.delete(_get(session, issue_id))
-    session.flush()
+    reported_issues.delete_reported_issue(session, EnvironmentIssue, issue_id, LABEL)

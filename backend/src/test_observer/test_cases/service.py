@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from test_observer import reported_issues
 from test_observer.artefacts.service import like_pattern
 from test_observer.db.models import (
     Artefact,
@@ -79,36 +79,24 @@ def _values(request: TestReportedIssueRequest) -> dict[str, object]:
     }
 
 
-def _get(session: Session, issue_id: int) -> TestCaseIssue:
-    issue = session.get(TestCaseIssue, issue_id)
-    if issue is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"Test case reported issue {issue_id} not found"
-        )
-    return issue
+LABEL = "Test case reported issue"
 
 
 def create_reported_issue(
     session: Session, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
-    issue = TestCaseIssue(**_values(request))
-    session.add(issue)
-    session.flush()
-    session.refresh(issue)
+    issue = reported_issues.create_reported_issue(session, TestCaseIssue, _values(request))
     return TestReportedIssueResponse.model_validate(issue)
 
 
 def update_reported_issue(
     session: Session, issue_id: int, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
-    issue = _get(session, issue_id)
-    for key, value in _values(request).items():
-        setattr(issue, key, value)
-    session.flush()
-    session.refresh(issue)
+    issue = reported_issues.replace_reported_issue(
+        session, TestCaseIssue, issue_id, _values(request), LABEL
+    )
     return TestReportedIssueResponse.model_validate(issue)
 
 
 def delete_reported_issue(session: Session, issue_id: int) -> None:
-    session.delete(_get(session, issue_id))
-    session.flush()
+    reported_issues.delete_reported_issue(session, TestCaseIssue, issue_id, LABEL)
