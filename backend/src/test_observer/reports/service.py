@@ -107,6 +107,31 @@ def events_cell(events: list[dict[str, str]]) -> str:
     return repr(events)
 
 
+# The artefact columns both reports start with, in the order of their headers.
+ARTEFACT_COLUMNS = (
+    Artefact.family,
+    Artefact.id,
+    Artefact.name,
+    Artefact.version,
+    Artefact.status,
+    Artefact.track,
+    Artefact.stage,
+    Artefact.series,
+    Artefact.repo,
+    Artefact.os,
+)
+
+
+def _join_execution_context(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """`query`, which reaches TestExecution, joined to its build, artefact, environment, plan."""
+    return (
+        query.join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
+        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+        .join(Environment, Environment.id == TestExecution.environment_id)
+        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
+    )
+
+
 def executions_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
     event = aliased(TestEvent)
     as_object = func.json_build_object(
@@ -128,36 +153,23 @@ def executions_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]
         .correlate(TestExecution)
         .scalar_subquery()
     )
+    query = select(
+        *ARTEFACT_COLUMNS,
+        TestExecution.id,
+        TestExecution.status,
+        TestExecution.ci_link,
+        TestExecution.c3_link,
+        TestExecution.checkbox_version,
+        TestPlan.name,
+        TestExecution.created_at,
+        Environment.name,
+        Environment.architecture,
+        ArtefactBuildEnvironmentReview.review_decision,
+        ArtefactBuildEnvironmentReview.review_comment,
+        events,
+    ).select_from(TestExecution)
     return (
-        select(
-            Artefact.family,
-            Artefact.id,
-            Artefact.name,
-            Artefact.version,
-            Artefact.status,
-            Artefact.track,
-            Artefact.stage,
-            Artefact.series,
-            Artefact.repo,
-            Artefact.os,
-            TestExecution.id,
-            TestExecution.status,
-            TestExecution.ci_link,
-            TestExecution.c3_link,
-            TestExecution.checkbox_version,
-            TestPlan.name,
-            TestExecution.created_at,
-            Environment.name,
-            Environment.architecture,
-            ArtefactBuildEnvironmentReview.review_decision,
-            ArtefactBuildEnvironmentReview.review_comment,
-            events,
-        )
-        .select_from(TestExecution)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
+        _join_execution_context(query)
         .join(
             ArtefactBuildEnvironmentReview,
             and_(
@@ -176,18 +188,9 @@ def format_execution_row(row: Sequence[Any]) -> list[Any]:
 
 
 def results_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
-    return (
+    query = (
         select(
-            Artefact.family,
-            Artefact.id,
-            Artefact.name,
-            Artefact.version,
-            Artefact.status,
-            Artefact.track,
-            Artefact.stage,
-            Artefact.series,
-            Artefact.repo,
-            Artefact.os,
+            *ARTEFACT_COLUMNS,
             Artefact.series,
             Artefact.created_at,
             TestExecution.id,
@@ -205,10 +208,9 @@ def results_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
         )
         .select_from(TestResult)
         .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
+    )
+    return (
+        _join_execution_context(query)
         .join(TestCase, TestCase.id == TestResult.test_case_id)
         .where(Artefact.created_at.between(start, end))
         .order_by(TestResult.id)
