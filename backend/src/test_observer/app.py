@@ -21,6 +21,7 @@ from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.environments.router import router as environments_router
+from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
 from test_observer.matching_rules.router import router as matching_rules_router
@@ -159,6 +160,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
+    def domain(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        return JSONResponse(
+            {"detail": error.body()}, status_code=error.status_code, headers=error.headers
+        )
+
+    app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(IntegrityError, conflict)
     app.add_exception_handler(DataError, bad_value)
     app.add_exception_handler(OperationalError, unavailable)
