@@ -392,5 +392,73 @@ def seed_command(
     )
 
 
+@app.command("import-original")
+def import_original_command(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="URL of the original Test Observer's database (at its newest schema). "
+            "It is only read.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option(help="Report what would be imported and merged; write nothing.")
+    ] = False,
+) -> None:
+    """Copy a database of the original Test Observer into this one, which must be empty and
+    migrated. Ids are kept and API keys keep working; duplicates the original's races left
+    are merged and reported. All or nothing: on failure nothing is written."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.table import Table
+
+    from test_observer.original_import.service import ImportRefusedError, import_original
+
+    target = database_url()
+    began = time.monotonic()
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=dry_run,
+        ) as progress:
+            tasks: dict[str, Any] = {}
+
+            def started(table: str, rows: int) -> None:
+                tasks[table] = progress.add_task(table, total=rows)
+
+            def copied(table: str, rows: int) -> None:
+                progress.update(tasks[table], completed=rows)
+
+            report = import_original(
+                source, target, dry_run=dry_run, table_started=started, rows_copied=copied
+            )
+    except ImportRefusedError as error:
+        fail(str(error))
+    summary = Table(title="Would import" if dry_run else "Imported")
+    for column in ("table", "source rows", "imported rows", "merged"):
+        summary.add_column(column, justify="left" if column == "table" else "right")
+    for table in report.tables:
+        summary.add_row(
+            table.table, str(table.source_rows), str(table.imported_rows), str(table.merged_rows)
+        )
+    Console().print(summary)
+    for table in report.merges:
+        note(f"Merged {table.merged_rows} rows of {table.table}: {table.merge_description}")
+    rows = sum(table.imported_rows for table in report.tables)
+    if dry_run:
+        note(f"Dry run: {rows} rows would be imported; nothing was written")
+    else:
+        note(f"Imported {rows} rows in {time.monotonic() - began:.1f} s")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,1 @@
+"""Import a database of the original Test Observer."""

@@ -1,0 +1,288 @@
+"""Copy a database of the original Test Observer into an empty one of ours.
+
+Every table is streamed with COPY from one consistent snapshot of the source into one
+transaction on the target: the target ends up with all of it or, on any failure, with
+nothing. Ids are kept, so bookmarked links and the execution ids CI scripts hold keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from test_observer.db import migrate
+
+from .tables import ORIGINAL_REVISION, SOURCE_ONLY_COLUMNS, TABLES, TableCopy
+
+
+class ImportRefusedError(Exception):
+    """The import cannot start; the message says why in one line."""
+
+
+@dataclass
+class TableResult:
+    table: str
+    source_rows: int
+    imported_rows: int = 0
+    merge_description: str | None = None
+
+    @property
+    def merged_rows(self) -> int:
+        return self.source_rows - self.imported_rows
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    tables: list[TableResult] = field(default_factory=list)
+
+    @property
+    def merges(self) -> list[TableResult]:
+        return [table for table in self.tables if table.merged_rows]
+
+
+@dataclass(frozen=True)
+class _Statement:
+    copy: TableCopy
+    columns: list[str]
+    select: sql.Composed
+
+
+# Called with (table, rows expected) when a table starts, then with rows copied so far.
+TableStarted = Callable[[str, int], None]
+RowsCopied = Callable[[str, int], None]
+
+
+def libpq_url(url: str) -> str:
+    """A URL psycopg accepts, from any SQLAlchemy spelling (postgresql+psycopg://...)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ImportRefusedError("The source URL is not a PostgreSQL URL") from None
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ImportRefusedError("The source URL is not a PostgreSQL URL")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def import_original(
+    source_url: str,
+    target_url: str,
+    *,
+    dry_run: bool = False,
+    table_started: TableStarted | None = None,
+    rows_copied: RowsCopied | None = None,
+) -> ImportReport:
+    with (
+        _connect(source_url, "source") as source,
+        _connect(target_url, "target") as target,
+    ):
+        # One snapshot of the source, however long the copy takes.
+        source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        _check_source_revision(source)
+        _check_target(target, target_url)
+        statements = [_statement(copy, source, target) for copy in TABLES]
+        report = ImportReport(dry_run=dry_run)
+        for statement in statements:
+            table = statement.copy.table
+            result = TableResult(
+                table,
+                source_rows=_count(
+                    source, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+                ),
+                merge_description=statement.copy.merge.description
+                if statement.copy.merge
+                else None,
+            )
+            report.tables.append(result)
+            if dry_run:
+                result.imported_rows = _count(
+                    source,
+                    sql.SQL("SELECT count(*) FROM ({}) AS rows").format(statement.select),
+                )
+                continue
+            if table_started:
+                table_started(table, result.source_rows)
+            result.imported_rows = _copy(source, target, statement, rows_copied)
+        if dry_run:
+            target.rollback()
+            return report
+        _move_sequences(target)
+        _check_counts(target, report)
+        target.commit()
+    return report
+
+
+def _connect(url: str, role: str) -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(libpq_url(url), connect_timeout=10)
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ImportRefusedError(f"Cannot read the {role} database: {reason}") from None
+
+
+def _check_source_revision(source: psycopg.Connection[tuple[object, ...]]) -> None:
+    try:
+        rows = source.execute("SELECT version_num FROM alembic_version").fetchall()
+    except psycopg.errors.UndefinedTable:
+        raise ImportRefusedError(
+            "The source database has no alembic_version table: it is not a Test Observer database"
+        ) from None
+    except psycopg.Error as error:
+        raise ImportRefusedError(f"Cannot read the source database: {error}") from None
+    revisions = sorted(str(row[0]) for row in rows)
+    if revisions != [ORIGINAL_REVISION]:
+        found = ", ".join(revisions) or "none"
+        raise ImportRefusedError(
+            f"The source database is at revision {found}; the import reads the original's "
+            f"revision {ORIGINAL_REVISION}: upgrade the original to its newest release first"
+        )
+
+
+def _check_target(target: psycopg.Connection[tuple[object, ...]], target_url: str) -> None:
+    current = sorted(migrate.current(target_url))
+    if current != sorted(migrate.heads()):
+        raise ImportRefusedError(
+            f"The target database is at revision {', '.join(current) or 'none'}, not "
+            f"{', '.join(migrate.heads())}: run `test-observer db upgrade` first"
+        )
+    checks = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {} WHERE EXISTS (SELECT FROM {})").format(
+            sql.Literal(copy.table), sql.Identifier(copy.table)
+        )
+        for copy in TABLES
+    )
+    filled = [str(row[0]) for row in target.execute(checks).fetchall()]
+    if filled:
+        raise ImportRefusedError(
+            f"The target database is not empty (rows in {', '.join(filled)}): "
+            "import into a new database"
+        )
+
+
+def _columns(
+    connection: psycopg.Connection[tuple[object, ...]], table: str
+) -> dict[str, tuple[bool, bool]]:
+    """Column name → (nullable, has a default), in table order."""
+    rows = connection.execute(
+        """
+        SELECT column_name, is_nullable = 'YES', column_default IS NOT NULL
+        FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = %s
+        ORDER BY ordinal_position
+        """,
+        (table,),
+    ).fetchall()
+    return {str(name): (bool(nullable), bool(default)) for name, nullable, default in rows}
+
+
+def _statement(
+    copy: TableCopy,
+    source: psycopg.Connection[tuple[object, ...]],
+    target: psycopg.Connection[tuple[object, ...]],
+) -> _Statement:
+    """The SELECT that reads one table of the source in the target's column order."""
+    source_columns = _columns(source, copy.table)
+    target_columns = _columns(target, copy.table)
+    if not source_columns:
+        raise ImportRefusedError(f"The source database has no table {copy.table}")
+    computed = dict(copy.computed)
+    unplaced = (
+        set(source_columns) - set(target_columns) - SOURCE_ONLY_COLUMNS.get(copy.table, set())
+    )
+    if unplaced:
+        raise ImportRefusedError(
+            f"The source column {copy.table}.{sorted(unplaced)[0]} has no place in this database"
+        )
+    columns: list[str] = []
+    expressions: list[sql.Composable] = []
+    for name, (nullable, has_default) in target_columns.items():
+        if name in computed:
+            expressions.append(sql.SQL(computed[name]))
+        elif name in source_columns:
+            expressions.append(sql.Identifier(name))
+        elif nullable or has_default:
+            continue
+        else:
+            raise ImportRefusedError(
+                f"The import cannot fill the column {copy.table}.{name}: "
+                "this release of the import does not match the schema"
+            )
+        columns.append(name)
+    select_list = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(expression, sql.Identifier(name))
+        for expression, name in zip(expressions, columns, strict=True)
+    )
+    relation = sql.SQL(copy.source) if copy.source else sql.Identifier(copy.table)
+    if copy.merge is None:
+        select = sql.SQL("SELECT {} FROM {} AS s").format(select_list, relation)
+    else:
+        keys = sql.SQL(", ").join(sql.Identifier(key) for key in copy.merge.distinct_on)
+        select = sql.SQL(
+            "SELECT DISTINCT ON ({keys}) {columns} FROM {relation} AS s ORDER BY {keys}, {keep}"
+        ).format(keys=keys, columns=select_list, relation=relation, keep=sql.SQL(copy.merge.keep))
+    return _Statement(copy, columns, select)
+
+
+def _count(connection: psycopg.Connection[tuple[object, ...]], query: sql.Composed) -> int:
+    row = connection.execute(query).fetchone()
+    return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def _copy(
+    source: psycopg.Connection[tuple[object, ...]],
+    target: psycopg.Connection[tuple[object, ...]],
+    statement: _Statement,
+    rows_copied: RowsCopied | None,
+) -> int:
+    table = statement.copy.table
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in statement.columns)
+    copied = 0
+    with (
+        source.cursor().copy(sql.SQL("COPY ({}) TO STDOUT").format(statement.select)) as reader,
+        target.cursor().copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), columns)
+        ) as writer,
+    ):
+        for chunk in reader:
+            writer.write(chunk)
+            # Text COPY ends every row with a newline and escapes newlines inside values.
+            copied += bytes(chunk).count(b"\n")
+            if rows_copied:
+                rows_copied(table, copied)
+    return copied
+
+
+def _move_sequences(target: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Past the highest imported id, so the next row created through the API gets a new one."""
+    sequences = target.execute(
+        """
+        SELECT table_name, pg_get_serial_sequence(quote_ident(table_name), 'id')
+        FROM information_schema.columns
+        WHERE table_schema = current_schema() AND column_name = 'id'
+          AND table_name = ANY(%s)
+        """,
+        ([copy.table for copy in TABLES],),
+    ).fetchall()
+    for table, sequence in sequences:
+        if sequence is None:
+            continue
+        target.execute(
+            sql.SQL(
+                "SELECT setval({sequence}, coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+            ).format(sequence=sql.Literal(sequence), table=sql.Identifier(str(table)))
+        )
+
+
+def _check_counts(target: psycopg.Connection[tuple[object, ...]], report: ImportReport) -> None:
+    for result in report.tables:
+        stored = _count(
+            target, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(result.table))
+        )
+        if stored != result.imported_rows:
+            raise RuntimeError(
+                f"{result.table}: {result.imported_rows} rows copied but {stored} stored"
+            )

@@ -1,0 +1,260 @@
+"""`test-observer import-original`: a database of the original's schema, built by the tests,
+imported into ours and then read back through our own API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from click.testing import Result
+from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from test_observer.auth.keys import digest_api_key
+from test_observer.cli import app
+from test_observer.db.models import Permission
+from test_observer.original_import.service import libpq_url
+from test_observer.original_import.tables import TABLES
+from tests.backend.original.dataset import ORIGINAL_API_KEY, OriginalShape, create_original
+from tests.backend.principals import bearer
+from tests.database import scratch_database
+
+SHAPE = OriginalShape()
+
+
+@pytest.fixture
+def original(database_server: str) -> Iterator[str]:
+    with scratch_database(database_server, "original") as url:
+        create_original(libpq_url(url), SHAPE)
+        yield url
+
+
+def import_command(target: str, *args: str) -> Result:
+    # In process: the command's own code path, without a Python start-up per test.
+    return CliRunner().invoke(
+        app, ["import-original", *args], env={"DB_URL": target, "COLUMNS": "200"}
+    )
+
+
+def test_the_command_runs_as_a_real_process(
+    original: str, database_url: str, engine: Engine
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "test_observer", "import-original", "--from", original],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DB_URL": database_url},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        counts(database_url)["test_result"]
+        == counts(original)["test_result"] - SHAPE.duplicate_results
+    )
+
+
+def counts(url: str) -> dict[str, int]:
+    with psycopg.connect(libpq_url(url)) as connection:
+        return {
+            copy.table: int(
+                connection.execute(f'SELECT count(*) FROM "{copy.table}"').fetchone()[0]  # type: ignore[index]
+            )
+            for copy in TABLES
+        }
+
+
+# What the original's races duplicated, and how many rows of each the import merges.
+EXPECTED_MERGES = {
+    "test_execution_relevant_link": SHAPE.duplicate_links,
+    "test_result": SHAPE.duplicate_results,
+    # Each duplicated result had both uploads attached to the same issue.
+    "issue_test_result_attachment": SHAPE.duplicate_results,
+}
+
+
+def test_every_table_is_imported_with_equal_counts_minus_merges(
+    original: str, database_url: str, engine: Engine
+) -> None:
+    source = counts(original)
+    assert all(source.values()), "the source dataset must fill every table"
+
+    result = import_command(database_url, "--from", original)
+
+    assert result.exit_code == 0, result.stderr
+    target = counts(database_url)
+    assert {
+        table: source[table] - target[table] for table in source if source[table] != target[table]
+    } == EXPECTED_MERGES
+    for table, merged in EXPECTED_MERGES.items():
+        assert f"Merged {merged} rows of {table}" in result.stderr
+    # The final table names every table with its source and imported counts.
+    for table in source:
+        assert table in result.stdout
+
+
+def test_api_keys_keep_working_and_no_clear_key_is_stored(
+    original: str, database_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    assert import_command(database_url, "--from", original).exit_code == 0
+    api = make_client(require_authentication=True)
+
+    assert api.get("/v1/artefacts", params={"family": "snap"}).status_code == 401
+    response = api.get("/v1/artefacts", params={"family": "snap"}, headers=bearer(ORIGINAL_API_KEY))
+    assert response.status_code == 200, response.text
+    assert [artefact["name"] for artefact in response.json()] == ["core22"]
+
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        digests = connection.execute(
+            "SELECT api_key_digest, api_key_prefix FROM application"
+        ).fetchall()
+        # No column of any table holds the clear key.
+        dump = connection.execute(
+            "SELECT count(*) FROM application a WHERE a::text LIKE %s", (f"%{ORIGINAL_API_KEY}%",)
+        ).fetchone()
+    assert digests == [(digest_api_key(ORIGINAL_API_KEY), ORIGINAL_API_KEY[:7])]
+    assert dump == (0,)
+
+
+def test_ids_and_content_are_kept_as_the_api_shows_them(
+    original: str, database_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    assert import_command(database_url, "--from", original).exit_code == 0
+    client = make_client(ignore_permissions=frozenset(Permission))
+
+    snap = client.get("/v1/artefacts/1").json()
+    assert (snap["name"], snap["version"], snap["store"], snap["stage"]) == (
+        "core22",
+        "20241001",
+        "ubuntu",
+        "beta",
+    )
+    assert snap["due_date"] == "2026-01-15"
+    # The original kept no reviewer order: ours follows the user ids.
+    assert [reviewer["id"] for reviewer in snap["reviewers"]] == [2, 3]
+
+    builds = client.get("/v1/artefacts/1/builds").json()
+    assert sorted((build["architecture"], build["revision"]) for build in builds) == [
+        ("amd64", 1234),
+        ("arm64", 1235),
+    ]
+
+    # Execution 1 had test case 1 uploaded twice: the later upload is the one kept, and both
+    # uploads' attachments to issue 1 became one.
+    results = client.get("/v1/test-executions/1/test-results").json()
+    assert len(results) == SHAPE.results_per_execution
+    first_case = next(result for result in results if result["name"] == "suite/case-1")
+    assert (first_case["status"], first_case["comment"]) == ("FAILED", "uploaded again")
+    assert [issue["issue"]["id"] for issue in first_case["issues"]] == [1]
+
+    issue = client.get("/v1/users/3").json()
+    assert issue["email"] == "user3@example.com"
+    teams = client.get("/v1/teams").json()
+    assert {team["name"]: sorted(member["id"] for member in team["members"]) for team in teams} == {
+        "qa": [1, 2],
+        "kernel": [3],
+    }
+
+
+def test_new_rows_get_ids_past_the_imported_ones(
+    original: str, database_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    assert import_command(database_url, "--from", original).exit_code == 0
+    client = make_client(ignore_permissions=frozenset(Permission))
+
+    response = client.put(
+        "/v1/test-executions/start-test",
+        json={
+            "family": "deb",
+            "name": "hello",
+            "version": "2.10-3",
+            "arch": "amd64",
+            "series": "noble",
+            "repo": "main",
+            "execution_stage": "proposed",
+            "environment": "machine-9",
+            "ci_link": "https://jenkins.example/job/new",
+            "test_plan": "stress",
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == SHAPE.executions + 1
+
+
+def test_dry_run_reports_and_writes_nothing(
+    original: str, database_url: str, engine: Engine
+) -> None:
+    result = import_command(database_url, "--from", original, "--dry-run")
+
+    assert result.exit_code == 0, result.stderr
+    assert "Would import" in result.stdout
+    assert f"Merged {SHAPE.duplicate_results} rows of test_result" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert set(counts(database_url).values()) == {0}
+
+
+def test_a_source_our_schema_refuses_leaves_the_target_untouched(
+    original: str, database_url: str, engine: Engine
+) -> None:
+    # An event of an execution that does not exist: our foreign key refuses it, late in the
+    # import, after most tables have been copied.
+    with psycopg.connect(libpq_url(original)) as connection:
+        connection.execute(
+            "ALTER TABLE test_event DROP CONSTRAINT test_event_test_execution_id_fkey"
+        )
+        connection.execute(
+            "INSERT INTO test_event (created_at, updated_at, event_name, timestamp, detail, "
+            "test_execution_id) VALUES (now(), now(), 'orphan', now(), '', 999999)"
+        )
+
+    result = import_command(database_url, "--from", original)
+
+    assert result.exit_code != 0
+    assert set(counts(database_url).values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("arrange", "reason"),
+    [
+        pytest.param("non_empty", "The target database is not empty", id="non-empty target"),
+        pytest.param("wrong_revision", "is at revision 1234abcd", id="wrong source revision"),
+        pytest.param("unreachable", "Cannot read the source database", id="unreachable source"),
+        pytest.param("not_ours", "not a Test Observer database", id="not an original database"),
+    ],
+)
+def test_refusals_are_one_line_and_exit_1(
+    original: str, database_url: str, engine: Engine, arrange: str, reason: str
+) -> None:
+    source = original
+    if arrange == "non_empty":
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO test_plan (name) VALUES ('already here')"))
+    elif arrange == "wrong_revision":
+        with psycopg.connect(libpq_url(original)) as connection:
+            connection.execute("UPDATE alembic_version SET version_num = '1234abcd'")
+    elif arrange == "unreachable":
+        source = "postgresql://nobody@127.0.0.1:1/none"
+    elif arrange == "not_ours":
+        with psycopg.connect(libpq_url(original)) as connection:
+            connection.execute("DROP TABLE alembic_version")
+
+    result = import_command(database_url, "--from", source)
+
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert reason in lines[0]
+    assert result.stdout == ""
+
+
+def test_an_unmigrated_target_is_refused(original: str, database_server: str) -> None:
+    with scratch_database(database_server, "unmigrated") as target:
+        result = import_command(target, "--from", original)
+    assert result.exit_code == 1
+    assert "run `test-observer db upgrade` first" in result.stderr
