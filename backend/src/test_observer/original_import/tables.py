@@ -27,10 +27,10 @@ class Merge:
     """Rows of the original that our schema holds once: kept by `keep`, counted as merged."""
 
     description: str
-    # SELECT DISTINCT ON these columns ...
-    distinct_on: tuple[str, ...]
-    # ... ORDER BY distinct_on, then this: the first row of each group is kept.
-    keep: str
+    # When set, SELECT DISTINCT ON these columns ORDER BY them and `keep`: the first row of
+    # each group is kept. Otherwise the source relation leaves the merged rows out itself.
+    distinct_on: tuple[str, ...] = ()
+    keep: str = "id"
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,27 @@ class TableCopy:
         return self.source or self.table
 
 
-# Each result replaced by a later upload of the same test case is merged into the newest one;
-# attachments follow the result that is kept.
-_KEPT_RESULTS = """(
-    SELECT r.*, first_value(r.id) OVER (
-        PARTITION BY r.test_execution_id, r.test_case_id ORDER BY r.id DESC
-    ) AS kept_id
-    FROM test_result r
+# Each result replaced by a later upload of the same test case is merged into the newest one,
+# and attachments follow the result that is kept. Duplicates are few, so they are found by
+# grouping ids alone; the rows themselves are never sorted.
+_DUPLICATE_GROUPS = """
+    SELECT test_execution_id, test_case_id, max(id) AS kept_id
+    FROM test_result GROUP BY test_execution_id, test_case_id HAVING count(*) > 1
+"""
+_MERGED_RESULTS = f"""(
+    SELECT r.id, g.kept_id FROM test_result r
+    JOIN ({_DUPLICATE_GROUPS}) g USING (test_execution_id, test_case_id)
+    WHERE r.id <> g.kept_id
 )"""
-
+_KEPT_RESULTS = f"""(
+    SELECT r.* FROM test_result r
+    WHERE NOT EXISTS (SELECT FROM {_MERGED_RESULTS} m WHERE m.id = r.id)
+)"""
 _ATTACHMENTS_ON_KEPT_RESULTS = f"""(
-    SELECT a.id, a.created_at, a.updated_at, a.issue_id, k.kept_id AS test_result_id,
-           a.attachment_rule_id
+    SELECT a.id, a.created_at, a.updated_at, a.issue_id,
+           coalesce(m.kept_id, a.test_result_id) AS test_result_id, a.attachment_rule_id
     FROM issue_test_result_attachment a
-    JOIN {_KEPT_RESULTS} k ON k.id = a.test_result_id
+    LEFT JOIN {_MERGED_RESULTS} m ON m.id = a.test_result_id
 )"""
 
 TABLES: tuple[TableCopy, ...] = (
@@ -116,11 +123,8 @@ TABLES: tuple[TableCopy, ...] = (
     TableCopy("test_execution_rerun_request"),
     TableCopy(
         "test_result",
-        merge=Merge(
-            "several results of one test case in one execution (concurrent uploads)",
-            distinct_on=("test_execution_id", "test_case_id"),
-            keep="id DESC",
-        ),
+        source=_KEPT_RESULTS,
+        merge=Merge("several results of one test case in one execution (concurrent uploads)"),
     ),
     TableCopy("issue"),
     TableCopy("issue_test_result_attachment_rule"),
