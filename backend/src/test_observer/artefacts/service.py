@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import (
     ColumnElement,
     delete,
@@ -40,6 +39,7 @@ from test_observer.db.models import (
     test_execution_metadata_association_table,
 )
 from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
 from test_observer.executions.responses import execution_responses
 
 from .build_schemas import ArtefactBuildResponse
@@ -102,8 +102,8 @@ FAMILY_STAGES: dict[FamilyName, frozenset[StageName]] = {
 TRACKED_FAMILIES = frozenset({FamilyName.snap, FamilyName.charm})
 
 
-def not_found(artefact_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"Artefact with id {artefact_id} not found")
+def not_found(artefact_id: int) -> NotFoundError:
+    return NotFoundError(f"Artefact with id {artefact_id} not found")
 
 
 def like_pattern(text: str) -> str:
@@ -413,12 +413,9 @@ def update_environment_review(
         .where(ArtefactBuildEnvironmentReview.id == review_id)
     )
     if belongs_to is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"Environment review {review_id} doesn't exist"
-        )
+        raise NotFoundError(f"Environment review {review_id} doesn't exist")
     if belongs_to != artefact_id:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise UnprocessableError(
             f"Environment review {review_id} doesn't belong to artefact {artefact_id}",
         )
     _apply_review_changes(session, {review_id: _review_changes(patch)})
@@ -426,14 +423,6 @@ def update_environment_review(
 
 
 # Sign-off ---------------------------------------------------------------------------------------
-
-
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
-def _bad_request(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_400_BAD_REQUEST, detail)
 
 
 def _latest_review_decisions(
@@ -457,13 +446,13 @@ def _check_status(
     if new_status == ArtefactStatus.APPROVED:
         decisions = _latest_review_decisions(session, artefact.id)
         if any(not decision or rejected in decision for decision in decisions):
-            raise _bad_request("All test executions need to be approved")
+            raise BadRequestError("All test executions need to be approved")
     elif new_status == ArtefactStatus.MARKED_AS_FAILED:
         decisions = _latest_review_decisions(session, artefact.id)
         if not any(rejected in decision for decision in decisions):
-            raise _bad_request("At least one test execution needs to be rejected")
+            raise BadRequestError("At least one test execution needs to be rejected")
         if not (comment or artefact.comment):
-            raise _bad_request("Can't reject an artefact without a comment")
+            raise BadRequestError("Can't reject an artefact without a comment")
 
 
 def _requested_reviewers(session: Session, patch: ArtefactPatch) -> list[int] | None:
@@ -478,34 +467,34 @@ def _requested_reviewers(session: Session, patch: ArtefactPatch) -> list[int] | 
         by_id = "assignee_id" in present
         by_email = "assignee_email" in present
         if by_id and by_email:
-            raise _unprocessable("Cannot specify both reviewer_ids and reviewer_emails")
+            raise UnprocessableError("Cannot specify both reviewer_ids and reviewer_emails")
         if by_id:
             patch.reviewer_ids = [legacy_id] if legacy_id is not None else None
         if by_email:
             patch.reviewer_emails = [legacy_email] if legacy_email is not None else None
     elif by_id and by_email:
-        raise _unprocessable("Cannot specify both reviewer_ids and reviewer_emails")
+        raise UnprocessableError("Cannot specify both reviewer_ids and reviewer_emails")
     if not by_id and not by_email:
         return None
 
     if by_id:
         ids = patch.reviewer_ids or []
         if len(set(ids)) != len(ids):
-            raise _unprocessable("Duplicate user ids are not allowed in reviewer_ids")
+            raise UnprocessableError("Duplicate user ids are not allowed in reviewer_ids")
         found = set(session.scalars(select(User.id).where(User.id.in_(ids))))
         for user_id in ids:
             if user_id not in found:
-                raise _unprocessable(f"User with id {user_id} not found")
+                raise UnprocessableError(f"User with id {user_id} not found")
         return ids
 
     emails = patch.reviewer_emails or []
     if len(set(emails)) != len(emails):
-        raise _unprocessable("Duplicate user emails are not allowed in reviewer_emails")
+        raise UnprocessableError("Duplicate user emails are not allowed in reviewer_emails")
     rows = session.execute(select(User.email, User.id).where(User.email.in_(emails))).all()
     by_address: dict[str, int] = {row.email: row.id for row in rows}
     for email in emails:
         if email not in by_address:
-            raise _unprocessable(f"User with email '{email}' not found")
+            raise UnprocessableError(f"User with email '{email}' not found")
     return [by_address[email] for email in emails]
 
 
@@ -514,11 +503,11 @@ def _requested_bundled_builds(session: Session, patch: ArtefactPatch) -> list[in
         return None
     ids = patch.bundled_builds or []
     if len(set(ids)) != len(ids):
-        raise _unprocessable("Duplicate build ids are not allowed in bundled_builds")
+        raise UnprocessableError("Duplicate build ids are not allowed in bundled_builds")
     found = set(session.scalars(select(ArtefactBuild.id).where(ArtefactBuild.id.in_(ids))))
     for build_id in ids:
         if build_id not in found:
-            raise _unprocessable(f"ArtefactBuild with id {build_id} not found")
+            raise UnprocessableError(f"ArtefactBuild with id {build_id} not found")
     return ids
 
 
@@ -579,7 +568,7 @@ def _replace_bundled_builds(session: Session, artefact: Artefact, build_ids: lis
 def check_artefact_patch(session: Session, artefact: Artefact, patch: ArtefactPatch) -> None:
     """Validation that needs no write: stage and status rules."""
     if patch.stage is not None and patch.stage not in FAMILY_STAGES[artefact.family]:
-        raise _bad_request(
+        raise BadRequestError(
             f"Stage {patch.stage.value} is invalid for artefact family {artefact.family.value}"
         )
     if patch.status is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, and_, any_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from test_observer.db.models import (
     team_users_association,
 )
 from test_observer.db.models.enums import permission_type
+from test_observer.errors import ForbiddenError
 from test_observer.settings import Settings
 
 from .principal import Principal
@@ -36,8 +36,8 @@ __all__ = [
 ]
 
 
-def insufficient_permissions() -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, "Insufficient permissions")
+def insufficient_permissions() -> ForbiddenError:
+    return ForbiddenError("Insufficient permissions")
 
 
 def has_permissions(principal: Principal, settings: Settings, *permissions: Permission) -> bool:

@@ -15,7 +15,6 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Literal, TypeVarTuple
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, exists
 from sqlalchemy.orm import aliased
@@ -37,6 +36,7 @@ from test_observer.db.models import (
     artefact_reviewers_association,
     test_execution_metadata_association_table,
 )
+from test_observer.errors import UnprocessableError
 
 from .requests import MetadataText
 
@@ -100,11 +100,9 @@ class MetadataFilterError(ValueError):
     pass
 
 
-def invalid_query(name: str, message: str, value: object) -> RequestValidationError:
+def invalid_query(name: str, message: str, value: object) -> UnprocessableError:
     """A 422 in FastAPI's validation shape, for checks the type annotations cannot express."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
-    )
+    return UnprocessableError(message, loc=("query", name), input=value)
 
 
 def parse_id_filter(name: str, values: list[str] | None) -> IdsFilter | None:
