@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from test_observer.db.like import contains
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -106,12 +107,6 @@ def not_found(artefact_id: int) -> NotFoundError:
     return NotFoundError(f"Artefact with id {artefact_id} not found")
 
 
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
-
-
 def get_artefact(session: Session, artefact_id: int, *, lock: bool = False) -> Artefact:
     query = select(Artefact).where(Artefact.id == artefact_id)
     if lock:
@@ -172,7 +167,7 @@ def search_artefact_names(
     conditions: list[ColumnElement[bool]] = [Artefact.archived.is_(False)]
     text = (q or "").strip()
     if text:
-        conditions.append(func.lower(Artefact.name).like(like_pattern(text), escape="\\"))
+        conditions.append(contains(Artefact.name, text))
     if families:
         conditions.append(Artefact.family.in_(families))
     names = select(Artefact.name).where(*conditions).distinct().subquery()

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
+from test_observer.db.like import like_pattern
 from test_observer.db.models import User, UserSession
 from test_observer.errors import ConflictError, ForbiddenError, NotFoundError
 
@@ -21,11 +22,11 @@ def _matches(q: str | None) -> ColumnElement[bool]:
     or be the user's id."""
     conditions = []
     for word in (q or "").split():
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(word)
         alternatives: list[ColumnElement[bool]] = [
-            User.email.ilike(pattern),
-            User.name.ilike(pattern),
-            User.launchpad_handle.ilike(pattern),
+            User.email.ilike(pattern, escape="\\"),
+            User.name.ilike(pattern, escape="\\"),
+            User.launchpad_handle.ilike(pattern, escape="\\"),
         ]
         # Ids are 32-bit integers in PostgreSQL; a longer number cannot be one.
         if word.isdigit() and len(word) < 10:
