@@ -30,12 +30,9 @@ from test_observer.db.models import (
     ArtefactStatus,
     Environment,
     FamilyName,
-    Notification,
-    NotificationType,
     TestExecution,
     User,
     artefact_bundled_builds_association,
-    artefact_reviewers_association,
     environment_review_reviewers_association,
     test_execution_metadata_association_table,
 )
@@ -46,6 +43,7 @@ from test_observer.executions.responses import execution_responses
 from .build_schemas import ArtefactBuildResponse
 from .queries import latest_builds
 from .responses import artefact_responses, reviewer_response
+from .reviewers import set_reviewers
 from .schemas import (
     ArtefactBuildMinimalResponse,
     ArtefactHistoryItemResponse,
@@ -511,40 +509,6 @@ def bundled_builds_hash(build_ids: Collection[int]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def _replace_reviewers(
-    session: Session, artefact: Artefact, user_ids: list[int], frontend_url: str
-) -> None:
-    association = artefact_reviewers_association
-    previous = set(
-        session.scalars(
-            select(association.c.user_id).where(association.c.artefact_id == artefact.id)
-        )
-    )
-    session.execute(delete(association).where(association.c.artefact_id == artefact.id))
-    if user_ids:
-        session.execute(
-            insert(association),
-            [
-                {"artefact_id": artefact.id, "user_id": user_id, "position": position}
-                for position, user_id in enumerate(user_ids)
-            ],
-        )
-    added = [user_id for user_id in user_ids if user_id not in previous]
-    if added:
-        target_url = f"{frontend_url.rstrip('/')}/{artefact.family.value}s/{artefact.id}"
-        session.execute(
-            insert(Notification),
-            [
-                {
-                    "user_id": user_id,
-                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
-                    "target_url": target_url,
-                }
-                for user_id in added
-            ],
-        )
-
-
 def _replace_bundled_builds(session: Session, artefact: Artefact, build_ids: list[int]) -> None:
     association = artefact_bundled_builds_association
     session.execute(delete(association).where(association.c.artefact_id == artefact.id))
@@ -589,7 +553,7 @@ def patch_artefact(
     if "jira_issue" in patch.model_fields_set:
         artefact.jira_issue = patch.jira_issue
     if reviewers is not None:
-        _replace_reviewers(session, artefact, reviewers, frontend_url)
+        set_reviewers(session, artefact, reviewers, frontend_url)
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     session.flush()
