@@ -31,6 +31,7 @@ __all__ = [
     "has_permissions",
     "insufficient_permissions",
     "require_artefact_permission",
+    "require_grantable",
     "require_permissions",
     "rule_matches_artefact",
 ]
@@ -51,6 +52,14 @@ def require_permissions(principal: Principal, settings: Settings, *permissions: 
     """The general check, for permissions only needed under some condition (e.g. bulk edits)."""
     if not has_permissions(principal, settings, *permissions):
         raise insufficient_permissions()
+
+
+def require_grantable(principal: Principal, settings: Settings, permission: Permission) -> None:
+    """Refuse now a caller who could only get `permission` per artefact but cannot hold such
+    grants: only users can, so anyone else needs the general permission. Called before the
+    artefacts are looked up, so the answer does not reveal which artefact ids exist."""
+    if principal.user is None:
+        require_permissions(principal, settings, permission)
 
 
 def rule_matches_artefact(

@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from test_observer.artefacts.responses import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
-from test_observer.auth import Principal, require_artefact_permission, require_permissions
+from test_observer.auth import (
+    Principal,
+    require_artefact_permission,
+    require_grantable,
+    require_permissions,
+)
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -146,10 +151,7 @@ def _authorise(
 
 
 def _check_bulk(principal: Principal, settings: Settings, request: DeleteReruns) -> None:
-    # Only users can be granted reruns per artefact: any other caller without the general
-    # permission is refused before the executions are even looked up.
-    if principal.user is None:
-        require_permissions(principal, settings, Permission.change_rerun)
+    require_grantable(principal, settings, Permission.change_rerun)
     if len(request.test_execution_ids) > 1 or _uses_filters(request):
         require_permissions(principal, settings, Permission.change_rerun_bulk)
 

@@ -2,9 +2,8 @@
 
 from pydantic import BaseModel
 
+from test_observer.artefacts.schemas import ArtefactMinimalResponse
 from test_observer.executions.schemas import TestExecutionResponse
-
-from .schemas import ArtefactMinimalResponse
 
 
 class ArtefactBuildResponse(BaseModel):
