@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import HTTPException
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from test_observer.db.models import (
     Team,
     User,
 )
+from test_observer.errors import DomainError
 from test_observer.settings import Settings
 
 CHANGE = Permission.change_artefact
@@ -70,7 +70,7 @@ def check(session: Session, principal: Principal, ids: list[int], **settings: An
 def denied(session: Session, principal: Principal, ids: list[int], **settings: Any) -> bool:
     try:
         check(session, principal, ids, **settings)
-    except HTTPException as error:
+    except DomainError as error:
         outcome = (error.status_code, error.detail)
     else:
         return False

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from test_observer.applications.router import router as applications_router
 from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
+from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.environments.router import router as environments_router
 from test_observer.errors import DomainError
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 ROUTERS = [
     system_router,
     artefacts_router,
+    builds_router,
     environments_router,
     test_cases_router,
     test_results_router,

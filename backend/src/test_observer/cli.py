@@ -211,18 +211,18 @@ def openapi(
 @contextmanager
 def _transaction() -> Iterator[Session]:
     """One transaction on the configured database; failures become one-line errors."""
-    from fastapi import HTTPException
     from sqlalchemy.exc import OperationalError, ProgrammingError
     from sqlalchemy.orm import Session
 
     from test_observer.db.engine import make_engine
+    from test_observer.errors import DomainError
 
     engine = make_engine(database_url())
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session
-    except HTTPException as error:
-        fail(str(error.detail))
+    except DomainError as error:
+        fail(error.detail)
     except (LookupError, ValueError) as error:
         fail(str(error))
     except OperationalError as error:

@@ -3,11 +3,11 @@ cases."""
 
 from typing import TypeVar
 
-from fastapi import HTTPException, status
 from pydantic import HttpUrl
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import EnvironmentIssue, TestCaseIssue
+from test_observer.errors import NotFoundError
 
 ReportedIssue = TypeVar("ReportedIssue", EnvironmentIssue, TestCaseIssue)
 
@@ -27,7 +27,7 @@ def get_reported_issue(
 ) -> ReportedIssue:
     issue = session.get(model, issue_id)
     if issue is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{label} {issue_id} not found")
+        raise NotFoundError(f"{label} {issue_id} not found")
     return issue
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select
@@ -19,7 +20,7 @@ from test_observer.db.models import (
     artefact_reviewers_association,
     environment_review_reviewers_association,
 )
-from tests.backend.executions.conftest import deb, snap, start
+from tests.backend.executions.conftest import EVERY_PERMISSION, deb, snap, start
 
 
 def team_with_rule(session: Session, name: str, members: int, **rule: object) -> list[User]:
@@ -121,3 +122,47 @@ def test_kernel_artefacts_get_no_due_date(api: TestClient, db_session: Session) 
     artefact = db_session.scalars(select(Artefact)).one()
     assert reviewers(db_session)
     assert artefact.due_date is None
+
+
+def test_assignment_and_patch_write_the_same_reviewer_rows(
+    make_client: Callable[..., TestClient], db_session: Session
+) -> None:
+    # A trailing slash in the setting must not reach the link either way.
+    api = make_client(ignore_permissions=EVERY_PERMISSION, frontend_url="https://observer.example/")
+    (user,) = team_with_rule(db_session, "qa", 1)
+    start(api, snap(name="assigned", needs_assignment=True))
+    start(api, snap(name="patched"))
+    artefacts = {a.name: a.id for a in db_session.scalars(select(Artefact))}
+    response = api.patch(f"/v1/artefacts/{artefacts['patched']}", json={"reviewer_ids": [user.id]})
+    assert response.status_code == 200, response.text
+
+    def rows(name: str) -> tuple[list[tuple[int, int]], list[tuple[int, object, str]]]:
+        artefact_id = artefacts[name]
+        association = artefact_reviewers_association
+        reviewer_rows = db_session.execute(
+            select(association.c.user_id, association.c.position).where(
+                association.c.artefact_id == artefact_id
+            )
+        ).all()
+        notifications = db_session.execute(
+            select(
+                Notification.user_id, Notification.notification_type, Notification.target_url
+            ).where(Notification.target_url.endswith(f"/{artefact_id}"))
+        ).all()
+        return (
+            [tuple(row) for row in reviewer_rows],
+            [(u, t, url.replace(str(artefact_id), "ID")) for u, t, url in notifications],
+        )
+
+    assigned, patched = rows("assigned"), rows("patched")
+    assert assigned == patched
+    assert assigned == (
+        [(user.id, 0)],
+        [
+            (
+                user.id,
+                NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
+                "https://observer.example/snaps/ID",
+            )
+        ],
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 
 from test_observer.auth import Principal, caller, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.errors import NotAuthenticatedError
 
 from . import service
 from .schemas import ApplicationPatch, ApplicationPost, ApplicationResponse
@@ -51,7 +52,7 @@ def rotate_own_key(
 ) -> ApplicationResponse:
     """Replace the caller's key; the key used for this request stops working at once."""
     if principal.application is None:  # the access rule already answered 401
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
+        raise NotAuthenticatedError("Not authenticated")
     return _response(service.rotate_key(session, principal.application.id))
 
 

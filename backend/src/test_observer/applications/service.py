@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import HTTPException, status
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from test_observer.auth.keys import digest_api_key, generate_api_key, masked, visible_prefix
 from test_observer.db.models import Application, Permission
+from test_observer.errors import ConflictError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,8 @@ def _view(application: Application, key: str | None = None) -> ApplicationView:
     )
 
 
-def _not_found(application_id: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_404_NOT_FOUND, f"Application with id {application_id} not found"
-    )
+def _not_found(application_id: int) -> NotFoundError:
+    return NotFoundError(f"Application with id {application_id} not found")
 
 
 def _key_columns(key: str) -> dict[str, str]:
@@ -54,9 +52,7 @@ def create_application(
         .returning(Application)
     )
     if application is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"Application with name '{name}' already exists"
-        )
+        raise ConflictError(f"Application with name '{name}' already exists")
     return _view(application, key)
 
 
@@ -80,9 +76,7 @@ def update_permissions(
 ) -> ApplicationView:
     application = session.get(Application, application_id, with_for_update=True)
     if application is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"Application {application_id} doesn't exist"
-        )
+        raise NotFoundError(f"Application {application_id} doesn't exist")
     if permissions is not None:
         application.permissions = list(dict.fromkeys(permissions))
         session.flush()

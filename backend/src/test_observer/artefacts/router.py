@@ -6,12 +6,10 @@ from fastapi import APIRouter, Query
 
 from test_observer.auth import AppSettings, requires, requires_for_artefacts
 from test_observer.auth.access import DbSession
-from test_observer.auth.artefact_access import require_artefact_permission, require_permissions
 from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
 
-from . import service
-from .build_schemas import ArtefactBuildResponse
+from . import listing, patching, reviews, service
 from .schemas import (
     ArtefactHistoryResponse,
     ArtefactPatch,
@@ -29,7 +27,7 @@ router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"])
 @router.get("", dependencies=[requires(Permission.view_artefact)])
 def get_artefacts(session: DbSession, family: FamilyName | None = None) -> list[ArtefactResponse]:
     """The current (newest, non-archived) artefact of each group, per family."""
-    return service.list_current_artefacts(session, family)
+    return listing.list_current_artefacts(session, family)
 
 
 @router.get("/search", dependencies=[requires(Permission.view_artefact)])
@@ -41,7 +39,7 @@ def search_artefacts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ArtefactSearchResponse:
     """Distinct names of non-archived artefacts, sorted."""
-    return service.search_artefact_names(session, q, families or [], limit, offset)
+    return listing.search_artefact_names(session, q, families or [], limit, offset)
 
 
 @router.get("/history", dependencies=[requires(Permission.view_artefact)])
@@ -58,7 +56,7 @@ def get_artefact_history(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ArtefactHistoryResponse:
     """Artefacts of one name, archived ones included, newest first; `count` is the total."""
-    return service.artefact_history(
+    return listing.artefact_history(
         session, name=name, family=family, track=track, stage=stage, limit=limit, offset=offset
     )
 
@@ -77,16 +75,7 @@ def patch_artefact(
     principal: Principal = requires_for_artefacts(Permission.change_artefact),
 ) -> ArtefactResponse:
     """Change status, stage, comment, reviewers, bundled builds or archived state."""
-    if principal.user is None:
-        # Only users can hold artefact-scoped grants: for anyone else the answer is known now,
-        # and it does not reveal which artefact ids exist.
-        require_permissions(principal, settings, Permission.change_artefact)
-    # The row lock serialises concurrent sign-offs of one artefact.
-    artefact = service.get_artefact(session, artefact_id, lock=True)
-    require_artefact_permission(
-        session, principal, settings, Permission.change_artefact, [artefact_id]
-    )
-    return service.patch_artefact(session, artefact, request, settings.frontend_url)
+    return patching.patch_artefact(session, principal, settings, artefact_id, request)
 
 
 @router.get("/{artefact_id}/versions", dependencies=[requires(Permission.view_artefact)])
@@ -97,13 +86,7 @@ def get_artefact_versions(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ArtefactVersionResponse]:
     """Versions of the same line (family, name, store, track, branch, ...), newest first."""
-    return service.artefact_versions(session, artefact_id, limit, offset)
-
-
-@router.get("/{artefact_id}/builds", dependencies=[requires(Permission.view_artefact)])
-def get_artefact_builds(session: DbSession, artefact_id: int) -> list[ArtefactBuildResponse]:
-    """The latest build per architecture with its test executions (by environment name)."""
-    return service.artefact_builds(session, artefact_id)
+    return listing.artefact_versions(session, artefact_id, limit, offset)
 
 
 @router.get(
@@ -115,7 +98,7 @@ def get_environment_reviews(
     session: DbSession, artefact_id: int
 ) -> list[EnvironmentReviewResponse]:
     """Reviews of the latest builds' (build, environment) pairs."""
-    return service.environment_reviews(session, artefact_id)
+    return reviews.environment_reviews(session, artefact_id)
 
 
 @router.patch(
@@ -127,7 +110,7 @@ def bulk_update_environment_reviews(
     session: DbSession, artefact_id: int, requests: list[EnvironmentReviewPatch]
 ) -> list[EnvironmentReviewResponse]:
     """Update several reviews; items naming no review of this artefact are skipped."""
-    return service.update_environment_reviews(session, artefact_id, requests)
+    return reviews.update_environment_reviews(session, artefact_id, requests)
 
 
 @router.patch(
@@ -138,4 +121,4 @@ def bulk_update_environment_reviews(
 def update_environment_review(
     session: DbSession, artefact_id: int, review_id: int, request: EnvironmentReviewPatch
 ) -> EnvironmentReviewResponse:
-    return service.update_environment_review(session, artefact_id, review_id, request)
+    return reviews.update_environment_review(session, artefact_id, review_id, request)

@@ -30,8 +30,9 @@ class ReviewerResponse(BaseModel):
     id: int
     name: str
     email: str
-    # Deprecated duplicate of `email`, kept for existing clients.
-    launchpad_email: str
+    launchpad_email: str = Field(
+        description="Deprecated duplicate of `email`, kept for existing clients."
+    )
     launchpad_handle: str | None
 
 
@@ -64,8 +65,9 @@ class ArtefactResponse(BaseModel):
     comment: str
     archived: bool
     reviewers: list[ReviewerResponse]
-    # The first reviewer, for clients that predate multiple reviewers.
-    assignee: ReviewerResponse | None
+    assignee: ReviewerResponse | None = Field(
+        description="The first reviewer, for clients that predate multiple reviewers."
+    )
     due_date: date | None
     created_at: datetime
     bug_link: str
@@ -103,8 +105,7 @@ class ArtefactHistoryItemResponse(BaseModel):
 
 
 class ArtefactHistoryResponse(BaseModel):
-    # The number of matching artefacts, not only those on this page.
-    count: int
+    count: int = Field(description="The number of matching artefacts, not only those on this page.")
     items: list[ArtefactHistoryItemResponse]
 
 
@@ -130,7 +131,8 @@ def _check_decision(
 
 
 class EnvironmentReviewPatch(BaseModel):
-    # Clients send back whole review objects; keys other than these are ignored.
+    """Clients send back whole review objects; keys other than these are ignored."""
+
     id: int | None = None
     review_decision: list[ArtefactBuildEnvironmentReviewDecision] | None = None
     review_comment: str | None = None

@@ -8,7 +8,7 @@ from .access import (
     requires,
     requires_for_artefacts,
 )
-from .artefact_access import require_artefact_permission, require_permissions
+from .artefact_access import require_artefact_permission, require_grantable, require_permissions
 from .principal import Principal
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "caller",
     "loopback_only",
     "require_artefact_permission",
+    "require_grantable",
     "require_permissions",
     "requires",
     "requires_for_artefacts",

@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
 from test_observer.db.engine import get_session
 from test_observer.db.models import Permission
+from test_observer.errors import ForbiddenError, NotAuthenticatedError
 from test_observer.settings import Settings
 
 from .artefact_access import has_permissions, insufficient_permissions
@@ -43,8 +44,8 @@ def _settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(_settings)]
 
 
-def _not_authenticated() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
+def _not_authenticated() -> NotAuthenticatedError:
+    return NotAuthenticatedError("Not authenticated")
 
 
 class AccessRule:
@@ -123,7 +124,7 @@ class LoopbackRequirement(AccessRule):
     def __call__(self, request: Request) -> None:
         host = request.client.host if request.client else ""
         if host not in LOOPBACK_HOSTS:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
+            raise ForbiddenError("Forbidden")
 
 
 def requires(*permissions: Permission) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, and_, any_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from test_observer.db.models import (
     team_users_association,
 )
 from test_observer.db.models.enums import permission_type
+from test_observer.errors import ForbiddenError
 from test_observer.settings import Settings
 
 from .principal import Principal
@@ -31,13 +31,14 @@ __all__ = [
     "has_permissions",
     "insufficient_permissions",
     "require_artefact_permission",
+    "require_grantable",
     "require_permissions",
     "rule_matches_artefact",
 ]
 
 
-def insufficient_permissions() -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, "Insufficient permissions")
+def insufficient_permissions() -> ForbiddenError:
+    return ForbiddenError("Insufficient permissions")
 
 
 def has_permissions(principal: Principal, settings: Settings, *permissions: Permission) -> bool:
@@ -51,6 +52,14 @@ def require_permissions(principal: Principal, settings: Settings, *permissions: 
     """The general check, for permissions only needed under some condition (e.g. bulk edits)."""
     if not has_permissions(principal, settings, *permissions):
         raise insufficient_permissions()
+
+
+def require_grantable(principal: Principal, settings: Settings, permission: Permission) -> None:
+    """Refuse now a caller who could only get `permission` per artefact but cannot hold such
+    grants: only users can, so anyone else needs the general permission. Called before the
+    artefacts are looked up, so the answer does not reveal which artefact ids exist."""
+    if principal.user is None:
+        require_permissions(principal, settings, permission)
 
 
 def rule_matches_artefact(

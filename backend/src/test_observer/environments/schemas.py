@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from test_observer.reported_issues import check_issue_url
 
@@ -19,8 +19,7 @@ class EnvironmentResponse(BaseModel):
 
 class EnvironmentsResponse(BaseModel):
     environments: list[str]
-    # Matching names in all, not only on this page.
-    count: int
+    count: int = Field(description="Matching names in all, not only on this page.")
     limit: int
     offset: int
 

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from test_observer import reported_issues
-from test_observer.artefacts.service import like_pattern
+from test_observer.db.like import contains
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -31,7 +31,7 @@ def list_environment_names(
     conditions: list[ColumnElement[bool]] = []
     text = (q or "").strip()
     if text:
-        conditions.append(func.lower(Environment.name).like(like_pattern(text), escape="\\"))
+        conditions.append(contains(Environment.name, text))
     if families:
         conditions.append(
             exists()

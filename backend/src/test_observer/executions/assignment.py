@@ -17,16 +17,14 @@ from sqlalchemy import ColumnElement, case, delete, func, insert, literal, or_, 
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.queries import latest_builds
+from test_observer.artefacts.reviewers import add_reviewers, reviewer_ids
 from test_observer.db.models import (
     MATCHING_FIELDS,
     Artefact,
     ArtefactBuildEnvironmentReview,
     ArtefactMatchingRule,
-    Notification,
-    NotificationType,
     TestExecution,
     artefact_matching_rule_team_association,
-    artefact_reviewers_association,
     environment_review_reviewers_association,
     team_users_association,
 )
@@ -76,13 +74,7 @@ def assign_reviewers(session: Session, artefact_id: int, settings: Settings) -> 
     artefact = session.execute(
         select(Artefact).where(Artefact.id == artefact_id).with_for_update(key_share=True)
     ).scalar_one()
-    current = set(
-        session.scalars(
-            select(artefact_reviewers_association.c.user_id).where(
-                artefact_reviewers_association.c.artefact_id == artefact_id
-            )
-        )
-    )
+    current = set(reviewer_ids(session, artefact_id))
     latest = latest_builds([artefact_id]).subquery()
     executions = session.scalar(
         select(func.count(TestExecution.id)).join(
@@ -90,27 +82,12 @@ def assign_reviewers(session: Session, artefact_id: int, settings: Settings) -> 
         )
     )
     wanted = math.ceil((executions or 0) / EXECUTIONS_PER_REVIEWER) - len(current)
-    added: list[int] = []
+    chosen: list[int] = []
     if wanted > 0:
         candidates = sorted(eligible_reviewers(session, artefact) - current)
-        added = random.sample(candidates, min(wanted, len(candidates)))
+        chosen = random.sample(candidates, min(wanted, len(candidates)))
+    added = add_reviewers(session, artefact, chosen, settings.frontend_url)
     if added:
-        session.execute(
-            insert(artefact_reviewers_association),
-            [{"artefact_id": artefact_id, "user_id": user_id} for user_id in added],
-        )
-        target_url = f"{settings.frontend_url}/{artefact.family.value}s/{artefact_id}"
-        session.execute(
-            insert(Notification),
-            [
-                {
-                    "user_id": user_id,
-                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
-                    "target_url": target_url,
-                }
-                for user_id in added
-            ],
-        )
         due: date | None = None
         if not is_kernel(artefact.name):
             due = datetime.now(UTC).date() + DUE_IN

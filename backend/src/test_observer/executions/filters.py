@@ -15,8 +15,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Literal, TypeVarTuple
 
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, exists
 from sqlalchemy.orm import aliased
 
@@ -37,6 +36,7 @@ from test_observer.db.models import (
     artefact_reviewers_association,
     test_execution_metadata_association_table,
 )
+from test_observer.errors import UnprocessableError
 
 from .requests import MetadataText
 
@@ -61,13 +61,22 @@ class TestExecutionRerunFilters(BaseModel):
     test_execution_statuses: list[TestExecutionStatus] | None = None
     execution_metadata: dict[MetadataText, list[MetadataText]] | None = None
     reviewer_ids: IdsFilter | None = None
-    # Deprecated alias of reviewer_ids, used only when reviewer_ids is absent.
-    assignee_ids: IdsFilter | None = None
+    assignee_ids: IdsFilter | None = Field(
+        default=None,
+        description="Deprecated alias of reviewer_ids, used only when reviewer_ids is absent.",
+    )
     rerun_is_requested: bool | None = None
     execution_is_latest: bool | None = None
-    # Bounds on the execution's last update, both inclusive.
-    from_date: datetime | None = None
-    until_date: datetime | None = None
+    from_date: datetime | None = Field(
+        default=None,
+        description="Inclusive lower bound on the execution's last update (on the result's "
+        "creation in result filters).",
+    )
+    until_date: datetime | None = Field(
+        default=None,
+        description="Inclusive upper bound on the execution's last update (on the result's "
+        "creation in result filters).",
+    )
 
     def has_filters(self) -> bool:
         return any(value not in (None, [], {}) for name, value in self if name not in NOT_FILTERS)
@@ -82,9 +91,14 @@ class TestResultSearchFilters(TestExecutionRerunFilters):
     template_ids: list[str] | None = None
     issues: IdsFilter | None = None
     test_result_statuses: list[TestResultStatus] | None = None
-    # Pagination of the results search; ignored when selecting executions to rerun.
-    offset: int | None = None
-    limit: int | None = None
+    offset: int | None = Field(
+        default=None,
+        description="Pagination of the results search; ignored when selecting executions to rerun.",
+    )
+    limit: int | None = Field(
+        default=None,
+        description="Pagination of the results search; ignored when selecting executions to rerun.",
+    )
 
 
 NOT_FILTERS = frozenset({"offset", "limit"})
@@ -100,11 +114,9 @@ class MetadataFilterError(ValueError):
     pass
 
 
-def invalid_query(name: str, message: str, value: object) -> RequestValidationError:
+def invalid_query(name: str, message: str, value: object) -> UnprocessableError:
     """A 422 in FastAPI's validation shape, for checks the type annotations cannot express."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
-    )
+    return UnprocessableError(message, loc=("query", name), input=value)
 
 
 def parse_id_filter(name: str, values: list[str] | None) -> IdsFilter | None:

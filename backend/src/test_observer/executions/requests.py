@@ -122,8 +122,10 @@ class StartDebTestExecutionRequest(_NamedStartTest):
     series: str
     repo: str
     source: Name = ""
-    # "" for packages from a PPA, which are identified by `source` instead.
-    execution_stage: DebStage | Literal[""] = ""
+    execution_stage: DebStage | Literal[""] = Field(
+        default="",
+        description='"" for packages from a PPA, which are identified by `source` instead.',
+    )
 
     @model_validator(mode="after")
     def _source_or_stage(self) -> StartDebTestExecutionRequest:
@@ -209,8 +211,11 @@ class TestResultRequest(BaseModel):
 class TestExecutionsPatchRequest(BaseModel):
     c3_link: Url | None = None
     ci_link: Url | None = None
-    # COMPLETED is not stored: it becomes PASSED, FAILED or ENDED_PREMATURELY from the results.
-    status: TestExecutionStatus | Literal["COMPLETED"] | None = None
+    status: TestExecutionStatus | Literal["COMPLETED"] | None = Field(
+        default=None,
+        description="COMPLETED is not stored: it becomes PASSED, FAILED or ENDED_PREMATURELY "
+        "from the results.",
+    )
     execution_metadata: dict[MetadataText, list[MetadataText]] | None = None
 
 

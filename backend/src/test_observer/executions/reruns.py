@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fastapi import HTTPException, status
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, delete, false, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on, insert
@@ -18,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from test_observer.artefacts.responses import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
-from test_observer.auth import Principal, require_artefact_permission, require_permissions
+from test_observer.auth import (
+    Principal,
+    require_artefact_permission,
+    require_grantable,
+    require_permissions,
+)
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -30,6 +34,7 @@ from test_observer.db.models import (
     TestExecutionRerunRequest,
     TestResult,
 )
+from test_observer.errors import NotFoundError, UnprocessableError
 from test_observer.settings import Settings
 
 from .filters import (
@@ -69,18 +74,14 @@ class Matched:
         return (self.test_plan_id, self.artefact_build_id, self.environment_id)
 
 
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
 def _check_filters(request: DeleteReruns) -> None:
     if request.test_results_filters is not None and not request.test_results_filters.has_filters():
-        raise _unprocessable("At least one filter must be provided in test_results_filters")
+        raise UnprocessableError("At least one filter must be provided in test_results_filters")
     if (
         request.test_executions_filters is not None
         and not request.test_executions_filters.has_filters()
     ):
-        raise _unprocessable("At least one filter must be provided in test_executions_filters")
+        raise UnprocessableError("At least one filter must be provided in test_executions_filters")
 
 
 def _uses_filters(request: DeleteReruns) -> bool:
@@ -150,10 +151,7 @@ def _authorise(
 
 
 def _check_bulk(principal: Principal, settings: Settings, request: DeleteReruns) -> None:
-    # Only users can be granted reruns per artefact: any other caller without the general
-    # permission is refused before the executions are even looked up.
-    if principal.user is None:
-        require_permissions(principal, settings, Permission.change_rerun)
+    require_grantable(principal, settings, Permission.change_rerun)
     if len(request.test_execution_ids) > 1 or _uses_filters(request):
         require_permissions(principal, settings, Permission.change_rerun_bulk)
 
@@ -169,13 +167,11 @@ def create_reruns(
     """(pending reruns unless silent, whether some requested ids were not found)."""
     _check_filters(request)
     if not silent and _uses_filters(request):
-        raise _unprocessable("Creating rerun requests from filters must be done silently")
+        raise UnprocessableError("Creating rerun requests from filters must be done silently")
     _check_bulk(principal, settings, request)
     matched = _match(session, request)
     if not matched and not silent:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, "Didn't find test executions with provided ids"
-        )
+        raise NotFoundError("Didn't find test executions with provided ids")
     _authorise(session, principal, settings, matched)
 
     groups = list(dict.fromkeys(match.group for match in matched))

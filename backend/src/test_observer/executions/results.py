@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fastapi import HTTPException, status
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
+from test_observer.errors import NotFoundError
 
 from .attachments import on_results_stored
 from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
@@ -31,8 +31,8 @@ class IncomingResult:
     io_log: str
 
 
-def execution_not_found() -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, "TestExecution not found")
+def execution_not_found() -> NotFoundError:
+    return NotFoundError("TestExecution not found")
 
 
 def lock_execution(session: Session, execution_id: int) -> TestExecution:
@@ -188,7 +188,7 @@ def end_test(session: Session, request: EndTestExecutionRequest) -> None:
         .with_for_update(key_share=True)
     )
     if execution is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Related TestExecution not found")
+        raise NotFoundError("Related TestExecution not found")
     # The final list replaces whatever was posted before.
     session.execute(delete(TestResult).where(TestResult.test_execution_id == execution.id))
     store_results(

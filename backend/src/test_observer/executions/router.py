@@ -6,7 +6,7 @@ Static paths (start-test, end-test, reruns) are declared before `/{id}` ones so 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
@@ -15,7 +15,7 @@ from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 
 from . import reruns, results, search, service, start_test
-from .filters import IdsFilter, TestExecutionRerunFilters, parse_execution_metadata
+from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
 from .requests import (
     EndTestExecutionRequest,
     StartTestRequest,
@@ -98,17 +98,21 @@ def delete_rerun_requests(
     reruns.delete_reruns(session, principal, settings, request)
 
 
-IdsQuery = list[int] | list[Literal["any"]] | list[Literal["none"]] | None
+# Repeated ids, or the single value "any" or "none". Read as text and parsed by
+# `parse_id_filter`, so that every search answers a bad value with the same 422; the document
+# still lists the forms the parser accepts.
+IDS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "array", "items": {"type": "integer"}},
+        {"type": "array", "items": {"const": "any", "type": "string"}},
+        {"type": "array", "items": {"const": "none", "type": "string"}},
+        {"type": "null"},
+    ]
+}
 
 
-def _single(values: IdsQuery) -> IdsFilter | None:
-    """A repeated query parameter of ids, or the one keyword "any" / "none"."""
-    if not values:
-        return None
-    first = values[0]
-    if first == "any" or first == "none":
-        return first
-    return [int(value) for value in values]
+def ids_query(*, deprecated: bool = False) -> Any:
+    return Query(json_schema_extra=IDS_SCHEMA, deprecated=deprecated)
 
 
 @router.get("", dependencies=[VIEW_TEST])
@@ -122,11 +126,11 @@ def search_test_executions(
     artefact_is_archived: bool | None = None,
     environments: Annotated[list[str] | None, Query()] = None,
     test_execution_statuses: Annotated[list[TestExecutionStatus] | None, Query()] = None,
-    reviewer_ids: Annotated[IdsQuery, Query()] = None,
-    assignee_ids: Annotated[IdsQuery, Query(deprecated=True)] = None,
+    reviewer_ids: Annotated[list[str] | None, ids_query()] = None,
+    assignee_ids: Annotated[list[str] | None, ids_query(deprecated=True)] = None,
     rerun_is_requested: bool | None = None,
     execution_is_latest: bool | None = None,
-    test_result: Annotated[IdsQuery, Query()] = None,
+    test_result: Annotated[list[str] | None, ids_query()] = None,
     event_names: Annotated[list[str] | None, Query()] = None,
     from_date: datetime | None = None,
     until_date: datetime | None = None,
@@ -144,8 +148,8 @@ def search_test_executions(
         environments=environments,
         test_execution_statuses=test_execution_statuses,
         execution_metadata=parse_execution_metadata(execution_metadata),
-        reviewer_ids=_single(reviewer_ids),
-        assignee_ids=_single(assignee_ids),
+        reviewer_ids=parse_id_filter("reviewer_ids", reviewer_ids),
+        assignee_ids=parse_id_filter("assignee_ids", assignee_ids),
         rerun_is_requested=rerun_is_requested,
         execution_is_latest=execution_is_latest,
         from_date=from_date,
@@ -154,7 +158,7 @@ def search_test_executions(
     return search.search_executions(
         session,
         filters,
-        test_result=_single(test_result),
+        test_result=parse_id_filter("test_result", test_result),
         event_names=search.parse_event_names(event_names),
         limit=limit,
         offset=offset,

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse, ArtefactResponse
 from test_observer.db.models import FamilyName, TestExecutionStatus, TestResultStatus
@@ -27,8 +27,7 @@ class TestExecutionResponse(BaseModel):
     relevant_links: list[RelevantLinkResponse]
     environment: EnvironmentResponse
     status: TestExecutionStatus
-    # The plan's name, not an object.
-    test_plan: str
+    test_plan: str = Field(description="The plan's name, not an object.")
     created_at: datetime
     execution_metadata: dict[str, list[str]]
     is_triaged: bool
@@ -69,13 +68,13 @@ class TestEventResponse(BaseModel):
 
 
 class PendingRerun(BaseModel):
-    # The newest execution of the request's (plan, build, environment) group.
-    test_execution_id: int
+    test_execution_id: int = Field(
+        description="The newest execution of the request's (plan, build, environment) group."
+    )
     ci_link: str | None
     family: FamilyName
     priority: int
-    # When the rerun was requested.
-    created_at: datetime
+    created_at: datetime = Field(description="When the rerun was requested.")
     test_execution: TestExecutionResponse
     artefact: ArtefactResponse
     artefact_build: ArtefactBuildMinimalResponse

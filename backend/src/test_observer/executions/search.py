@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from fastapi import HTTPException, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.responses import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.db.models import ArtefactBuild, TestExecution, TestResult
+from test_observer.errors import UnprocessableError
 
 from .filters import (
     AnyOrNone,
@@ -29,16 +29,12 @@ from .responses import execution_responses, result_responses
 from .schemas import TestExecutionResponseWithContext, TestExecutionSearchResponse
 
 
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
 def parse_event_names(names: list[str] | None) -> list[str] | AnyOrNone | None:
     if not names:
         return None
     reserved = {"any", "none"} & set(names)
     if reserved and len(set(names)) > 1:
-        raise _unprocessable(
+        raise UnprocessableError(
             "Cannot combine reserved values 'any'/'none' with specific filter values."
         )
     if reserved:

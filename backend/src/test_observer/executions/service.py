@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from fastapi import HTTPException, status
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from test_observer.db.models import (
     TestResult,
     test_execution_metadata_association_table,
 )
+from test_observer.errors import ConflictError, NotFoundError
 
 from .requests import TestEventRequest, TestExecutionRelevantLinkCreate, TestExecutionsPatchRequest
 from .responses import execution_responses, result_responses
@@ -90,8 +90,7 @@ def patch_execution(
         ci_link = str(patch.ci_link)
         owner = session.scalar(select(TestExecution.id).where(TestExecution.ci_link == ci_link))
         if owner is not None and owner != execution.id:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
+            raise ConflictError(
                 f"ci_link {ci_link!r} already belongs to test execution {owner}",
             )
         changes["ci_link"] = ci_link
@@ -269,4 +268,4 @@ def delete_link(session: Session, execution_id: int, link_id: int) -> None:
         .returning(TestExecutionRelevantLink.id)
     )
     if deleted is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Relevant link not found")
+        raise NotFoundError("Relevant link not found")

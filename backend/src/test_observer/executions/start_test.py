@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from test_observer.db.models import (
     TestExecutionRerunRequest,
     TestPlan,
 )
+from test_observer.errors import ConflictError, UnprocessableError
 from test_observer.settings import Settings
 
 from .assignment import assign_reviewers
@@ -57,10 +57,6 @@ IMAGE_DETAILS = (
     "execution_stage",
     "arch",
 )
-
-
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
 def _artefact_fields(request: StartTest) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def _artefact(session: Session, request: StartTest) -> tuple[int, str]:
         )
         if existing is None:
             if any(getattr(request, name) is None for name in IMAGE_DETAILS):
-                raise _unprocessable(
+                raise UnprocessableError(
                     "No image with this sha256 exists yet; provide the full image details to "
                     "create it."
                 )
@@ -134,10 +130,12 @@ def _image_arch(session: Session, artefact_id: int, arch: str | None) -> str:
     if arch is not None:
         # An image without builds yet accepts its first architecture.
         if architectures and arch not in architectures:
-            raise _unprocessable("'arch' must match the existing image build architecture.")
+            raise UnprocessableError("'arch' must match the existing image build architecture.")
         return arch
     if len(architectures) != 1:
-        raise _unprocessable("'arch' is required and could not be derived from the image's builds.")
+        raise UnprocessableError(
+            "'arch' is required and could not be derived from the image's builds."
+        )
     return architectures.pop()
 
 
@@ -191,8 +189,7 @@ def _execution(
         .with_for_update(key_share=True)
     ).one()
     if tuple(existing) != (build_id, environment_id, test_plan_id):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise ConflictError(
             f"ci_link {request.ci_link!r} already belongs to test execution {execution_id}, "
             "which tests another build, environment or test plan",
         )

@@ -1,6 +1,6 @@
 """Wire shapes of issues and attachment rules, as nested in test results."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, TestResultStatus
 
@@ -16,8 +16,9 @@ class MinimalIssue(BaseModel):
     status: IssueStatus
     url: str
     labels: list[str] | None
-    # Only the issue list computes it; nested issues report 0.
-    test_executions_count: int = 0
+    test_executions_count: int = Field(
+        default=0, description="Only the issue list computes it; nested issues report 0."
+    )
 
 
 class MinimalAttachmentRule(BaseModel):

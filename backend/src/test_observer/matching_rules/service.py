@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import delete, exists, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from test_observer.db.models import (
     artefact_matching_rule_team_association,
 )
 from test_observer.db.models.enums import permission_type
+from test_observer.errors import BadRequestError, ConflictError, NotFoundError
 
 from .schemas import ArtefactMatchingRuleBase, ArtefactMatchingRulePatch
 
@@ -27,20 +27,18 @@ ATTRIBUTES = ("family", *MATCHING_FIELDS)
 rule_teams = artefact_matching_rule_team_association
 
 
-def _rule_not_found(rule_id: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_404_NOT_FOUND, f"Artefact matching rule {rule_id} doesn't exist"
-    )
+def _rule_not_found(rule_id: int) -> NotFoundError:
+    return NotFoundError(f"Artefact matching rule {rule_id} doesn't exist")
 
 
 def _require_teams(session: Session, team_ids: Sequence[int], empty_message: str) -> list[int]:
     wanted = list(dict.fromkeys(team_ids))
     if not wanted:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, empty_message)
+        raise BadRequestError(empty_message)
     found = set(session.scalars(select(Team.id).where(Team.id.in_(wanted))))
     for team_id in wanted:
         if team_id not in found:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"Team {team_id} doesn't exist")
+            raise NotFoundError(f"Team {team_id} doesn't exist")
     return wanted
 
 
@@ -88,9 +86,7 @@ def create_rule(
         .returning(ArtefactMatchingRule.id)
     )
     if rule_id is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "Artefact matching rule with these values already exists"
-        )
+        raise ConflictError("Artefact matching rule with these values already exists")
     _link_teams(session, rule_id, teams)
     return _load(session, rule_id)
 
@@ -115,8 +111,7 @@ def update_rule(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise ConflictError(
             "Another artefact matching rule with these values already exists",
         ) from None
     if teams is not None:

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request, status
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from test_observer.auth import authenticated, loopback_only
 from test_observer.auth.access import DbSession
+
+from . import service
 
 router = APIRouter()
 
@@ -25,7 +25,7 @@ class HealthResponse(BaseModel):
 
 @router.get("/", dependencies=[authenticated()])
 def root(session: DbSession) -> str:
-    session.execute(text("SELECT 1"))
+    service.ping(session)
     return "test observer api"
 
 
@@ -45,11 +45,7 @@ def live() -> HealthResponse:
     responses={503: {"description": "The database cannot be reached"}},
 )
 def ready(request: Request) -> Any:
-    engine: Engine = request.app.state.engine
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not service.database_reachable(request.app.state.engine):
         return JSONResponse(
             {"detail": "Database connection failed"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import HTTPException, status
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from test_observer.db.models import Permission, Team, User, team_users_association
+from test_observer.errors import ConflictError, NotFoundError
 from test_observer.matching_rules import service as rules
 from test_observer.matching_rules.schemas import (
     ArtefactMatchingRuleBase,
@@ -19,8 +19,8 @@ from test_observer.matching_rules.schemas import (
 from .schemas import TeamResponse, UserMinimalResponse
 
 
-def _team_not_found(team_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"Team {team_id} doesn't exist")
+def _team_not_found(team_id: int) -> NotFoundError:
+    return NotFoundError(f"Team {team_id} doesn't exist")
 
 
 def _responses(session: Session, teams: Sequence[Team]) -> list[TeamResponse]:
@@ -77,7 +77,7 @@ def create_team(
         .returning(Team.id)
     )
     if team_id is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Team with name '{name}' already exists")
+        raise ConflictError(f"Team with name '{name}' already exists")
     if matching_rules:
         rules.replace_team_rules(session, team_id, matching_rules)
     return team_response(session, team_id)
@@ -107,7 +107,7 @@ def update_team(
 
 def _require_user(session: Session, user_id: int) -> None:
     if session.scalar(select(User.id).where(User.id == user_id)) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"User {user_id} doesn't exist")
+        raise NotFoundError(f"User {user_id} doesn't exist")
 
 
 def add_member(session: Session, team_id: int, user_id: int) -> TeamResponse:

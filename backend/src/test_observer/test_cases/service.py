@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from test_observer import reported_issues
-from test_observer.artefacts.service import like_pattern
+from test_observer.db.like import contains
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -33,7 +33,7 @@ def list_test_cases(
     conditions: list[ColumnElement[bool]] = []
     text = (q or "").strip()
     if text:
-        conditions.append(func.lower(TestCase.name).like(like_pattern(text), escape="\\"))
+        conditions.append(contains(TestCase.name, text))
     if families:
         conditions.append(
             exists()

@@ -1,6 +1,6 @@
 """Wire shapes of the test results search."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse, ArtefactResponse
 from test_observer.executions.schemas import TestExecutionResponse, TestResultResponse
@@ -20,8 +20,7 @@ class TestResultSearchItem(BaseModel):
 class TestResultSearchResponse(BaseModel):
     __test__ = False
 
-    # Matching results in all, not only on this page.
-    count: int
+    count: int = Field(description="Matching results in all, not only on this page.")
     limit: int
     offset: int
     test_results: list[TestResultSearchItem]

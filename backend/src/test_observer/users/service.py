@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
+from test_observer.db.like import like_pattern
 from test_observer.db.models import User, UserSession
+from test_observer.errors import ConflictError, ForbiddenError, NotFoundError
 
 
-def _not_found(user_id: int) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"User with id {user_id} not found")
+def _not_found(user_id: int) -> NotFoundError:
+    return NotFoundError(f"User with id {user_id} not found")
 
 
 def _matches(q: str | None) -> ColumnElement[bool]:
@@ -21,11 +22,11 @@ def _matches(q: str | None) -> ColumnElement[bool]:
     or be the user's id."""
     conditions = []
     for word in (q or "").split():
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(word)
         alternatives: list[ColumnElement[bool]] = [
-            User.email.ilike(pattern),
-            User.name.ilike(pattern),
-            User.launchpad_handle.ilike(pattern),
+            User.email.ilike(pattern, escape="\\"),
+            User.name.ilike(pattern, escape="\\"),
+            User.launchpad_handle.ilike(pattern, escape="\\"),
         ]
         # Ids are 32-bit integers in PostgreSQL; a longer number cannot be one.
         if word.isdigit() and len(word) < 10:
@@ -64,7 +65,7 @@ def _forbid_removing_last_admin(session: Session, user: User) -> None:
         select(User.id).where(User.is_admin).order_by(User.id).with_for_update()
     ).all()
     if user.is_admin and admins == [user.id]:
-        raise HTTPException(status.HTTP_409_CONFLICT, "Cannot remove the last administrator")
+        raise ConflictError("Cannot remove the last administrator")
 
 
 def update_user(
@@ -76,9 +77,7 @@ def update_user(
     if is_admin is None:
         return user
     if not caller_is_admin:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Only administrators can change administrator rights"
-        )
+        raise ForbiddenError("Only administrators can change administrator rights")
     if user.is_admin and not is_admin:
         _forbid_removing_last_admin(session, user)
     user.is_admin = is_admin
@@ -94,9 +93,7 @@ def delete_user(session: Session, user_id: int, *, caller_is_admin: bool) -> Non
         return
     if user.is_admin:
         if not caller_is_admin:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, "Only administrators can delete an administrator"
-            )
+            raise ForbiddenError("Only administrators can delete an administrator")
         _forbid_removing_last_admin(session, user)
     session.execute(delete(User).where(User.id == user_id))
     session.expunge(user)

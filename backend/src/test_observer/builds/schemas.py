@@ -1,10 +1,9 @@
 """The artefact page's builds: each latest build with its test executions."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from test_observer.artefacts.schemas import ArtefactMinimalResponse
 from test_observer.executions.schemas import TestExecutionResponse
-
-from .schemas import ArtefactMinimalResponse
 
 
 class ArtefactBuildResponse(BaseModel):
@@ -12,5 +11,6 @@ class ArtefactBuildResponse(BaseModel):
     architecture: str
     revision: int | None
     test_executions: list[TestExecutionResponse]
-    # Solutions that bundle this build.
-    bundled_in: list[ArtefactMinimalResponse]
+    bundled_in: list[ArtefactMinimalResponse] = Field(
+        description="Solutions that bundle this build."
+    )

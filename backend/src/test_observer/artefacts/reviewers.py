@@ -1,0 +1,95 @@
+"""The one writer of an artefact's reviewers.
+
+Reviewers are set by a PATCH of the artefact and added by the automatic assignment on
+start-test; both come through here, so the order (`position`), the refusal to list a user twice
+and what follows from becoming a reviewer (the notification and its link to the artefact's
+page) are decided once. Callers hold a lock on the artefact row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    Artefact,
+    Notification,
+    NotificationType,
+    artefact_reviewers_association,
+)
+
+_reviewers = artefact_reviewers_association
+
+
+def reviewer_ids(session: Session, artefact_id: int) -> list[int]:
+    """The artefact's reviewers, in their order."""
+    return list(
+        session.scalars(
+            select(_reviewers.c.user_id)
+            .where(_reviewers.c.artefact_id == artefact_id)
+            .order_by(_reviewers.c.position, _reviewers.c.user_id)
+        )
+    )
+
+
+def set_reviewers(
+    session: Session, artefact: Artefact, user_ids: Sequence[int], frontend_url: str
+) -> list[int]:
+    """Make `user_ids` the reviewers, in that order; answers the users newly added."""
+    previous = set(reviewer_ids(session, artefact.id))
+    wanted = list(dict.fromkeys(user_ids))
+    session.execute(delete(_reviewers).where(_reviewers.c.artefact_id == artefact.id))
+    _insert(session, artefact.id, wanted, first_position=0)
+    return _reviewers_added(
+        session, artefact, [user_id for user_id in wanted if user_id not in previous], frontend_url
+    )
+
+
+def add_reviewers(
+    session: Session, artefact: Artefact, user_ids: Sequence[int], frontend_url: str
+) -> list[int]:
+    """Append `user_ids` after the current reviewers, skipping those already reviewing;
+    answers the users newly added."""
+    current = reviewer_ids(session, artefact.id)
+    added = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in set(current)]
+    _insert(session, artefact.id, added, first_position=len(current))
+    return _reviewers_added(session, artefact, added, frontend_url)
+
+
+def artefact_page_url(frontend_url: str, artefact: Artefact) -> str:
+    return f"{frontend_url.rstrip('/')}/{artefact.family.value}s/{artefact.id}"
+
+
+def _insert(
+    session: Session, artefact_id: int, user_ids: Sequence[int], *, first_position: int
+) -> None:
+    if user_ids:
+        session.execute(
+            insert(_reviewers),
+            [
+                {"artefact_id": artefact_id, "user_id": user_id, "position": position}
+                for position, user_id in enumerate(user_ids, start=first_position)
+            ],
+        )
+
+
+def _reviewers_added(
+    session: Session, artefact: Artefact, added: list[int], frontend_url: str
+) -> list[int]:
+    """Everything that follows from users becoming reviewers of the artefact."""
+    if added:
+        target_url = artefact_page_url(frontend_url, artefact)
+        session.execute(
+            insert(Notification),
+            [
+                {
+                    "user_id": user_id,
+                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
+                    "target_url": target_url,
+                }
+                for user_id in added
+            ],
+        )
+    return added

@@ -1,0 +1,159 @@
+"""Environment reviews of an artefact's latest builds: reading them and recording decisions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    ArtefactBuild,
+    ArtefactBuildEnvironmentReview,
+    Environment,
+    User,
+    environment_review_reviewers_association,
+)
+from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.errors import NotFoundError, UnprocessableError
+
+from .queries import latest_builds
+from .responses import reviewer_response
+from .schemas import (
+    ArtefactBuildMinimalResponse,
+    EnvironmentReviewPatch,
+    EnvironmentReviewResponse,
+    ReviewerResponse,
+)
+from .service import get_artefact
+
+
+def environment_review_responses(
+    session: Session, review_ids: Collection[int]
+) -> dict[int, EnvironmentReviewResponse]:
+    """Responses keyed by review id, in two queries."""
+    ids = list(set(review_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ArtefactBuildEnvironmentReview, Environment, ArtefactBuild)
+        .join(Environment, Environment.id == ArtefactBuildEnvironmentReview.environment_id)
+        .join(ArtefactBuild, ArtefactBuild.id == ArtefactBuildEnvironmentReview.artefact_build_id)
+        .where(ArtefactBuildEnvironmentReview.id.in_(ids))
+    ).all()
+    association = environment_review_reviewers_association
+    reviewers: dict[int, list[ReviewerResponse]] = defaultdict(list)
+    for review_id, user in session.execute(
+        select(association.c.environment_review_id, User)
+        .join(User, User.id == association.c.user_id)
+        .where(association.c.environment_review_id.in_(ids))
+        .order_by(association.c.environment_review_id, User.id)
+    ):
+        reviewers[review_id].append(reviewer_response(user))
+    return {
+        review.id: EnvironmentReviewResponse(
+            id=review.id,
+            review_decision=review.review_decision,
+            review_comment=review.review_comment,
+            environment=EnvironmentResponse.model_validate(environment),
+            artefact_build=ArtefactBuildMinimalResponse.model_validate(build),
+            reviewers=reviewers[review.id],
+        )
+        for review, environment, build in rows
+    }
+
+
+def environment_reviews(session: Session, artefact_id: int) -> list[EnvironmentReviewResponse]:
+    """Reviews of the artefact's latest builds, by build architecture and environment name."""
+    get_artefact(session, artefact_id)
+    latest = latest_builds([artefact_id]).subquery()
+    ids = session.scalars(
+        select(ArtefactBuildEnvironmentReview.id)
+        .join(latest, latest.c.id == ArtefactBuildEnvironmentReview.artefact_build_id)
+        .join(ArtefactBuild, ArtefactBuild.id == latest.c.id)
+        .join(Environment, Environment.id == ArtefactBuildEnvironmentReview.environment_id)
+        .order_by(ArtefactBuild.architecture, Environment.name, ArtefactBuildEnvironmentReview.id)
+    ).all()
+    responses = environment_review_responses(session, ids)
+    return [responses[review_id] for review_id in ids]
+
+
+def _review_changes(patch: EnvironmentReviewPatch) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if patch.review_decision is not None:
+        # Stored once per value, in a stable order, however the client sent them.
+        changes["review_decision"] = list(dict.fromkeys(patch.review_decision))
+    if patch.review_comment is not None:
+        changes["review_comment"] = patch.review_comment
+    return changes
+
+
+def _apply_review_changes(session: Session, changes: dict[int, dict[str, Any]]) -> None:
+    """One executemany UPDATE per combination of changed fields (at most three)."""
+    by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for review_id, values in changes.items():
+        if values:
+            by_keys[tuple(sorted(values))].append({"id": review_id, **values})
+    for rows in by_keys.values():
+        session.execute(update(ArtefactBuildEnvironmentReview), rows)
+
+
+def _reviews_of_artefact(
+    session: Session, artefact_id: int, review_ids: Collection[int]
+) -> set[int]:
+    return set(
+        session.scalars(
+            select(ArtefactBuildEnvironmentReview.id)
+            .join(
+                ArtefactBuild, ArtefactBuild.id == ArtefactBuildEnvironmentReview.artefact_build_id
+            )
+            .where(
+                ArtefactBuildEnvironmentReview.id.in_(list(review_ids)),
+                ArtefactBuild.artefact_id == artefact_id,
+            )
+        )
+    )
+
+
+def update_environment_reviews(
+    session: Session, artefact_id: int, patches: Sequence[EnvironmentReviewPatch]
+) -> list[EnvironmentReviewResponse]:
+    """Apply the patches that name a review of this artefact; skip the others silently."""
+    wanted = {patch.id for patch in patches if patch.id is not None}
+    if not wanted:
+        return []
+    owned = _reviews_of_artefact(session, artefact_id, wanted)
+    kept = [patch for patch in patches if patch.id in owned]
+    changes: dict[int, dict[str, Any]] = defaultdict(dict)
+    for patch in kept:
+        assert patch.id is not None
+        changes[patch.id].update(_review_changes(patch))
+    _apply_review_changes(session, changes)
+    responses = environment_review_responses(session, owned)
+    return [responses[patch.id] for patch in kept if patch.id is not None]
+
+
+def update_environment_review(
+    session: Session, artefact_id: int, review_id: int, patch: EnvironmentReviewPatch
+) -> EnvironmentReviewResponse:
+    belongs_to = session.scalar(
+        select(ArtefactBuild.artefact_id)
+        .join(
+            ArtefactBuildEnvironmentReview,
+            ArtefactBuildEnvironmentReview.artefact_build_id == ArtefactBuild.id,
+        )
+        .where(ArtefactBuildEnvironmentReview.id == review_id)
+    )
+    if belongs_to is None:
+        raise NotFoundError(f"Environment review {review_id} doesn't exist")
+    if belongs_to != artefact_id:
+        raise UnprocessableError(
+            f"Environment review {review_id} doesn't belong to artefact {artefact_id}",
+        )
+    _apply_review_changes(session, {review_id: _review_changes(patch)})
+    return environment_review_responses(session, [review_id])[review_id]
