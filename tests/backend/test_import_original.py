@@ -3,6 +3,7 @@ imported into ours and then read back through our own API."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -258,3 +259,28 @@ def test_an_unmigrated_target_is_refused(original: str, database_server: str) ->
         result = import_command(target, "--from", original)
     assert result.exit_code == 1
     assert "run `test-observer db upgrade` first" in result.stderr
+
+
+def test_json_report_with_the_source_url_from_the_environment(
+    original: str, database_url: str, engine: Engine
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["import-original", "--json"],
+        env={"DB_URL": database_url, "ORIGINAL_DB_URL": original},
+    )
+
+    assert result.exit_code == 0, result.output
+    report = {table["table"]: table for table in json.loads(result.stdout)["tables"]}
+    assert [table for table in report.values() if table["merged-rows"]] == [
+        {
+            "table": table,
+            "source-rows": counts(original)[table],
+            "imported-rows": counts(original)[table] - merged,
+            "merged-rows": merged,
+        }
+        for table, merged in EXPECTED_MERGES.items()
+    ]
+    assert {table: entry["imported-rows"] for table, entry in report.items()} == counts(
+        database_url
+    )

@@ -118,4 +118,5 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
         "create-application",
         "promote-user-to-admin",
         "delete-artefact",
+        "import-original",
     }

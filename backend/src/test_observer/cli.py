@@ -398,13 +398,18 @@ def import_original_command(
         str,
         typer.Option(
             "--from",
+            envvar="ORIGINAL_DB_URL",
             help="URL of the original Test Observer's database (at its newest schema). "
-            "It is only read.",
+            "It is only read. From ORIGINAL_DB_URL when not given, which keeps a password "
+            "out of the process list.",
             show_default=False,
         ),
     ],
     dry_run: Annotated[
         bool, typer.Option(help="Report what would be imported and merged; write nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the row counts as JSON instead of a table.")
     ] = False,
 ) -> None:
     """Copy a database of the original Test Observer into this one, which must be empty and
@@ -428,7 +433,7 @@ def import_original_command(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            disable=dry_run,
+            disable=dry_run or as_json,
         ) as progress:
             tasks: dict[str, Any] = {}
 
@@ -443,6 +448,24 @@ def import_original_command(
             )
     except ImportRefusedError as error:
         fail(str(error))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "dry-run": dry_run,
+                    "tables": [
+                        {
+                            "table": table.table,
+                            "source-rows": table.source_rows,
+                            "imported-rows": table.imported_rows,
+                            "merged-rows": table.merged_rows,
+                        }
+                        for table in report.tables
+                    ],
+                }
+            )
+        )
+        return
     summary = Table(title="Would import" if dry_run else "Imported")
     for column in ("table", "source rows", "imported rows", "merged"):
         summary.add_column(column, justify="left" if column == "table" else "right")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import ops
 
+from . import original_import
 from .config import CharmConfig, InvalidConfigError
 from .database import DatabaseInfo, DatabaseRequirer
 from .frontend import FrontendProvider
@@ -24,6 +25,7 @@ from .migrations import (
     current_revision,
     upgrade_to_head,
 )
+from .original_import import ImportOriginalParams
 from .workload import (
     CONTAINER,
     MIGRATION_TIMEOUT,
@@ -120,6 +122,7 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
+        framework.observe(on.import_original_action, self._on_import_original_action)
 
     # Reconcile
 
@@ -492,6 +495,29 @@ class TestObserverCharm(ops.CharmBase):
         artefact_id = int(event.params["artefact-id"])
         if self._run_admin(event, ["admin", "delete-artefact", "--", str(artefact_id)]) is not None:
             event.set_results({"result": f"artefact {artefact_id} deleted"})
+
+    def _on_import_original_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ImportOriginalParams, errors="fail")
+        context = self._action_context(event, leader_only=True, gate_open=True)
+        if context is None:
+            return
+        _, env = context
+        try:
+            url = original_import.source_url(self.model, params.source_url)
+        except ValueError as e:
+            event.fail(str(e))
+            return
+        event.log("importing the original database; this can take minutes")
+        try:
+            output = self.workload.run(
+                original_import.command(params),
+                {**env, "ORIGINAL_DB_URL": url},
+                timeout=original_import.IMPORT_TIMEOUT,
+            ).stdout
+        except CommandFailedError as e:
+            event.fail(f"import-original failed: {e.reason}")
+            return
+        event.set_results(original_import.results(output))
 
     def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
         context = self._action_context(event, gate_open=True)
