@@ -75,9 +75,9 @@ def test_bulk_attach_by_filter(seeded: str) -> None:
     for _ in range(RUNS):
         attach.append(_timed(client, f"{url}/attach", body))
         with Session(engine) as session:
-            attached = session.scalar(
-                select(func.count()).select_from(IssueTestResultAttachment)
-            ) or 0
+            attached = (
+                session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) or 0
+            )
         again.append(_timed(client, f"{url}/attach", body))
         detach.append(_timed(client, f"{url}/detach", body))
     engine.dispose()

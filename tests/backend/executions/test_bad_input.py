@@ -95,7 +95,9 @@ def catalogue(execution_id: int, link_id: int) -> list[tuple[str, str, dict[str,
 ISSUES = "/v1/issues"
 
 
-def issue_catalogue(issue_id: int, foreign_rule_id: int) -> list[tuple[str, str, dict[str, Any], int]]:
+def issue_catalogue(
+    issue_id: int, foreign_rule_id: int
+) -> list[tuple[str, str, dict[str, Any], int]]:
     """Bad requests to the issue endpoints; `foreign_rule_id` belongs to another issue."""
     rules = f"{ISSUES}/{issue_id}/attachment-rules"
     attach = f"{ISSUES}/{issue_id}/attach"

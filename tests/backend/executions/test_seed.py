@@ -76,7 +76,9 @@ def test_seed_refuses_a_database_with_data(database_url: str, engine: Engine) ->
 def test_seed_triages_failures_with_issues_and_rules(
     engine: Engine, database_url: str, db_session: Session
 ) -> None:
-    plan = SeedPlan(artefacts=10, architectures=2, environments=3, executions=40, results=40, issues=9)
+    plan = SeedPlan(
+        artefacts=10, architectures=2, environments=3, executions=40, results=40, issues=9
+    )
     counts = seed(make_session_factory(engine), plan, Settings(db_url=database_url))
     assert counts["issues"] == 9
     assert counts["attachment_rules"] == 3

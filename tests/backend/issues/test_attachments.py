@@ -110,7 +110,10 @@ def test_filters_without_a_filter_are_422(  # AR3
 
 
 def _metadata(category: str, value: str) -> str:
-    return f"{base64.b64encode(category.encode()).decode()}:{base64.b64encode(value.encode()).decode()}"
+    def encoded(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return f"{encoded(category)}:{encoded(value)}"
 
 
 @pytest.mark.parametrize(
@@ -133,7 +136,9 @@ def test_filter_attach_matches_the_results_search(  # AR4
     issue = put_issue(api, GITHUB)
     first, _ = execution_with_results(api, ("a", "FAILED"), ("b", "PASSED"), ci_link="https://ci/1")
     api.patch(f"/v1/test-executions/{first}", json={"execution_metadata": {"lab": ["north"]}})
-    execution_with_results(api, ("a", "FAILED"), ("b", "FAILED"), environment="x", ci_link="https://ci/2")
+    execution_with_results(
+        api, ("a", "FAILED"), ("b", "FAILED"), environment="x", ci_link="https://ci/2"
+    )
     execution_with_results(
         api,
         ("a", "FAILED"),
@@ -162,10 +167,9 @@ def test_filter_attach_matches_the_results_search(  # AR4
     url = f"{ISSUES}/{issue['id']}"
     assert api.post(f"{url}/attach", json={"test_results_filters": filters}).status_code == 200
     assert {result for _, result, _ in attached(db_session)} == expected
-    assert (
-        api.get("/v1/test-results", params={"issues": issue["id"], "limit": 1000}).json()["count"]
-        == len(expected)
-    )
+    assert api.get("/v1/test-results", params={"issues": issue["id"], "limit": 1000}).json()[
+        "count"
+    ] == len(expected)
     assert api.post(f"{url}/detach", json={"test_results_filters": filters}).status_code == 200
     assert attached(db_session) == set()
 
@@ -193,7 +197,9 @@ def test_attach_with_a_rule_records_it(api: TestClient, db_session: Session) -> 
     db_session.commit()
 
     url = f"{ISSUES}/{issue['id']}"
-    missing = api.post(f"{url}/attach", json={"test_results": [results["a"]], "attachment_rule": 999})
+    missing = api.post(
+        f"{url}/attach", json={"test_results": [results["a"]], "attachment_rule": 999}
+    )
     assert (missing.status_code, missing.json()) == (404, {"detail": "Attachment rule not found"})
     mismatched = api.post(
         f"{url}/attach", json={"test_results": [results["a"]], "attachment_rule": foreign["id"]}
@@ -203,7 +209,9 @@ def test_attach_with_a_rule_records_it(api: TestClient, db_session: Session) -> 
         {"detail": "Attachment rule not attached to given issue"},
     )
     assert attached(db_session) == set()
-    ok = api.post(f"{url}/attach", json={"test_results": [results["a"]], "attachment_rule": rule["id"]})
+    ok = api.post(
+        f"{url}/attach", json={"test_results": [results["a"]], "attachment_rule": rule["id"]}
+    )
     assert ok.status_code == 200
     assert attached(db_session) == {(issue["id"], results["a"], rule["id"])}
 

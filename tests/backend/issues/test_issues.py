@@ -304,4 +304,36 @@ def test_issue_permissions(make_client: Any, db_session: Session) -> None:
         allowed = client.request(method, path, json=body, headers=rerunner)
         assert allowed.status_code == 200, (method, path)
         assert allowed.json()["auto_rerun_enabled"] is True
-    assert client.patch(f"{ISSUES}/{issue_id}", json={"title": "x"}, headers=editor).status_code == 200
+    assert (
+        client.patch(f"{ISSUES}/{issue_id}", json={"title": "x"}, headers=editor).status_code == 200
+    )
+
+
+def test_openapi_lists_every_issue_operation(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    operations = {
+        (method.upper(), path): operation["x-permissions"]
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/issues")
+        for method, operation in item.items()
+    }
+    rules = "/v1/issues/{issue_id}/attachment-rules"
+    assert operations == {
+        ("GET", "/v1/issues"): ["view_issue"],
+        ("PUT", "/v1/issues"): ["change_issue"],
+        ("GET", "/v1/issues/{issue_id}"): ["view_issue"],
+        ("PATCH", "/v1/issues/{issue_id}"): ["change_issue"],
+        ("POST", "/v1/issues/{issue_id}/attach"): ["change_issue_attachment"],
+        ("POST", "/v1/issues/{issue_id}/detach"): ["change_issue_attachment"],
+        ("POST", rules): ["change_attachment_rule"],
+        ("PATCH", rules + "/{attachment_rule_id}"): ["change_attachment_rule"],
+        ("DELETE", rules + "/{attachment_rule_id}"): ["change_attachment_rule"],
+    }
+    patch = document["paths"]["/v1/issues/{issue_id}"]["patch"]
+    # The upstream document's query parameters stay, for clients generated from it.
+    assert {p["name"] for p in patch["parameters"]} == {
+        "issue_id",
+        "title",
+        "status",
+        "auto_rerun_enabled",
+    }

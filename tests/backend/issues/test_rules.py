@@ -193,7 +193,11 @@ def test_rule_without_criteria_attaches_every_new_result(  # AR10
         "/v1/test-executions/end-test",
         json={
             "ci_link": "https://ci/1",
-            "test_results": [c3_result("a", "pass"), c3_result("b", "skip"), c3_result("c", "fail")],
+            "test_results": [
+                c3_result("a", "pass"),
+                c3_result("b", "skip"),
+                c3_result("c", "fail"),
+            ],
         },
     )
     assert attachments_by_name(api, execution_id) == {
@@ -267,7 +271,9 @@ def test_rule_delete(api: TestClient, db_session: Session) -> None:  # AR14
     other = put_issue(api, "https://github.com/acme/widgets/issues/2")
     rule = add_rule(api, issue, execution_metadata={"hw": ["laptop"]})
     execution_id = start(api, snap())
-    api.patch(f"/v1/test-executions/{execution_id}", json={"execution_metadata": {"hw": ["laptop"]}})
+    api.patch(
+        f"/v1/test-executions/{execution_id}", json={"execution_metadata": {"hw": ["laptop"]}}
+    )
     api.post(results_url(execution_id), json=[result("a", "FAILED")])
     assert attachments_by_name(api, execution_id) == {"a": [(issue["id"], rule["id"])]}
 

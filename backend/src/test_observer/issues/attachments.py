@@ -79,7 +79,9 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
                 select(
                     literal(issue.id),
                     subquery.c.id,
-                    literal(request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type),
+                    literal(
+                        request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type
+                    ),
                 ),
             )
             .on_conflict_do_nothing(index_elements=["issue_id", "test_result_id"])

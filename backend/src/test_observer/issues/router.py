@@ -43,7 +43,7 @@ def get_issues(
         Query(description="Filter by issue source (e.g., github, jira, launchpad)"),
     ] = None,
     project: Annotated[str | None, Query(description="Filter by project name")] = None,
-    status: Annotated[  # noqa: A002 - the query parameter's public name
+    status: Annotated[
         list[IssueStatus] | None,
         Query(description="Filter by issue status. Accepts multiple values"),
     ] = None,
@@ -95,7 +95,9 @@ def create_or_update_issue(
     return service.put_issue(session, reference, request)
 
 
-@router.get("/{issue_id}", dependencies=[requires(Permission.view_issue)], responses=ISSUE_NOT_FOUND)
+@router.get(
+    "/{issue_id}", dependencies=[requires(Permission.view_issue)], responses=ISSUE_NOT_FOUND
+)
 def get_issue(issue_id: int, session: DbSession) -> IssueResponse:
     return service.get_issue(session, issue_id)
 
@@ -108,7 +110,7 @@ def patch_issue(
     settings: AppSettings,
     principal: Principal = requires(Permission.change_issue),
     title: Annotated[str | None, Query(description="Deprecated: send it in the body")] = None,
-    status: Annotated[  # noqa: A002
+    status: Annotated[
         IssueStatus | None, Query(description="Deprecated: send it in the body")
     ] = None,
     auto_rerun_enabled: Annotated[

@@ -3,7 +3,7 @@ automatically (applied by `executions/attachments.py` when results are stored)."
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 

@@ -143,9 +143,9 @@ _URL = case(
 # What a search word is compared with. Enums compare by their stored labels (JIRA, OPEN, ...).
 _SEARCHED: list[ColumnElement[str]] = [
     cast(Issue.source, String),
-    Issue.project,
-    Issue.key,
-    Issue.title,
+    Issue.project.expression,
+    Issue.key.expression,
+    Issue.title.expression,
     cast(Issue.status, String),
     _URL,
 ]
@@ -236,4 +236,4 @@ def _execution_counts(session: Session, issue_ids: list[int]) -> dict[int, int]:
         .where(IssueTestResultAttachment.issue_id.in_(issue_ids))
         .group_by(IssueTestResultAttachment.issue_id)
     ).all()
-    return {issue_id: count for issue_id, count in rows}
+    return {issue_id: count for issue_id, count in rows}  # noqa: C416 - rows are tuples
