@@ -297,3 +297,30 @@ def test_bulk_needs_the_bulk_permission(  # AR1
         for body in bulk_bodies:
             assert client.post(url, json=body, headers=single).status_code == 403, body
             assert client.post(url, json=body, headers=bulk).status_code != 403, body
+
+
+def test_frontend_filter_body_is_accepted(api: TestClient, db_session: Session) -> None:
+    """The frontend sends every filter key, empty ones included (nulls and empty lists)."""
+    issue = put_issue(api, GITHUB)
+    _, results = execution_with_results(api, ("a", "FAILED"), ("b", "PASSED"))
+    filters = {
+        "families": ["snap"],
+        "test_result_statuses": ["FAILED"],
+        "artefacts": [],
+        "artefact_is_archived": None,
+        "rerun_is_requested": None,
+        "execution_is_latest": None,
+        "environments": [],
+        "test_cases": [],
+        "template_ids": [],
+        "execution_metadata": {},
+        "issues": [],
+        "reviewer_ids": [],
+        "from_date": None,
+        "until_date": None,
+        "offset": None,
+        "limit": None,
+    }
+    response = api.post(f"{ISSUES}/{issue['id']}/attach", json={"test_results_filters": filters})
+    assert response.status_code == 200, response.text
+    assert attached(db_session) == {(issue["id"], results["a"], None)}

@@ -228,6 +228,18 @@ def test_executions_count_counts_executions_not_results(api: TestClient) -> None
     )
     listed = api.get(ISSUES).json()["issues"]
     assert listed[0]["test_executions_count"] == 1
+    # What the issue list of the frontend reads.
+    assert set(listed[0]) == {
+        "id",
+        "source",
+        "project",
+        "key",
+        "title",
+        "status",
+        "url",
+        "labels",
+        "test_executions_count",
+    }
     api.post(f"{ISSUES}/{issue['id']}/attach", json={"test_results": [second["a"]]})
     assert api.get(ISSUES).json()["issues"][0]["test_executions_count"] == 2
     # Elsewhere the count is not computed.
