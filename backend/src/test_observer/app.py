@@ -25,6 +25,7 @@ from test_observer.environments.router import router as environments_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
+from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
@@ -53,6 +54,7 @@ ROUTERS = [
     permissions_router,
     applications_router,
     executions_router,
+    issues_router,
 ]
 
 # The version of the HTTP contract, not of the server: the committed OpenAPI document must not

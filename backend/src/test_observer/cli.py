@@ -338,6 +338,9 @@ def seed_command(
     ] = 5,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
     batch: Annotated[int, typer.Option(help="Executions per transaction.", min=1)] = 50,
+    issues: Annotated[
+        int, typer.Option(help="Issues triaging recurring failures (a third with a rule).", min=0)
+    ] = 60,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
 ) -> None:
     """Fill an empty database with a realistic, deterministic dataset (for development and
@@ -347,8 +350,8 @@ def seed_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from test_observer.db.engine import make_engine, make_session_factory
-    from test_observer.executions.seed import SeedPlan
-    from test_observer.executions.seed import seed as fill
+    from test_observer.seed import SeedPlan
+    from test_observer.seed import seed as fill
     from test_observer.settings import Settings
 
     url = database_url()
@@ -363,6 +366,7 @@ def seed_command(
         versions_per_line=versions_per_line,
         seed=seed,
         batch=batch,
+        issues=issues,
     )
     engine = make_engine(url)
     began = time.monotonic()
@@ -387,8 +391,10 @@ def seed_command(
     finally:
         engine.dispose()
     note(
-        f"Seeded {counts['artefacts']} artefacts, {counts['executions']} executions and "
-        f"{counts['results']} results in {time.monotonic() - began:.0f} s"
+        f"Seeded {counts['artefacts']} artefacts, {counts['executions']} executions, "
+        f"{counts['results']} results, {counts['issues']} issues, "
+        f"{counts['attachment_rules']} attachment rules and {counts['attachments']} "
+        f"attachments in {time.monotonic() - began:.0f} s"
     )
 
 

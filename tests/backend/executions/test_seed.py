@@ -9,8 +9,16 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from test_observer.db.engine import make_session_factory
-from test_observer.db.models import Artefact, Base, FamilyName, TestCase, TestResult
-from test_observer.executions.seed import SeedPlan, seed
+from test_observer.db.models import (
+    Artefact,
+    Base,
+    FamilyName,
+    IssueTestResultAttachment,
+    TestCase,
+    TestResult,
+    TestResultStatus,
+)
+from test_observer.seed import SeedPlan, seed
 from test_observer.settings import Settings
 
 PLAN = SeedPlan(artefacts=10, architectures=2, environments=3, executions=24, results=12, seed=7)
@@ -63,3 +71,24 @@ def test_seed_refuses_a_database_with_data(database_url: str, engine: Engine) ->
     )
     assert completed.returncode == 1
     assert "already holds artefacts" in completed.stderr
+
+
+def test_seed_triages_failures_with_issues_and_rules(
+    engine: Engine, database_url: str, db_session: Session
+) -> None:
+    plan = SeedPlan(
+        artefacts=10, architectures=2, environments=3, executions=40, results=40, issues=9
+    )
+    counts = seed(make_session_factory(engine), plan, Settings(db_url=database_url))
+    assert counts["issues"] == 9
+    assert counts["attachment_rules"] == 3
+    rows = db_session.execute(
+        select(IssueTestResultAttachment.attachment_rule_id, TestResult.status).join(
+            TestResult, TestResult.id == IssueTestResultAttachment.test_result_id
+        )
+    ).all()
+    assert counts["attachments"] == len(rows) > 0
+    # Only failures are attached, some by a rule during ingestion and some by hand.
+    assert {status for _, status in rows} == {TestResultStatus.FAILED}
+    assert any(rule is None for rule, _ in rows)
+    assert any(rule is not None for rule, _ in rows)

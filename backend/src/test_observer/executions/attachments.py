@@ -8,9 +8,13 @@ whole set at once: three statements whatever the number of results.
    rules decide again. Attachments made by hand stay.
 2. Every enabled attachment rule whose filters all accept a result attaches its issue to it.
    An empty filter accepts anything; a rule's execution metadata requires, for each of its
-   categories, that the execution carries at least one of the rule's values.
+   categories, that the execution carries at least one of the rule's values. When several
+   rules of one issue match, the lowest rule id is recorded. An attachment that exists
+   already (made by hand) stays as it is.
 3. If any result of the execution is now attached to an issue with automatic reruns, a rerun
-   request for the execution's group is created (priority 0) unless one exists.
+   request for the execution's group is created (priority 0) unless one exists. The insert
+   skips an existing request on the group's unique constraint, so concurrent uploads to the
+   executions of one group create exactly one.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ _DROP_RULE_ATTACHMENTS = text(
     """
 )
 
+# DISTINCT ON keeps one row per (issue, result): the lowest matching rule id, which is then
+# the rule recorded. (An ORDER BY feeding an INSERT would not guarantee which row wins.)
 _ATTACH_BY_RULES = text(
     """
     INSERT INTO issue_test_result_attachment (issue_id, test_result_id, attachment_rule_id)
-    SELECT rule.issue_id, result.id, rule.id
+    SELECT DISTINCT ON (rule.issue_id, result.id) rule.issue_id, result.id, rule.id
     FROM test_result AS result
     JOIN test_case AS tc ON tc.id = result.test_case_id
     JOIN test_execution AS te ON te.id = result.test_execution_id
@@ -65,6 +71,7 @@ _ATTACH_BY_RULES = text(
               AND accepted.category = wanted.category
           )
       )
+    ORDER BY rule.issue_id, result.id, rule.id
     ON CONFLICT (issue_id, test_result_id) DO NOTHING
     """
 )

@@ -100,8 +100,18 @@ class TestResultSearchFilters(TestExecutionRerunFilters):
         description="Pagination of the results search; ignored when selecting executions to rerun.",
     )
 
+    def has_filters(self) -> bool:
+        # Dates and pagination only narrow a selection, and the deprecated alias does not count
+        # either: none of them makes an empty filter object safe for a bulk action.
+        return any(
+            value not in (None, [], {})
+            for name, value in self
+            if name not in NOT_FILTERS | RESULT_NOT_FILTERS
+        )
+
 
 NOT_FILTERS = frozenset({"offset", "limit"})
+RESULT_NOT_FILTERS = frozenset({"from_date", "until_date", "assignee_ids"})
 
 
 # Parsing of the query-string forms of the filters; errors keep FastAPI's validation shape.

@@ -25,13 +25,15 @@ from test_observer.db.models import (
     test_execution_metadata_association_table,
 )
 from test_observer.environments.schemas import EnvironmentResponse
-from test_observer.issues.schemas import (
+
+from .schemas import (
     IssueAttachmentResponse,
     MinimalAttachmentRule,
     MinimalIssue,
+    RelevantLinkResponse,
+    TestExecutionResponse,
+    TestResultResponse,
 )
-
-from .schemas import RelevantLinkResponse, TestExecutionResponse, TestResultResponse
 
 UNTRIAGED_STATUSES = (TestResultStatus.FAILED, TestResultStatus.SKIPPED)
 

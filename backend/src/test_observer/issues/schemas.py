@@ -1,12 +1,18 @@
-"""Wire shapes of issues and attachment rules, as nested in test results."""
+"""Wire shapes of issues, their attachments to test results and attachment rules."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, HttpUrl
 
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, TestResultStatus
+from test_observer.executions.filters import TestResultSearchFilters
+from test_observer.executions.requests import MetadataText
+from test_observer.executions.schemas import (
+    MinimalAttachmentRule,
+    MinimalIssue,
+)
 
 
-class MinimalIssue(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class IssueResponse(BaseModel):
+    """One issue with its attachment rules."""
 
     id: int
     source: IssueSource
@@ -16,26 +22,59 @@ class MinimalIssue(BaseModel):
     status: IssueStatus
     url: str
     labels: list[str] | None
-    test_executions_count: int = Field(
-        default=0, description="Only the issue list computes it; nested issues report 0."
-    )
+    auto_rerun_enabled: bool
+    attachment_rules: list[MinimalAttachmentRule]
 
 
-class MinimalAttachmentRule(BaseModel):
-    id: int
-    enabled: bool
-    families: list[FamilyName]
-    artefacts: list[str]
-    artefact_versions: list[str]
-    artefact_stages: list[str]
-    artefact_tracks: list[str]
-    environment_names: list[str]
-    test_case_names: list[str]
-    template_ids: list[str]
-    test_result_statuses: list[TestResultStatus]
-    execution_metadata: dict[str, list[str]]
+class IssuesGetResponse(BaseModel):
+    issues: list[MinimalIssue]
+    # Matching issues in all, not only on this page.
+    count: int
+    limit: int
+    offset: int
 
 
-class IssueAttachmentResponse(BaseModel):
-    issue: MinimalIssue
-    attachment_rule: MinimalAttachmentRule | None
+class IssueFields(BaseModel):
+    """What a caller may set on an issue; a missing or null field is left unchanged."""
+
+    title: str | None = None
+    status: IssueStatus | None = None
+    auto_rerun_enabled: bool | None = None
+
+
+class IssuePutRequest(IssueFields):
+    url: HttpUrl = Field(description="Issue page on github.com, Jira or Launchpad")
+
+
+class IssuePatchRequest(IssueFields):
+    pass
+
+
+class IssueAttachmentRequest(BaseModel):
+    """Results to attach or detach: by id, by the filters of the results search, or both."""
+
+    test_results: list[int] | None = None
+    test_results_filters: TestResultSearchFilters | None = None
+    # Recorded on the attachments, as if that rule had made them.
+    attachment_rule: int | None = None
+
+
+class AttachmentRuleRequest(BaseModel):
+    """A rule's criteria; every empty list accepts any value."""
+
+    enabled: bool = True
+    families: list[FamilyName] = []
+    artefacts: list[str] = []
+    artefact_versions: list[str] = []
+    artefact_stages: list[str] = []
+    artefact_tracks: list[str] = []
+    environment_names: list[str] = []
+    test_case_names: list[str] = []
+    template_ids: list[str] = []
+    test_result_statuses: list[TestResultStatus] = []
+    # For each category, the execution must carry one of the values.
+    execution_metadata: dict[MetadataText, list[MetadataText]] = {}
+
+
+class AttachmentRulePatchRequest(BaseModel):
+    enabled: bool | None = None

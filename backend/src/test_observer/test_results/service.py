@@ -37,6 +37,12 @@ def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
     )
 
 
+def matching_result_ids(filters: TestResultSearchFilters) -> Select[int]:
+    """Ids of every result the search would find with `filters`, as one subquery for set-based
+    writes (bulk issue attachment). The search's pagination does not apply."""
+    return _joined_results(select(TestResult.id)).where(*result_conditions(filters))
+
+
 def _matching_test_cases(session: Session, filters: TestResultSearchFilters) -> list[int] | None:
     """Ids of the test cases the name and template filters select; None when they are unset."""
     if not filters.test_cases and not filters.template_ids:

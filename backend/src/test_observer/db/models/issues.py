@@ -62,15 +62,25 @@ class Issue(Entity):
 
 class IssueTestResultAttachment(Entity):
     __tablename__ = "issue_test_result_attachment"
-    __table_args__ = (UniqueConstraint("issue_id", "test_result_id"),)
+    # Bulk attachment inserts a row per result, so every index costs: the unique constraint
+    # serves lookups by issue, and only rule-made rows need finding by rule (when the rule is
+    # deleted).
+    __table_args__ = (
+        UniqueConstraint("issue_id", "test_result_id"),
+        Index(
+            "issue_test_result_attachment_attachment_rule_id_ix",
+            "attachment_rule_id",
+            postgresql_where=text("attachment_rule_id IS NOT NULL"),
+        ),
+    )
 
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"), index=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
     test_result_id: Mapped[int] = mapped_column(
         ForeignKey("test_result.id", ondelete="CASCADE"), index=True
     )
     # NULL means attached by hand; otherwise the rule that created the attachment.
     attachment_rule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("issue_test_result_attachment_rule.id", ondelete="SET NULL"), index=True
+        ForeignKey("issue_test_result_attachment_rule.id", ondelete="SET NULL")
     )
 
     issue: Mapped[Issue] = relationship(lazy="raise")

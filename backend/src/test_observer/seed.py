@@ -8,6 +8,7 @@ Shape: artefacts are spread over the five families in lines of several versions 
 have history), each version is built for every architecture, and executions walk through the
 (artefact, architecture, environment) combinations. Each execution gets its results from a
 shared pool of test names per family, mostly passing, with failures carrying long logs.
+Issues triage recurring failures, some through attachment rules, others by hand.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from test_observer.auth import Principal
 from test_observer.db.models import (
     Artefact,
     FamilyName,
+    Issue,
+    IssueTestResultAttachment,
+    IssueTestResultAttachmentRule,
     Permission,
     TestExecution,
     TestResult,
     TestResultStatus,
 )
-from test_observer.settings import Settings
-
-from .requests import (
+from test_observer.executions.requests import (
     C3_STATUS,
     C3TestResult,
     EndTestExecutionRequest,
@@ -40,10 +42,12 @@ from .requests import (
     TestExecutionsPatchRequest,
     TestResultRequest,
 )
-from .reruns import RerunRequest, create_reruns
-from .results import IncomingResult, end_test, post_results
-from .service import patch_execution
-from .start_test import StartTest, start_test
+from test_observer.executions.reruns import RerunRequest, create_reruns
+from test_observer.executions.results import IncomingResult, end_test, post_results
+from test_observer.executions.service import patch_execution
+from test_observer.executions.start_test import StartTest, start_test
+from test_observer.issues.seed import attach_by_hand, create_issues
+from test_observer.settings import Settings
 
 FAMILIES = list(FamilyName)
 ARCHITECTURES = ["amd64", "arm64", "armhf", "riscv64", "s390x", "ppc64el"]
@@ -65,6 +69,8 @@ class SeedPlan:
     versions_per_line: int = 5
     seed: int = 0
     batch: int = 50
+    # Issues triaging recurring failures (see issues/seed.py).
+    issues: int = 60
 
 
 def _artefact_payload(index: int, family: FamilyName, versions_per_line: int) -> dict[str, Any]:
@@ -105,10 +111,18 @@ def _io_log(rng: random.Random, name: str, status: TestResultStatus) -> str:
     )
 
 
+def _template(i: int) -> str:
+    return f"{CATEGORIES[i % len(CATEGORIES)].lower()}/check_{i // 8:03d}"
+
+
+def _templates(results: int) -> list[str]:
+    return list(dict.fromkeys(_template(i) for i in range(results)))
+
+
 def _results(rng: random.Random, family: FamilyName, count: int) -> list[IncomingResult]:
     results = []
     for i in range(count):
-        template = f"{CATEGORIES[i % len(CATEGORIES)].lower()}/check_{i // 8:03d}"
+        template = _template(i)
         name = f"{family.value}/{template}_{i % 3}"
         roll = rng.random()
         status = (
@@ -150,6 +164,10 @@ def seed(
         for i in range(plan.artefacts)
     ]
     combinations = plan.artefacts * plan.architectures
+    templates = _templates(plan.results)
+    # Rules exist before results arrive, so that ingestion attaches through its hook.
+    with factory() as session, session.begin():
+        issue_ids = create_issues(session, plan.issues, FAMILIES, templates)
     done = 0
     while done < plan.executions:
         with factory() as session, session.begin():
@@ -157,6 +175,8 @@ def seed(
                 _one_execution(session, settings, rng, plan, payloads, index, combinations)
         done = min(done + plan.batch, plan.executions)
         progress(done)
+    with factory() as session, session.begin():
+        attach_by_hand(session, issue_ids, FAMILIES, templates)
     with factory() as session:
         return {
             name: session.scalar(select(func.count()).select_from(model)) or 0
@@ -164,6 +184,9 @@ def seed(
                 ("artefacts", Artefact),
                 ("executions", TestExecution),
                 ("results", TestResult),
+                ("issues", Issue),
+                ("attachment_rules", IssueTestResultAttachmentRule),
+                ("attachments", IssueTestResultAttachment),
             )
         }
 

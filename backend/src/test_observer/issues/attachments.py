@@ -1,0 +1,111 @@
+"""Attaching an issue to test results by hand, or detaching it: by result ids, by the filters
+of the results search, or both. Each selection is written with one set-based statement.
+
+Manual attachments never request reruns; only automatic attachment does
+(`executions/attachments.py`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, literal, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    Issue,
+    IssueTestResultAttachment,
+    IssueTestResultAttachmentRule,
+    TestResult,
+)
+from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
+from test_observer.test_results.service import matching_result_ids
+
+from .schemas import IssueAttachmentRequest, IssueResponse
+from .service import find_issue, issue_response
+
+RULE_NOT_FOUND = "Attachment rule not found"
+RULE_OF_ANOTHER_ISSUE = "Attachment rule not attached to given issue"
+NO_FILTER = "At least one filter must be provided in test_results_filters"
+
+
+def is_bulk(request: IssueAttachmentRequest) -> bool:
+    """Whether the request needs the bulk permission as well."""
+    return (
+        len(set(request.test_results or [])) > 1
+        or request.test_results_filters is not None
+        or request.attachment_rule is not None
+    )
+
+
+def _check(session: Session, issue: Issue, request: IssueAttachmentRequest) -> list[int]:
+    """Validate the request before any write; the distinct result ids it names."""
+    if request.attachment_rule is not None:
+        owner = session.scalar(
+            select(IssueTestResultAttachmentRule.issue_id).where(
+                IssueTestResultAttachmentRule.id == request.attachment_rule
+            )
+        )
+        if owner is None:
+            raise NotFoundError(RULE_NOT_FOUND)
+        if owner != issue.id:
+            raise BadRequestError(RULE_OF_ANOTHER_ISSUE)
+    ids = sorted(set(request.test_results or []))
+    if ids:
+        found = set(session.scalars(select(TestResult.id).where(TestResult.id.in_(ids))))
+        missing = [result_id for result_id in ids if result_id not in found]
+        if missing:
+            listed = ", ".join(str(result_id) for result_id in missing[:20])
+            raise NotFoundError(f"Test results not found: {listed}")
+    filters = request.test_results_filters
+    if filters is not None and not filters.has_filters():
+        raise UnprocessableError(NO_FILTER)
+    return ids
+
+
+def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
+    issue = find_issue(session, issue_id)
+    ids = _check(session, issue, request)
+    selections = []
+    if ids:
+        selections.append(select(TestResult.id).where(TestResult.id.in_(ids)))
+    if request.test_results_filters is not None:
+        selections.append(matching_result_ids(request.test_results_filters))
+    for selected in selections:
+        subquery = selected.subquery()
+        session.execute(
+            insert(IssueTestResultAttachment)
+            .from_select(
+                ["issue_id", "test_result_id", "attachment_rule_id"],
+                select(
+                    literal(issue.id),
+                    subquery.c.id,
+                    literal(
+                        request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type
+                    ),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["issue_id", "test_result_id"])
+        )
+    return issue_response(session, issue)
+
+
+def detach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
+    issue = find_issue(session, issue_id)
+    ids = _check(session, issue, request)
+    if ids:
+        session.execute(
+            delete(IssueTestResultAttachment).where(
+                IssueTestResultAttachment.issue_id == issue.id,
+                IssueTestResultAttachment.test_result_id.in_(ids),
+            )
+        )
+    if request.test_results_filters is not None:
+        session.execute(
+            delete(IssueTestResultAttachment).where(
+                IssueTestResultAttachment.issue_id == issue.id,
+                IssueTestResultAttachment.test_result_id.in_(
+                    matching_result_ids(request.test_results_filters)
+                ),
+            )
+        )
+    return issue_response(session, issue)

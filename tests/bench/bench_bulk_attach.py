@@ -1,0 +1,128 @@
+"""Bulk attachment of an issue by filter on a seeded dataset: `uv run tox -e bench`.
+
+Not part of the default test run. It seeds a database of its own through the service code
+(`test-observer seed` with about 110,000 results; BENCH_ATTACH_EXECUTIONS changes the size),
+then times, through the API, attaching one issue to every result a filter matches, detaching
+it again, and attaching when every match is attached already. Each figure is the median of a
+few runs. When the database server runs on this machine, it also reports the CPU time the
+server spent on one attach, which does not depend on how busy the machine is.
+
+It prints a table and fails when attaching takes a second or more.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from test_observer.app import create_app
+from test_observer.db import migrate
+from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.db.models import FamilyName, IssueTestResultAttachment, Permission
+from test_observer.executions.filters import TestResultSearchFilters
+from test_observer.issues.attachments import attach
+from test_observer.issues.schemas import IssueAttachmentRequest
+from test_observer.seed import SeedPlan, seed
+from test_observer.settings import Settings
+from tests.database import scratch_database
+
+RUNS = 5
+TARGET_S = 1.0
+# Every family: the filter selects every result of the dataset.
+FILTERS = {"families": [family.value for family in FamilyName]}
+
+
+@pytest.fixture(scope="module")
+def seeded(database_server: str) -> Iterator[str]:
+    with scratch_database(database_server, "attach") as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        plan = SeedPlan(
+            artefacts=60,
+            architectures=2,
+            environments=4,
+            executions=int(os.environ.get("BENCH_ATTACH_EXECUTIONS", "620")),
+            results=200,
+            issues=0,
+        )
+        began = time.monotonic()
+        counts = seed(make_session_factory(engine), plan, Settings(db_url=url))
+        print(f"\nseeded {counts['results']:,} results in {time.monotonic() - began:.0f} s")
+        engine.dispose()
+        yield url
+
+
+def _timed(client: TestClient, path: str, body: dict[str, Any]) -> float:
+    began = time.perf_counter()
+    response = client.post(path, json=body)
+    elapsed = time.perf_counter() - began
+    assert response.status_code == 200, response.text
+    return elapsed
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a local process, or None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu_of_one_attach(engine: Any, issue_id: int) -> float | None:
+    request = IssueAttachmentRequest(test_results_filters=TestResultSearchFilters(**FILTERS))
+    with Session(engine) as session:
+        session.execute(delete(IssueTestResultAttachment))
+        session.commit()
+        pid = session.scalar(select(func.pg_backend_pid()))
+        before = _cpu_seconds(pid) if pid else None
+        attach(session, issue_id, request)
+        session.commit()
+        after = _cpu_seconds(pid) if pid else None
+    return None if before is None or after is None else after - before
+
+
+def test_bulk_attach_by_filter(seeded: str) -> None:
+    engine = make_engine(seeded)
+    settings = Settings(db_url=seeded, ignore_permissions=frozenset(Permission))
+    client = TestClient(create_app(settings, engine=engine))
+    issue = client.put("/v1/issues", json={"url": "https://github.com/acme/bench/issues/1"})
+    issue_id = issue.json()["id"]
+    url = f"/v1/issues/{issue_id}"
+    body = {"test_results_filters": FILTERS}
+
+    attach_s, detach_s, again_s = [], [], []
+    attached = 0
+    for _ in range(RUNS):
+        attach_s.append(_timed(client, f"{url}/attach", body))
+        with Session(engine) as session:
+            attached = (
+                session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) or 0
+            )
+        again_s.append(_timed(client, f"{url}/attach", body))
+        detach_s.append(_timed(client, f"{url}/detach", body))
+    cpu = _server_cpu_of_one_attach(engine, issue_id)
+    engine.dispose()
+
+    figures = {
+        f"attach {attached:,} results": statistics.median(attach_s),
+        "attach again (all present)": statistics.median(again_s),
+        f"detach {attached:,} results": statistics.median(detach_s),
+    }
+    print()
+    for name, seconds in figures.items():
+        print(f"{name:<34} median {seconds * 1000:8.0f} ms")
+    if cpu is not None:
+        print(f"{'server CPU for one attach':<34}        {cpu * 1000:8.0f} ms")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    assert attached >= 100_000, "the dataset is too small for the benchmark"
+    assert statistics.median(attach_s) < TARGET_S
