@@ -66,6 +66,7 @@ def _report(size: int) -> bytes:
             f"<system-out>ran test {i} in 0.01s with fixture setup and teardown\n"
             "setup: created a temporary directory and a database connection\n"
             "teardown: removed the temporary directory and closed the connection\n"
+            "collected 1 item; 1 passed; no warnings were raised during the run\n"
             "</system-out>"
             f"{body}</testcase>"
         )
