@@ -83,9 +83,7 @@ def _curl_request(command: str, where: str) -> DocRequest | None:
     except ValueError:
         return None
     # `curl ...` or a command substitution such as `ID=$(curl ... | jq .id)`.
-    start = next(
-        (n for n, t in enumerate(tokens) if t == "curl" or t.endswith("$(curl")), None
-    )
+    start = next((n for n, t in enumerate(tokens) if t == "curl" or t.endswith("$(curl")), None)
     if start is None:
         return None
     tokens = tokens[start + 1 :]
@@ -390,8 +388,8 @@ def test_extraction_finds_curl_in_ci_configurations() -> None:
         "steps:\n"
         "  - run: |\n"
         '      ID=$(curl -sf -X PUT "$TO_URL/v1/x/start-test" \\\n'
-        "        -d '{\"a\": 1,\n"
-        "             \"b\": 2}' | jq -r .id)\n"
+        '        -d \'{"a": 1,\n'
+        '             "b": 2}\' | jq -r .id)\n'
         "```\n"
         "```groovy\n"
         "sh '''\n"
