@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from test_observer.db.models import (
     IssueSource,
     IssueTestResultAttachment,
     IssueTestResultAttachmentRule,
+    Permission,
     TestCase,
     TestExecution,
     TestExecutionStatus,
@@ -27,6 +30,7 @@ from test_observer.db.models import (
 from test_observer.executions.junit import IO_LOG_LIMIT
 from tests.backend.executions.conftest import EVERY_PERMISSION, result, snap, start
 from tests.backend.executions.live import serve
+from tests.backend.principals import make_application
 from tests.backend.statements import count_statements
 
 SAMPLES = Path(__file__).parent / "junit_samples"
@@ -143,6 +147,47 @@ def test_pytest_report_becomes_results(api: TestClient, pytest_report: bytes) ->
     assert "about to compare" in failed_log
     assert "fixture could not connect" in results["test_sample::test_errors"]["io_log"]
     assert "needs a GPU" in results["test_sample::test_skipped"]["io_log"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl binary")
+def test_curl_upload_as_the_how_to_shows(
+    make_client: Callable[..., TestClient],
+    db_session: Session,
+    pytest_report: bytes,
+    tmp_path: Path,
+) -> None:
+    """start-test, then the report with --data-binary and ?complete=true, through curl and a
+    real server, with an application key that has change_test only."""
+    _, key = make_application(db_session, "ci", [Permission.change_test])
+    db_session.commit()
+    (tmp_path / "report.xml").write_bytes(pytest_report)
+    app = make_client().app
+    with serve(app) as base:  # type: ignore[arg-type]
+
+        def curl(*arguments: str) -> Any:
+            completed = subprocess.run(
+                ["curl", "-sf", *arguments, "-H", f"Authorization: Bearer {key}"],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            return json.loads(completed.stdout)
+
+        started = curl(
+            "-X", "PUT", f"{base}/v1/test-executions/start-test",
+            "-H", "Content-Type: application/json", "-d", json.dumps(snap()),
+        )  # fmt: skip
+        url = f"{base}/v1/test-executions/{started['id']}/junit?complete=true"
+        arguments = ("-X", "POST", url, "-H", "Content-Type: application/xml")
+        first = curl(*arguments, "--data-binary", "@report.xml")
+        assert first == {"stored": 5, "passed": 2, "failed": 2, "skipped": 1}
+        assert curl(*arguments, "--data-binary", "@report.xml") == first
+    execution = db_session.get(TestExecution, started["id"])
+    assert execution is not None
+    assert execution.status == TestExecutionStatus.FAILED
+    assert row_counts(db_session) == (5, 5)
 
 
 def test_uploading_the_same_report_again_changes_nothing(
