@@ -13,6 +13,7 @@ Not part of the default test run (the file name is not collected unless named).
 
 Seeding the default size takes minutes: set BENCH_FLAKY_DB_URL to a database already seeded
 with `test-observer seed` to reuse it (it is migrated, and with BENCH_HISTORY it grows).
+BENCH_RUNS changes the number of timed calls per query (default 30).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from tests.database import scratch_database
 EVERY_PERMISSION = ",".join(permission.value for permission in Permission)
 TESTCASES = 20_000
 JUNIT_TARGET_S = 2.0
-RUNS = 30
+RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 WARM_UP = 3
 FLAKY_TARGET_MS = {1: 200.0, 4: 400.0}
 
