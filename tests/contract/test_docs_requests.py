@@ -1,10 +1,12 @@
 """Every request the documentation shows with `curl` is one the API accepts.
 
-Requests are taken from shell code blocks of docs/**/*.md and README.md. Each must name an
-operation of the committed API description (backend/schemata/openapi.json), and its JSON body
-must match that operation's request schema: required fields present, types and enumeration
-values right, and no field the schema does not define (the API would silently ignore a
-misspelt optional field, so the reader would never find out).
+Requests are taken from shell code blocks of docs/**/*.md and README.md, and from the shell
+steps of CI configurations shown in YAML and Groovy blocks. Each must name an operation of the
+committed API description (backend/schemata/openapi.json), and its JSON body must match that
+operation's request schema: required fields present, types and enumeration values right, and
+no field the schema does not define (the API would silently ignore a misspelt optional field,
+so the reader would never find out). A file upload (`--data-binary @file`, `-F field=@file`)
+must use a media type the operation accepts and, for a form, its field names.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ OPENAPI = REPO_ROOT / "backend" / "schemata" / "openapi.json"
 
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(\S*)")
 SHELL_LANGUAGES = {"console", "shell-session", "shell", "bash", "sh"}
+# CI configurations whose shell steps hold curl commands.
+CI_LANGUAGES = {"yaml", "yml", "groovy"}
+CI_CURL_LINE = re.compile(r"^\s*(?:-\s+)?(?:\w+=\$\()?curl\s")
 API_PATH = re.compile(r"(/v1/[^\s\"'?]*|/health/[a-z]+|/openapi\.json)")
 
 Schema = dict[str, Any]
@@ -35,6 +40,9 @@ class DocRequest:
     method: str
     path: str
     body: str | None
+    content_type: str | None = None
+    # Form fields of a multipart upload (`-F name=value`), by name.
+    form: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.where}: {self.method} {self.path}"
@@ -74,29 +82,70 @@ def _curl_request(command: str, where: str) -> DocRequest | None:
         tokens = shlex.split(command, comments=True)
     except ValueError:
         return None
-    if "curl" not in tokens:
+    # `curl ...` or a command substitution such as `ID=$(curl ... | jq .id)`.
+    start = next((n for n, t in enumerate(tokens) if t == "curl" or t.endswith("$(curl")), None)
+    if start is None:
         return None
-    tokens = tokens[tokens.index("curl") + 1 :]
-    method, body, path = None, None, None
+    tokens = tokens[start + 1 :]
+    method, body, path, content_type = None, None, None, None
+    form: list[str] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         if token in ("-X", "--request"):
             method = tokens[i + 1].upper()
             i += 1
-        elif token in ("-d", "--data", "--data-raw", "--json"):
+        elif token in ("-d", "--data", "--data-raw", "--json", "--data-binary"):
             body = tokens[i + 1]
             i += 1
-        elif token in ("-H", "--header", "-o", "--output", "-u", "--user"):
+        elif token in ("-F", "--form"):
+            form.append(tokens[i + 1].split("=", 1)[0])
             i += 1
+        elif token in ("-H", "--header"):
+            name, _, value = tokens[i + 1].partition(":")
+            if name.strip().lower() == "content-type":
+                content_type = value.strip()
+            i += 1
+        elif token in ("-o", "--output", "-u", "--user"):
+            i += 1
+        elif token in ("|", ")"):
+            break
         elif not token.startswith("-"):
             match = API_PATH.search(token)
-            if match:
+            if match and path is None:
                 path = match.group(1)
         i += 1
     if path is None:
         return None
-    return DocRequest(where, method or ("POST" if body is not None else "GET"), path, body)
+    if form:
+        content_type = "multipart/form-data"
+    default = "POST" if body is not None or form else "GET"
+    return DocRequest(where, method or default, path, body, content_type, tuple(form))
+
+
+def _ci_commands(block: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """curl commands in the shell steps of a CI configuration, continuations joined."""
+    out: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = 0
+    for number, raw in block:
+        line = raw.strip()
+        if not current:
+            if not CI_CURL_LINE.match(raw):
+                continue
+            start = number
+            line = re.sub(r"^-\s+", "", line)
+        current.append(line)
+        text = "\n".join(current)
+        try:
+            shlex.split(text)
+        except ValueError:
+            continue  # an open quote: the command goes on
+        if line.endswith("\\"):
+            continue
+        out.append((start, text.replace("\\\n", " ")))
+        current = []
+    return out
 
 
 def requests_in_markdown(text: str, name: str) -> list[DocRequest]:
@@ -111,10 +160,15 @@ def requests_in_markdown(text: str, name: str) -> list[DocRequest]:
             continue
         if match and match.group(1).startswith(fence) and not match.group(2):
             if language in SHELL_LANGUAGES:
-                for start, command in _commands(block, language in {"console", "shell-session"}):
-                    request = _curl_request(command, f"{name}:{start}")
-                    if request is not None:
-                        found.append(request)
+                commands = _commands(block, language in {"console", "shell-session"})
+            elif language in CI_LANGUAGES:
+                commands = _ci_commands(block)
+            else:
+                commands = []
+            for start, command in commands:
+                request = _curl_request(command, f"{name}:{start}")
+                if request is not None:
+                    found.append(request)
             block = None
             continue
         block.append((number, line))
@@ -237,6 +291,17 @@ def test_documented_request_matches_the_api(request_: DocRequest, spec: Schema) 
         return
     operation = find_operation(spec, request_.method, request_.path)
     assert operation is not None, f"{request_}: no such operation in {OPENAPI.name}"
+    accepted = operation.get("requestBody", {}).get("content", {})
+    if request_.form or (request_.body or "").startswith("@"):
+        # A file upload: its media type must be one the operation takes.
+        assert request_.content_type in accepted, (
+            f"{request_}: sends {request_.content_type!r}, the operation takes {sorted(accepted)}"
+        )
+        if request_.form:
+            fields = _resolve(accepted[request_.content_type]["schema"], spec)
+            assert set(request_.form) >= set(fields.get("required", [])), str(request_)
+            assert set(request_.form) <= set(fields.get("properties", {})), str(request_)
+        return
     if request_.body is None:
         body_spec = operation.get("requestBody", {})
         assert not body_spec.get("required"), f"{request_}: the operation needs a body"
@@ -315,3 +380,33 @@ def test_extraction_joins_multi_line_bodies() -> None:
     found = requests_in_markdown(text, "x.md")
     assert [(r.method, r.path) for r in found] == [("PUT", "/v1/x/end-test"), ("GET", "/v1/x/7")]
     assert json.loads(found[0].body or "") == {"a": 1}
+
+
+def test_extraction_finds_curl_in_ci_configurations() -> None:
+    text = (
+        "```yaml\n"
+        "steps:\n"
+        "  - run: |\n"
+        '      ID=$(curl -sf -X PUT "$TO_URL/v1/x/start-test" \\\n'
+        '        -d \'{"a": 1,\n'
+        '             "b": 2}\' | jq -r .id)\n'
+        "```\n"
+        "```groovy\n"
+        "sh '''\n"
+        '  curl -sf "$TO_URL/v1/x/$ID/upload" -F "file=@report.xml"\n'
+        "'''\n"
+        "```\n"
+        "```yaml\n"
+        "script:\n"
+        '  - curl -X POST "$TO_URL/v1/x/$ID/upload" -H "Content-Type: application/xml" \\\n'
+        "      --data-binary @report.xml\n"
+        "```\n"
+    )
+    found = requests_in_markdown(text, "x.md")
+    assert [(r.method, r.path, r.content_type, r.form) for r in found] == [
+        ("PUT", "/v1/x/start-test", None, ()),
+        ("POST", "/v1/x/$ID/upload", "multipart/form-data", ("file",)),
+        ("POST", "/v1/x/$ID/upload", "application/xml", ()),
+    ]
+    assert json.loads(found[0].body or "") == {"a": 1, "b": 2}
+    assert found[2].body == "@report.xml"

@@ -42,6 +42,10 @@ class ConflictError(DomainError):
     status_code = 409
 
 
+class PayloadTooLargeError(DomainError):
+    status_code = 413
+
+
 class UnprocessableError(DomainError):
     """422. With a location, `detail` takes FastAPI's validation shape, so a check the type
     annotations cannot express answers like one they can."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # What GET /v1/version reports instead of the installed package's version.
     version_override: str = ""
     log_level: LogLevel = "info"
+    # Largest request body an upload endpoint (JUnit XML) reads; larger ones get 413.
+    max_upload_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
 
     @field_validator("db_url")
     @classmethod

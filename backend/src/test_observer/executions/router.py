@@ -5,16 +5,19 @@ Static paths (start-test, end-test, reruns) are declared before `/{id}` ones so 
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from test_observer.auth import AppSettings, Principal, requires, requires_for_artefacts
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
+from test_observer.errors import PayloadTooLargeError, UnprocessableError
 
-from . import reruns, results, search, service, start_test
+from . import junit, reruns, results, search, service, start_test
 from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
 from .requests import (
     EndTestExecutionRequest,
@@ -215,3 +218,83 @@ def post_link(
 def delete_link(id: int, link_id: int, session: DbSession) -> Response:
     service.delete_link(session, id, link_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes.
+
+    A declared Content-Length is checked before reading anything; a chunked body is read only
+    up to the limit.
+    """
+    too_large = PayloadTooLargeError(
+        f"The request body is larger than the limit of {limit} bytes (MAX_UPLOAD_BYTES)"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+async def _single_chunk(body: bytes) -> AsyncGenerator[bytes, None]:
+    yield body
+
+
+async def _junit_document(request: Request, settings: AppSettings) -> bytes:
+    """The uploaded report: the raw body, or the `file` field of a multipart form."""
+    body = await _bounded_body(request, settings.max_upload_bytes)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return body
+    parser = MultiPartParser(request.headers, _single_chunk(body), max_files=1, max_fields=10)
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise UnprocessableError(f"Invalid multipart body: {error.message}") from None
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise UnprocessableError("The multipart body needs the report in a file field 'file'")
+        return await upload.read()
+    finally:
+        await form.close()
+
+
+_JUNIT_BODY = {
+    "required": True,
+    "content": {
+        "application/xml": {"schema": {"type": "string", "format": "binary"}},
+        "text/xml": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "/{id}/junit",
+    dependencies=[CHANGE_TEST],
+    openapi_extra={"requestBody": _JUNIT_BODY},
+    responses={
+        413: {"description": "The body is larger than MAX_UPLOAD_BYTES"},
+        422: {"description": "Not a well-formed, safe JUnit XML report; nothing is stored"},
+    },
+)
+def upload_junit(
+    id: int,
+    session: DbSession,
+    document: Annotated[bytes, Depends(_junit_document)],
+    complete: Annotated[
+        bool, Query(description="Also end the execution, with the status end-test would set")
+    ] = False,
+) -> junit.JUnitUploadResponse:
+    """Store the results of a JUnit XML report, as POST test-results stores results."""
+    return junit.upload_junit(session, id, document, complete=complete)

@@ -1,4 +1,4 @@
-"""Test cases: names for autocompletion and reported issues."""
+"""Test cases: names for autocompletion, flaky tests and reported issues."""
 
 from typing import Annotated
 
@@ -7,9 +7,15 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.test_results.router import ResultSearchFilters
 
-from . import service
-from .schemas import TestCasesResponse, TestReportedIssueRequest, TestReportedIssueResponse
+from . import flaky, service
+from .schemas import (
+    FlakyTestCasesResponse,
+    TestCasesResponse,
+    TestReportedIssueRequest,
+    TestReportedIssueResponse,
+)
 
 router = APIRouter(prefix="/v1/test-cases", tags=["test-cases"])
 
@@ -27,6 +33,38 @@ def get_test_cases(
 ) -> TestCasesResponse:
     """Test case names with their template ids, sorted by name."""
     return service.list_test_cases(session, q, families or [], limit, offset)
+
+
+@router.get("/flaky", dependencies=[requires(Permission.view_test)])
+def get_flaky_test_cases(
+    session: DbSession,
+    filters: ResultSearchFilters,
+    test_plans: Annotated[
+        list[str] | None, Query(description="Only results of executions of these test plans")
+    ] = None,
+    min_runs: Annotated[
+        int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
+    ] = 5,
+    min_flips: Annotated[
+        int, Query(ge=0, description="Fewest status changes between consecutive runs")
+    ] = 2,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FlakyTestCasesResponse:
+    """Test cases whose status keeps changing between runs in one environment, most flaky first.
+
+    The results search's filters select the results; without `from_date` the window is the
+    30 days before `until_date` (or now). Score = flips / (runs - 1).
+    """
+    return flaky.flaky_test_cases(
+        session,
+        filters,
+        test_plans=test_plans,
+        min_runs=min_runs,
+        min_flips=min_flips,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/reported-issues", dependencies=[requires(Permission.view_test_case_reported_issue)])

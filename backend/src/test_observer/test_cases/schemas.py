@@ -52,3 +52,29 @@ class TestReportedIssueResponse(BaseModel):
     url: str
     created_at: datetime
     updated_at: datetime
+
+
+class FlakyTestCase(BaseModel):
+    """One test case in one environment over the window; see docs/explanation/flaky-tests."""
+
+    __test__ = False
+
+    test_case_id: int
+    test_case: str
+    template_id: str
+    environment_id: int
+    environment: str
+    architecture: str
+    runs: int
+    failures: int
+    flips: int
+    score: float
+
+
+class FlakyTestCasesResponse(BaseModel):
+    __test__ = False
+
+    count: int
+    limit: int
+    offset: int
+    test_cases: list[FlakyTestCase]

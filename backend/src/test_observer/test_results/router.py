@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
@@ -31,9 +31,7 @@ IdsOrKeyword = Annotated[
 Strings = Annotated[list[str] | None, Query()]
 
 
-@router.get("", dependencies=[requires(Permission.view_test)])
-def search_test_results(
-    session: DbSession,
+def result_search_filters(
     families: Annotated[list[FamilyName] | None, Query()] = None,
     artefacts: Strings = None,
     artefact_versions: Strings = None,
@@ -54,19 +52,17 @@ def search_test_results(
     execution_is_latest: bool | None = None,
     from_date: Annotated[datetime | None, Query(description="Results created from then")] = None,
     until_date: Annotated[datetime | None, Query(description="Results created until then")] = None,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
     execution_metadata: Annotated[
         list[str] | None, Query(description="Items of base64(category):base64(value)")
     ] = None,
-) -> TestResultSearchResponse:
-    """Results matching every given filter, newest first."""
+) -> TestResultSearchFilters:
+    """The query-string filters of the results search; other result lists take them too."""
     reviewers = (
         parse_id_filter("reviewer_ids", reviewer_ids)
         if reviewer_ids
         else parse_id_filter("assignee_ids", assignee_ids)
     )
-    filters = TestResultSearchFilters(
+    return TestResultSearchFilters(
         families=families,
         artefacts=artefacts,
         artefact_versions=artefact_versions,
@@ -86,4 +82,17 @@ def search_test_results(
         from_date=from_date,
         until_date=until_date,
     )
+
+
+ResultSearchFilters = Annotated[TestResultSearchFilters, Depends(result_search_filters)]
+
+
+@router.get("", dependencies=[requires(Permission.view_test)])
+def search_test_results(
+    session: DbSession,
+    filters: ResultSearchFilters,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TestResultSearchResponse:
+    """Results matching every given filter, newest first."""
     return service.search_results(session, filters, limit, offset)

@@ -1,0 +1,162 @@
+"""Flaky tests: test cases whose outcome keeps changing in one environment.
+
+For every (test case, environment) pair, its runs in the window are its PASSED and FAILED
+results ordered by creation time (SKIPPED results are not runs: the test did not run). A flip
+is a run whose status differs from the pair's previous run. The score is flips / (runs - 1):
+0 for a test that always gives the same answer, 1 for one that alternates on every run.
+
+A single flip is a change of state (a regression, or a fix), not flakiness, so by default a
+pair needs two flips to be listed (`min_flips`).
+
+The whole list, its count and its page come from one statement: a window function (`lag`)
+gives each run its predecessor, an aggregate per pair counts runs, failures and flips.
+Without filters other than dates, results are joined to their executions only: PostgreSQL
+then reads them in test-case order from the covering index on
+(test_case_id, created_at, id) and sorts each test case's few rows by environment, instead of
+sorting the whole window.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Float, cast, func, select, true
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    Artefact,
+    ArtefactBuild,
+    Environment,
+    TestCase,
+    TestExecution,
+    TestPlan,
+    TestResult,
+    TestResultStatus,
+)
+from test_observer.executions.filters import TestResultSearchFilters, result_conditions
+
+from .schemas import FlakyTestCase, FlakyTestCasesResponse
+
+DEFAULT_WINDOW = timedelta(days=30)
+
+
+def _utc_now() -> datetime:
+    # Timestamps are stored as naive UTC.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def flaky_test_cases(
+    session: Session,
+    filters: TestResultSearchFilters,
+    *,
+    test_plans: list[str] | None = None,
+    min_runs: int = 5,
+    min_flips: int = 2,
+    limit: int = 50,
+    offset: int = 0,
+) -> FlakyTestCasesResponse:
+    """Pairs with at least `min_runs` runs and `min_flips` flips, most flaky first."""
+    if filters.from_date is None:
+        filters = filters.model_copy(
+            update={"from_date": (filters.until_date or _utc_now()) - DEFAULT_WINDOW}
+        )
+    undated = filters.model_copy(update={"from_date": None, "until_date": None})
+    conditions = result_conditions(filters)
+    if test_plans:
+        conditions.append(
+            TestExecution.test_plan_id.in_(select(TestPlan.id).where(TestPlan.name.in_(test_plans)))
+        )
+
+    environment_id = TestExecution.environment_id
+    previous = func.lag(TestResult.status).over(
+        partition_by=(TestResult.test_case_id, environment_id),
+        order_by=(TestResult.created_at, TestResult.id),
+    )
+    runs_query = (
+        select(
+            TestResult.test_case_id,
+            environment_id.label("environment_id"),
+            TestResult.status,
+            previous.label("previous"),
+        )
+        .select_from(TestResult)
+        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
+    )
+    if undated.has_filters():
+        runs_query = (
+            runs_query.join(TestCase, TestCase.id == TestResult.test_case_id)
+            .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
+            .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+            .join(Environment, Environment.id == TestExecution.environment_id)
+        )
+    runs = runs_query.where(
+        TestResult.status.in_([TestResultStatus.PASSED, TestResultStatus.FAILED]), *conditions
+    ).subquery("runs")
+
+    run_count = func.count()
+    flips = func.count().filter(runs.c.status != runs.c.previous)
+    pairs = (
+        select(
+            runs.c.test_case_id,
+            runs.c.environment_id,
+            run_count.label("runs"),
+            func.count().filter(runs.c.status == TestResultStatus.FAILED).label("failures"),
+            flips.label("flips"),
+        )
+        .group_by(runs.c.test_case_id, runs.c.environment_id)
+        .having(run_count >= min_runs, flips >= min_flips)
+        .cte("pairs")
+    )
+    score = cast(pairs.c.flips, Float) / (pairs.c.runs - 1)
+    page = (
+        select(
+            pairs.c.test_case_id,
+            TestCase.name.label("test_case"),
+            TestCase.template_id,
+            pairs.c.environment_id,
+            Environment.name.label("environment"),
+            Environment.architecture,
+            pairs.c.runs,
+            pairs.c.failures,
+            pairs.c.flips,
+            score.label("score"),
+        )
+        .join(TestCase, TestCase.id == pairs.c.test_case_id)
+        .join(Environment, Environment.id == pairs.c.environment_id)
+        .order_by(
+            score.desc(),
+            pairs.c.flips.desc(),
+            pairs.c.runs.desc(),
+            TestCase.name,
+            Environment.name,
+            Environment.architecture,
+        )
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    total = select(func.count().label("total")).select_from(pairs).subquery("total")
+    # The count comes along even when the page is empty (an offset past the end).
+    rows = session.execute(
+        select(total.c.total, page)
+        .select_from(total)
+        .outerjoin(page, true())
+        .order_by(
+            page.c.score.desc(),
+            page.c.flips.desc(),
+            page.c.runs.desc(),
+            page.c.test_case,
+            page.c.environment,
+            page.c.architecture,
+        )
+    ).all()
+    return FlakyTestCasesResponse(
+        count=rows[0].total,
+        limit=limit,
+        offset=offset,
+        test_cases=[
+            FlakyTestCase.model_validate(row, from_attributes=True)
+            for row in rows
+            if row.test_case_id is not None
+        ],
+    )

@@ -1,0 +1,183 @@
+"""The flaky-test list: status flips between consecutive runs per (test case, environment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from test_observer.db.models import TestResult
+from test_observer.executions.filters import TestResultSearchFilters
+from test_observer.test_cases.flaky import flaky_test_cases
+from tests.backend.executions.conftest import EVERY_PERMISSION, charm, result, snap, start
+from tests.backend.statements import count_statements
+
+FLAKY = "/v1/test-cases/flaky"
+
+
+@pytest.fixture
+def api(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client(ignore_permissions=EVERY_PERMISSION)
+
+
+def run(api: TestClient, statuses: dict[str, str], **start_fields: Any) -> int:
+    """One execution in an environment, with one result per test name."""
+    payload = charm() if start_fields.pop("family", None) == "charm" else snap(**start_fields)
+    execution_id = start(api, payload)
+    response = api.post(
+        f"/v1/test-executions/{execution_id}/test-results",
+        json=[result(name, status) for name, status in statuses.items()],
+    )
+    assert response.status_code == 200
+    return execution_id
+
+
+def flaky(api: TestClient, **params: Any) -> dict[str, Any]:
+    response = api.get(FLAKY, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def listed(body: dict[str, Any]) -> list[tuple[str, str, int, int, int, float]]:
+    return [
+        (c["test_case"], c["environment"], c["runs"], c["failures"], c["flips"], c["score"])
+        for c in body["test_cases"]
+    ]
+
+
+P, F, S = "PASSED", "FAILED", "SKIPPED"
+
+
+def test_an_alternating_test_ranks_first_and_a_regression_is_not_flaky(api: TestClient) -> None:
+    history = {
+        "alternating": [P, F, P, F, P, F],
+        "regressed": [P, P, P, F, F, F],
+        "failed_once": [P, P, F, P, P, P],
+        "stable": [P, P, P, P, P, P],
+    }
+    for i in range(6):
+        run(api, {name: statuses[i] for name, statuses in history.items()})
+
+    assert listed(flaky(api)) == [
+        ("alternating", "rpi4b", 6, 3, 5, 1.0),
+        ("failed_once", "rpi4b", 6, 1, 2, 0.4),
+    ]
+    # With every pair shown, the regression and the stable test score lowest.
+    everything = listed(flaky(api, min_flips=0))
+    assert [(row[0], row[4], row[5]) for row in everything] == [
+        ("alternating", 5, 1.0),
+        ("failed_once", 2, 0.4),
+        ("regressed", 1, 0.2),
+        ("stable", 0, 0.0),
+    ]
+
+
+def test_runs_are_compared_within_one_environment(api: TestClient) -> None:
+    # Interleaved in time, the test always passes on one device and always fails on another.
+    for _ in range(5):
+        run(api, {"t": P}, environment="good")
+        run(api, {"t": F}, environment="broken")
+    assert listed(flaky(api)) == []
+    rows = listed(flaky(api, min_flips=0))
+    assert sorted(rows) == [("t", "broken", 5, 5, 0, 0.0), ("t", "good", 5, 0, 0, 0.0)]
+
+
+def test_skipped_results_are_not_runs(api: TestClient) -> None:
+    for status in [P, S, F, S, P, S, F, S, P]:
+        run(api, {"t": status})
+    # Five runs (P F P F P): skips neither count nor break the alternation.
+    assert listed(flaky(api)) == [("t", "rpi4b", 5, 2, 4, 1.0)]
+    assert listed(flaky(api, min_runs=6)) == []
+
+
+def test_min_runs(api: TestClient) -> None:
+    for status in [P, F, P, F]:
+        run(api, {"t": status})
+    assert flaky(api)["count"] == 0
+    assert listed(flaky(api, min_runs=4)) == [("t", "rpi4b", 4, 2, 3, 1.0)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"min_runs": 1}, {"min_flips": -1}, {"limit": 1001}, {"offset": -1}, {"families": "x"}],
+)
+def test_bad_parameters_are_422(api: TestClient, params: dict[str, Any]) -> None:
+    assert api.get(FLAKY, params=params).status_code == 422
+
+
+def test_needs_view_test(client: TestClient) -> None:
+    assert client.get(FLAKY).status_code == 403
+
+
+def test_the_default_window_is_the_last_30_days(api: TestClient, db_session: Session) -> None:
+    old = [run(api, {"t": status}) for status in [F, P, F, P]]
+    for status in [F, P, F, P, F]:
+        run(api, {"t": status})
+    db_session.execute(
+        update(TestResult)
+        .where(TestResult.test_execution_id.in_(old))
+        .values(created_at=TestResult.created_at - timedelta(days=40))
+    )
+    db_session.commit()
+    assert listed(flaky(api)) == [("t", "rpi4b", 5, 3, 4, 1.0)]
+    since = (datetime.now() - timedelta(days=60)).isoformat()
+    assert listed(flaky(api, from_date=since)) == [("t", "rpi4b", 9, 5, 8, 1.0)]
+    # An until_date alone ends a 30-day window.
+    until = (datetime.now() - timedelta(days=35)).isoformat()
+    assert flaky(api, until_date=until, min_runs=4)["test_cases"][0]["runs"] == 4
+
+
+def test_results_search_filters_and_test_plans(api: TestClient) -> None:
+    for i in range(5):
+        status = P if i % 2 else F
+        run(api, {"snap_test": status})
+        run(api, {"other_plan": status}, test_plan="nightly")
+        run(api, {"elsewhere": status}, environment="lab-9")
+        run(api, {"charm_test": status}, family="charm")
+    everything = {row[0] for row in listed(flaky(api))}
+    assert everything == {"snap_test", "other_plan", "elsewhere", "charm_test"}
+    assert {row[0] for row in listed(flaky(api, families="charm"))} == {"charm_test"}
+    assert {row[0] for row in listed(flaky(api, environments="lab-9"))} == {"elsewhere"}
+    assert {row[0] for row in listed(flaky(api, test_plans="nightly"))} == {"other_plan"}
+    assert {row[0] for row in listed(flaky(api, test_cases=["snap_test", "charm_test"]))} == {
+        "snap_test",
+        "charm_test",
+    }
+
+
+def test_pages_and_count(api: TestClient) -> None:
+    names = [f"t{i}" for i in range(5)]
+    for i in range(6):
+        # t0 flips every run, t1 every run but the first, and so on: distinct scores.
+        run(api, {name: (F if (i >= n and (i - n) % 2) else P) for n, name in enumerate(names)})
+    first = flaky(api, limit=2)
+    assert (first["count"], first["limit"], first["offset"]) == (4, 2, 0)
+    second = flaky(api, limit=2, offset=2)
+    ranked = [c["test_case"] for c in first["test_cases"] + second["test_cases"]]
+    assert ranked == ["t0", "t1", "t2", "t3"]
+    scores = [c["score"] for c in first["test_cases"] + second["test_cases"]]
+    assert scores == sorted(scores, reverse=True)
+    past_the_end = flaky(api, offset=10)
+    assert (past_the_end["count"], past_the_end["test_cases"]) == (4, [])
+    assert flaky(api, limit=0) | {"test_cases": None} == {
+        "count": 4,
+        "limit": 0,
+        "offset": 0,
+        "test_cases": None,
+    }
+
+
+def test_one_statement(api: TestClient, engine: Engine) -> None:
+    for status in [P, F, P, F, P]:
+        run(api, {"a": status, "b": status})
+    for filters in (TestResultSearchFilters(), TestResultSearchFilters(environments=["rpi4b"])):
+        with Session(engine) as session, count_statements(engine) as counter:
+            response = flaky_test_cases(session, filters)
+        assert response.count == 2
+        assert counter.count == 1
