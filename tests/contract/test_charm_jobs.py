@@ -35,15 +35,6 @@ OFFLINE = dict.fromkeys(
     ),
     "http://127.0.0.1:9",
 )
-    (
-        "SNAPCRAFT_API_URL",
-        "UBUNTU_ARCHIVE_URL",
-        "UBUNTU_PORTS_URL",
-        "KERNEL_SWM_STATUS_URL",
-        "LAUNCHPAD_API_URL",
-    ),
-    "http://127.0.0.1:9",
-)
 
 
 @pytest.fixture
