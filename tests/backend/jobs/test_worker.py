@@ -206,3 +206,34 @@ def test_a_killed_job_is_retried_and_leaves_no_half_written_state(
     assert [db_session.get_one(Artefact, i).stage for i in artefacts] == ["candidate", "candidate"]
     # The killed attempt and the one that finished.
     assert rows(engine, f"SELECT attempts FROM procrastinate_jobs WHERE id = {job_id}") == [(2,)]
+
+
+def test_sigterm_lets_the_running_job_finish(
+    database_url: str, engine: Engine, db_session: Session, fake: FakeService
+) -> None:
+    artefact = make_artefact(db_session, name="core22", version="1", stage="beta")
+    make_build(db_session, artefact)
+    db_session.commit()
+    asked: list[str] = []
+
+    def slow_store(request: Request) -> tuple[int, object]:
+        asked.append(request.path)
+        time.sleep(3)
+        entry = {"channel": {"architecture": "amd64", "risk": "stable", "track": "22"}}
+        return 200, {"channel-map": [{**entry, "version": "1"}]}
+
+    fake.on("/v2/snaps/info/core22", slow_store)
+    env = environment(database_url, SNAPCRAFT_API_URL=fake.url, DISABLE_PERIODIC_TASKS="true")
+    queued = CliRunner().invoke(cli.app, ["jobs", "defer", "promote-artefacts"], env=env)
+    assert queued.exit_code == 0, queued.output
+
+    with worker("stopping", env) as process:
+        wait_for(lambda: bool(asked), STARTUP_S, "the job to reach the store")
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+
+    assert process.returncode == 0, output
+    assert '"outcome": "succeeded"' in output
+    assert rows(engine, "SELECT status FROM procrastinate_jobs") == [("succeeded",)]
+    db_session.expire_all()
+    assert db_session.get_one(Artefact, artefact.id).stage == "stable"
