@@ -152,6 +152,9 @@ def test_ids_and_content_are_kept_as_the_api_shows_them(
     assert (first_case["status"], first_case["comment"]) == ("FAILED", "uploaded again")
     assert [issue["issue"]["id"] for issue in first_case["issues"]] == [1]
 
+    closed = client.get("/v1/issues/2").json()
+    assert (closed["status"], closed["key"]) == ("closed", "12")
+
     issue = client.get("/v1/users/3").json()
     assert issue["email"] == "user3@example.com"
     teams = client.get("/v1/teams").json()

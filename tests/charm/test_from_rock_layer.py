@@ -36,7 +36,10 @@ def test_the_rocks_service_and_checks_are_replaced_not_duplicated(ctx):
     out = ctx.run(ctx.on.config_changed(), state)
 
     plan = out.get_container("api").plan
-    assert set(plan.services) == {SERVICE}
+    assert set(plan.services) == {SERVICE, "test-observer-worker"}
+    worker = plan.services["test-observer-worker"]
+    assert worker.startup == "enabled"
+    assert worker.environment["DB_URL"].startswith("postgresql://")
     assert set(plan.checks) == {"api-live", "api-ready"}
     assert plan.checks["api-live"].http == {"url": "http://localhost:8080/health/live"}
     assert plan.checks["api-ready"].http == {"url": "http://localhost:8080/health/ready"}

@@ -111,7 +111,9 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
     assert expanded["provides"]["test-observer-rest-api"]["interface"] == "http"
     assert expanded["peers"]["test-observer-peers"]["interface"] == "test_observer_peers"
     assert expanded["config"]["options"]["sessions-secret"]["type"] == "secret"
+    assert expanded["config"]["options"]["github-app-credentials"]["type"] == "secret"
     assert set(expanded["actions"]) == {
+        "run-job",
         "migrate",
         "rollback",
         "db-status",

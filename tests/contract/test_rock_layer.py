@@ -21,16 +21,22 @@ from tests.contract.rock_layer import (
 # What the charm expects, when the charm is not in this tree to ask.
 CONTRACT_PORT = 30000
 CONTRACT_SERVICE = "test-observer-api"
+WORKER_SERVICE = "test-observer-worker"
 CONTRACT_CONTAINER = "api"
 CONTRACT_RESOURCE = "api-image"
 
 
-def test_layer_loads_with_ops_testing_and_has_one_service() -> None:
+def test_layer_loads_with_ops_testing_and_has_the_api_and_the_worker() -> None:
     layer = rock_layer()
-    assert list(layer.services) == [SERVICE_NAME]
+    assert list(layer.services) == [SERVICE_NAME, WORKER_SERVICE]
     service = rock_service()
     assert service.override == "replace"
     assert service.startup == "enabled"
+    # The worker is the charm's (or operator's) to start, once the schema is migrated.
+    worker = layer.services[WORKER_SERVICE]
+    assert worker.command == "test-observer worker"
+    assert worker.startup == "disabled"
+    assert worker.user == "_daemon_"
 
 
 def test_service_runs_the_backend_console_script_without_migrating() -> None:

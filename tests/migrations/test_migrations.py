@@ -61,11 +61,22 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    assert len(table_names(empty_database)) == 31  # 30 tables and alembic_version
-    assert len(public_enum_types(empty_database)) == 9
+    # 30 tables, the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 35
+    assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}
     assert public_enum_types(empty_database) == []
+    engine = create_engine(empty_database)
+    with engine.connect() as connection:
+        leftovers = connection.scalars(
+            text(
+                "SELECT proname FROM pg_proc WHERE proname LIKE 'procrastinate%' "
+                "UNION ALL SELECT typname FROM pg_type WHERE typname LIKE 'procrastinate%'"
+            )
+        ).all()
+    engine.dispose()
+    assert leftovers == []
 
 
 def test_round_trip_on_a_database_holding_rows(empty_database: str) -> None:

@@ -17,6 +17,8 @@ from test_observer.settings import LogLevel, SettingsError, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from test_observer.settings import Settings
+
 app = typer.Typer(
     name="test-observer",
     help="Run and administer the Test Observer API.",
@@ -28,6 +30,8 @@ db_app = typer.Typer(help="Inspect and migrate the database schema.", no_args_is
 app.add_typer(db_app, name="db")
 admin_app = typer.Typer(help="Manage users and API clients.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+jobs_app = typer.Typer(help="List, run and queue background jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 # Keeps the embedded database server alive for as long as this process needs it.
 _embedded_server: Any = None
@@ -487,6 +491,131 @@ def import_original_command(
         note(f"Dry run: {rows} rows would be imported; nothing was written")
     else:
         note(f"Imported {rows} rows in {time.monotonic() - began:.1f} s")
+
+
+def _job_settings() -> Settings:
+    """Settings with a database for the jobs, and log lines on stderr at LOG_LEVEL."""
+    import logging
+
+    url = database_url()
+    os.environ["DB_URL"] = url
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        fail(str(error))
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    return settings
+
+
+@app.command("worker")
+def worker(
+    name: Annotated[
+        str | None, typer.Option(help="Worker name in logs and the queue (default: host name).")
+    ] = None,
+) -> None:
+    """Run background jobs from the queue and schedule the periodic ones, until SIGTERM.
+
+    Every unit may run one: each periodic job still runs once per period. On SIGTERM the worker
+    finishes the job it is running and exits; a second signal stops it at once.
+    """
+    import socket
+
+    from test_observer.jobs import queue
+
+    settings = _job_settings()
+    schedules = queue.scheduled(settings)
+    if not schedules:
+        note("No periodic job is scheduled (DISABLE_PERIODIC_TASKS or nothing enabled)")
+    for job_name, schedule, interval in schedules:
+        note(f"Scheduling {job_name} ({schedule}) every {interval} s")
+    note("Worker started")
+    try:
+        queue.run_worker(settings, name=name or socket.gethostname())
+    except Exception as error:
+        fail(f"the worker stopped: {error}")
+    note("Worker stopped")
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """List the jobs, their arguments and how often they run with the current settings."""
+    from test_observer.jobs.queue import scheduled
+    from test_observer.jobs.registry import JOBS
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        fail(str(error))
+    every: dict[str, list[str]] = {}
+    for job_name, schedule, interval in scheduled(settings):
+        every.setdefault(job_name, []).append(
+            f"every {interval} s" + ("" if schedule == "default" else f" ({schedule})")
+        )
+    for job in JOBS.values():
+        when = ", ".join(every.get(job.name, [])) or "on demand"
+        typer.echo(f"{job.usage():<28} {when:<40} {job.help}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="The job (see `test-observer jobs list`).")],
+    arguments: Annotated[
+        list[str] | None, typer.Argument(help="The job's arguments.", show_default=False)
+    ] = None,
+) -> None:
+    """Run one job now, in the foreground, and print its summary as JSON."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from test_observer.errors import DomainError
+    from test_observer.jobs.environment import JobEnvironment
+    from test_observer.jobs.registry import execute, get_job
+
+    try:
+        job = get_job(name)
+    except DomainError as error:
+        fail(error.detail)
+    env = JobEnvironment.from_settings(_job_settings())
+    note(f"Running {name}")
+    try:
+        summary = execute(job, env, arguments or [])
+    except DomainError as error:
+        fail(f"{name}: {error.detail}")
+    except OperationalError as error:
+        fail(f"cannot reach the database: {error.orig}")
+    except ProgrammingError as error:
+        fail(f"the database schema is not ready (run `test-observer db upgrade`): {error.orig}")
+    finally:
+        env.close()
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@jobs_app.command("defer")
+def jobs_defer(
+    name: Annotated[str, typer.Argument(help="The job (see `test-observer jobs list`).")],
+    arguments: Annotated[
+        list[str] | None, typer.Argument(help="The job's arguments.", show_default=False)
+    ] = None,
+) -> None:
+    """Queue one run of a job for the next free worker; print the queued job's id."""
+    from test_observer.errors import DomainError
+    from test_observer.jobs import queue
+    from test_observer.jobs.registry import check_arguments, get_job
+
+    try:
+        job = get_job(name)
+        check_arguments(job, arguments or [])
+    except DomainError as error:
+        fail(error.detail)
+    try:
+        job_id = queue.defer(_job_settings(), job, arguments or [])
+    except Exception as error:
+        fail(f"cannot queue {name}: {error}")
+    note(f"Queued {name} as job {job_id}")
+    typer.echo(job_id)
 
 
 def main() -> None:

@@ -14,6 +14,32 @@ from test_observer.db.models.enums import Permission
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 
+def interval_cron(seconds: int) -> str:
+    """The cron schedule that runs a job every `seconds` seconds, aligned to the clock so every
+    worker computes the same instants (which is what lets the queue run each instant once).
+
+    The interval must divide a minute, an hour or a day, or be a whole number of days dividing a
+    week (1 or 7 days).
+    """
+    if seconds <= 0:
+        raise ValueError("an interval must be a positive number of seconds")
+    if seconds < 60 and 60 % seconds == 0:
+        return f"* * * * * */{seconds}"
+    minutes, rest = divmod(seconds, 60)
+    if not rest and minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    hours, rest = divmod(seconds, 3600)
+    if not rest and hours < 24 and 24 % hours == 0:
+        return f"0 */{hours} * * *"
+    if seconds == 86400:
+        return "0 0 * * *"
+    if seconds == 7 * 86400:
+        return "0 0 * * 0"
+    raise ValueError(
+        f"{seconds} s does not divide a minute, an hour or a day, and is not a day or a week"
+    )
+
+
 class SettingsError(Exception):
     """A setting has a value the server cannot start with. The message names the variable."""
 
@@ -62,12 +88,68 @@ class Settings(BaseSettings):
     # Largest request body an upload endpoint (JUnit XML) reads; larger ones get 413.
     max_upload_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
 
+    # Background jobs (see test_observer.jobs). Every external base URL is a setting so tests
+    # and staging can point the jobs at fakes.
+    disable_periodic_tasks: bool = False
+    enable_issue_sync: bool = False
+    snapcraft_api_url: str = "https://api.snapcraft.io"
+    ubuntu_archive_url: str = "http://us.archive.ubuntu.com/ubuntu"
+    ubuntu_ports_url: str = "http://ports.ubuntu.com/ubuntu-ports"
+    github_api_url: str = "https://api.github.com"
+    jira_api_url: str = "https://warthogs.atlassian.net"
+    launchpad_api_url: str = "https://api.launchpad.net/devel"
+    kernel_swm_status_url: str = "https://kernel.ubuntu.com/swm/status.json"
+    git_app_id: str = ""
+    git_app_private_key: str = ""
+    jira_email: str = ""
+    jira_api_token: str = ""
+    http_timeout_s: float = Field(default=30.0, gt=0)
+    promote_interval_s: int = 600
+    kernel_swm_interval_s: int = 300
+    clean_sessions_interval_s: int = 600
+    sync_open_interval_s: int = 3600
+    sync_recent_closed_interval_s: int = 21600
+    sync_old_closed_interval_s: int = 604800
+    sync_old_closed_threshold_days: int = Field(default=30, ge=0)
+    sync_batch_size: int = Field(default=50, ge=1)
+    # A job whose worker has sent no heartbeat for this long is retried by another worker.
+    job_stalled_after_s: int = Field(default=60, ge=5)
+
     @field_validator("db_url")
     @classmethod
     def _check_db_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         return normalise_database_url(value.strip())
+
+    @field_validator(
+        "snapcraft_api_url",
+        "ubuntu_archive_url",
+        "ubuntu_ports_url",
+        "github_api_url",
+        "jira_api_url",
+        "launchpad_api_url",
+        "kernel_swm_status_url",
+    )
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return url
+
+    @field_validator(
+        "promote_interval_s",
+        "kernel_swm_interval_s",
+        "clean_sessions_interval_s",
+        "sync_open_interval_s",
+        "sync_recent_closed_interval_s",
+        "sync_old_closed_interval_s",
+    )
+    @classmethod
+    def _check_interval(cls, value: int) -> int:
+        interval_cron(value)  # raises ValueError with the accepted values
+        return value
 
     @field_validator("frontend_url")
     @classmethod

@@ -19,6 +19,8 @@ from .config import CharmConfig, InvalidConfigError
 from .database import DatabaseInfo, DatabaseRequirer
 from .frontend import FrontendProvider
 from .ingress import IngressRequirer
+from .jobs import JobsConfig, github_app_credentials
+from .jobs import environment as jobs_environment
 from .migrations import (
     GateRecord,
     GateStatus,
@@ -36,6 +38,7 @@ from .workload import (
     environment,
     fetch_version,
     layer,
+    worker_environment,
 )
 
 logger = logging.getLogger(__name__)
@@ -123,6 +126,7 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
         framework.observe(on.import_original_action, self._on_import_original_action)
+        framework.observe(on.run_job_action, self._on_run_job_action)
 
     # Reconcile
 
@@ -172,6 +176,7 @@ class TestObserverCharm(ops.CharmBase):
         try:
             ev.config = CharmConfig.from_options(dict(self.config))
             sessions_secret = self._sessions_secret(ev.config)
+            jobs_env = self._jobs_environment()
         except InvalidConfigError as e:
             ev.config = None
             ev.statuses.append(ops.BlockedStatus(f"{e}: fix it with `juju config`"))
@@ -215,6 +220,7 @@ class TestObserverCharm(ops.CharmBase):
                 frontend_origins=self.frontend.frontend_origins(),
                 public_url=self._public_url(ev.config),
                 proxy=_proxy_environment(),
+                jobs_environment=jobs_env,
             )
         status = self._gate_status(ev.gate, ev.database.identity, ev.heads)
         if status is not None:
@@ -322,6 +328,15 @@ class TestObserverCharm(ops.CharmBase):
             return False
         check = checks.get(READY_CHECK)
         return check is not None and check.status == ops.pebble.CheckStatus.UP
+
+    def _jobs_environment(self) -> dict[str, str]:
+        jobs = JobsConfig.from_options(dict(self.config))
+        github = (
+            github_app_credentials(self.model, self.app.name, jobs.github_secret)
+            if jobs.github_secret
+            else None
+        )
+        return jobs_environment(jobs, github)
 
     # Sessions secret
 
@@ -518,6 +533,26 @@ class TestObserverCharm(ops.CharmBase):
             event.fail(f"import-original failed: {e.reason}")
             return
         event.set_results(original_import.results(output))
+
+    def _on_run_job_action(self, event: ops.ActionEvent) -> None:
+        name = str(event.params["name"]).strip()
+        arguments = str(event.params.get("args", "")).split()
+        context = self._action_context(event, gate_open=True)
+        if context is None:
+            return
+        ev, _ = context
+        assert ev.inputs is not None
+        event.log(f"running job {name}")
+        try:
+            output = self.workload.run(
+                ["jobs", "run", "--", name, *arguments],
+                worker_environment(ev.inputs),
+                timeout=MIGRATION_TIMEOUT,
+            )
+        except CommandFailedError as e:
+            event.fail(f"job {name} failed: {e.reason}")
+            return
+        event.set_results({"job": name, "summary": output.stdout.strip()})
 
     def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
         context = self._action_context(event, gate_open=True)

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 CONTAINER = "api"
 SERVICE = "test-observer-api"
+WORKER_SERVICE = "test-observer-worker"
+# Time the worker gets on stop to finish its current job before Pebble kills it (a killed job
+# is retried by another unit's worker).
+WORKER_KILL_DELAY = "60s"
 CLI = "test-observer"
 # The rock's unprivileged user; Pebble itself runs as root in a charm's workload container.
 WORKLOAD_USER = "_daemon_"
@@ -40,6 +44,8 @@ class ApiInputs:
     frontend_origins: Sequence[str] = ()
     public_url: str = ""
     proxy: Mapping[str, str] = field(default_factory=dict)
+    # Extra variables for the job worker only (intervals, tracker credentials).
+    jobs_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 def environment(inputs: ApiInputs) -> dict[str, str]:
@@ -91,6 +97,14 @@ def serve_command(config: CharmConfig) -> str:
     )
 
 
+def worker_command() -> str:
+    return shlex.join([CLI, "worker"])
+
+
+def worker_environment(inputs: ApiInputs) -> dict[str, str]:
+    return {**environment(inputs), **inputs.jobs_environment}
+
+
 def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
     """The charm's Pebble layer; with serve=False the service is defined but not started."""
     port = inputs.config.port
@@ -108,7 +122,18 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
                 # Pebble restarts a hung server itself; this is not an alive-level check
                 # because Kubernetes would then kill the pod whenever the gate stops the API.
                 "on-check-failure": {LIVE_CHECK: "restart"},
-            }
+            },
+            # Runs with the API: only once the schema matches this unit's code.
+            WORKER_SERVICE: {
+                "override": "replace",
+                "summary": "Test Observer background jobs",
+                "command": worker_command(),
+                "startup": "enabled" if serve else "disabled",
+                "user": WORKLOAD_USER,
+                "group": WORKLOAD_USER,
+                "environment": worker_environment(inputs),
+                "kill-delay": WORKER_KILL_DELAY,
+            },
         },
         "checks": {
             LIVE_CHECK: {
@@ -216,9 +241,10 @@ class Workload:
             self.stop()
 
     def stop(self) -> None:
-        services = self.container.get_services(SERVICE)
-        if SERVICE in services and services[SERVICE].is_running():
-            self.container.stop(SERVICE)
+        services = self.container.get_services(SERVICE, WORKER_SERVICE)
+        running = [name for name, service in services.items() if service.is_running()]
+        if running:
+            self.container.stop(*running)
 
     def is_serving(self) -> bool:
         services = self.container.get_services(SERVICE)

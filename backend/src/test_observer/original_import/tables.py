@@ -6,7 +6,7 @@ so a table is copied column for column except where ours differs:
 - `application` keeps SHA-256 digests of API keys, never the keys: the digest and the visible
   prefix are computed on the source side, so no clear key reaches our database.
 - reviewer and bundled-build links carry a `position` here; the original kept no order, so
-  the order is that of the ids.
+  the order is that of the ids. A closed issue's `closed_at` is its last update.
 - the original's races left duplicates that our unique constraints refuse; each is merged
   deterministically (`Merge`), and references to a merged row move to the row that is kept.
 
@@ -126,7 +126,12 @@ TABLES: tuple[TableCopy, ...] = (
         source=_KEPT_RESULTS,
         merge=Merge("several results of one test case in one execution (concurrent uploads)"),
     ),
-    TableCopy("issue"),
+    # The original kept no closing time: as the migration that added it, take the last
+    # update of a closed issue, so the sync job ages it as before.
+    TableCopy(
+        "issue",
+        computed=(("closed_at", "CASE WHEN status = 'CLOSED' THEN updated_at END"),),
+    ),
     TableCopy("issue_test_result_attachment_rule"),
     TableCopy("issue_test_result_attachment_rule_execution_metadata"),
     TableCopy(

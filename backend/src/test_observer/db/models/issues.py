@@ -48,6 +48,9 @@ class Issue(Entity):
     title: Mapped[str] = mapped_column(String(), default="", server_default="")
     status: Mapped[IssueStatus] = mapped_column(issue_status_type, default=IssueStatus.UNKNOWN)
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # Set by the sync job when it sees the issue closed; closed issues are re-checked less often
+    # the longer they have been closed.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
     labels: Mapped[list[str] | None] = mapped_column(ARRAY(String()))
     auto_rerun_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
 
