@@ -310,7 +310,7 @@ def db_embedded_status() -> None:
 @embedded_app.command("stop")
 def db_embedded_stop(
     force: Annotated[
-        bool, typer.Option(help="Stop it even while a running process uses it.")
+        bool, typer.Option("--force", help="Stop it even while a running process uses it.")
     ] = False,
 ) -> None:
     """Stop the embedded database server, e.g. one left running after a crash."""
