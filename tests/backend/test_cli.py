@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -159,11 +160,10 @@ def embedded_sql(data_dir: Path, statement: str) -> str:
     return result.stdout
 
 
-def test_serve_without_database_uses_a_persistent_embedded_one(tmp_path: Path) -> None:
-    pytest.importorskip("pgserver", reason="the embedded-db dependency group is not installed")
-    data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k != "DB_URL"}
-    env["TEST_OBSERVER_DATA_DIR"] = str(data_dir)
+def test_serve_without_database_uses_a_persistent_embedded_one(
+    embedded_env: tuple[dict[str, str], Path],
+) -> None:
+    env, data_dir = embedded_env
 
     with serving(env) as base:
         assert httpx.get(f"{base}/v1/version").status_code == 200
@@ -245,7 +245,13 @@ def test_a_killed_server_leaves_no_postgres_once_the_next_run_stops(
     assert postgres_processes(data_dir) == [orphan]  # taken over, not a second server
     assert stop_with(again, signal.SIGINT) == 0
     assert postgres_processes(data_dir) == []
-    assert "left running by an earlier run" in log.read_text()
+    output = log.read_text()
+    assert "left running by an earlier run" in output
+    # Quiet and truthful: migrations are announced once, when there were some to apply, and
+    # the missing XDG_RUNTIME_DIR draws no warning.
+    assert output.count("Applying ") == 1
+    assert re.search(r"Applying \d+ migrations?\n", output)
+    assert "Warning" not in output
 
     # SIGTERM (how service managers stop a process) cleans up too.
     terminated, _ = start_serving(env, log)
