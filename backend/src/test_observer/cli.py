@@ -94,14 +94,14 @@ def database_url(*, keep_embedded_running: bool = False) -> str:
 
     data_dir = embedded.data_dir_from_environment()
     note(f"DB_URL is not set: using the embedded PostgreSQL in {data_dir}")
-    left_over = embedded.status(data_dir)
-    if left_over.orphaned:
-        note(
-            f"An embedded PostgreSQL (pid {left_over.server_pid}) was left running by an "
-            "earlier run that did not exit cleanly: using it, and stopping it at exit"
-        )
     _exit_on_termination()
     try:
+        left_over = embedded.status(data_dir)
+        if left_over.orphaned:
+            note(
+                f"An embedded PostgreSQL (pid {left_over.server_pid}) was left running by an "
+                "earlier run that did not exit cleanly: using it, and stopping it at exit"
+            )
         _embedded_server = embedded.start(data_dir, keep_running=keep_embedded_running)
     except embedded.EmbeddedDatabaseUnavailableError as error:
         fail(str(error))
@@ -277,18 +277,20 @@ def db_revision(
     typer.echo(migrate.new_revision(url, message, autogenerate=autogenerate))
 
 
-def _embedded_data_dir() -> Path:
+def _embedded_status() -> Any:
     from test_observer.db import embedded
 
-    return embedded.data_dir_from_environment()
+    try:
+        return embedded.status(embedded.data_dir_from_environment())
+    except embedded.EmbeddedDatabaseUnavailableError as error:
+        fail(str(error))
 
 
 @embedded_app.command("status")
 def db_embedded_status() -> None:
     """Show where the embedded database keeps its data and whether its server runs."""
-    from test_observer.db import embedded
 
-    found = embedded.status(_embedded_data_dir())
+    found = _embedded_status()
     typer.echo(f"Data directory: {found.data_dir}")
     if not found.initialised:
         typer.echo("State: not created yet (the first `test-observer serve` creates it)")
@@ -316,18 +318,15 @@ def db_embedded_stop(
     """Stop the embedded database server, e.g. one left running after a crash."""
     from test_observer.db import embedded
 
-    data_dir = _embedded_data_dir()
-    found = embedded.status(data_dir)
+    found = _embedded_status()
+    data_dir = found.data_dir
     if found.users and not force:
         users = ", ".join(str(pid) for pid in found.users)
         fail(
             f"The embedded PostgreSQL in {data_dir} is in use by process(es) {users}: stop "
             "them (it then stops by itself), or pass --force"
         )
-    try:
-        stopped = embedded.stop(data_dir)
-    except embedded.EmbeddedDatabaseUnavailableError as error:
-        fail(str(error))
+    stopped = embedded.stop(data_dir)
     note("Stopped the embedded PostgreSQL" if stopped else "The embedded PostgreSQL is not running")
 
 
@@ -340,10 +339,10 @@ def db_embedded_reset(
 
     from test_observer.db import embedded
 
-    data_dir = _embedded_data_dir()
+    found = _embedded_status()
+    data_dir = found.data_dir
     if not yes:
         fail(f"This deletes every record in {data_dir}: run again with --yes to confirm")
-    found = embedded.status(data_dir)
     if found.users:
         users = ", ".join(str(pid) for pid in found.users)
         fail(f"The embedded PostgreSQL in {data_dir} is in use by process(es) {users}: stop them")

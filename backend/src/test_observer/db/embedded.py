@@ -108,6 +108,7 @@ class Status:
 
 
 def status(data_dir: Path) -> Status:
+    _pgserver()  # raises the friendly error without it (psutil comes with it)
     data_dir = data_dir.expanduser().resolve()
     handles = _read_handles(data_dir)
     return Status(
