@@ -20,6 +20,7 @@ OPEN_OPERATIONS = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/redocs"),
+    ("GET", "/docs/assets/{name}"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
 }

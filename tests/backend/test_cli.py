@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,11 +90,11 @@ def test_failures_exit_non_zero_with_one_line_reason(database_server: str) -> No
     with scratch_database(database_server, "cli") as url:
         bad_revision = run("db", "downgrade", "no-such-revision", env={"DB_URL": url})
         assert bad_revision.returncode == 1
-        assert bad_revision.stderr.strip().splitlines()[-1].startswith("Error: downgrade")
+        assert bad_revision.stderr.strip().splitlines()[-1].startswith("Error: Downgrade")
 
     unreachable = run("db", "current", env={"DB_URL": "postgresql://x@127.0.0.1:1/none"})
     assert unreachable.returncode == 1
-    assert "cannot reach the database" in unreachable.stderr
+    assert "Error: Cannot reach the database (check DB_URL)" in unreachable.stderr
 
     bad_setting = run("db", "current", env={"DB_URL": "mysql://root@localhost/x"})
     assert bad_setting.returncode == 1
@@ -157,11 +160,10 @@ def embedded_sql(data_dir: Path, statement: str) -> str:
     return result.stdout
 
 
-def test_serve_without_database_uses_a_persistent_embedded_one(tmp_path: Path) -> None:
-    pytest.importorskip("pgserver", reason="the embedded-db dependency group is not installed")
-    data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k != "DB_URL"}
-    env["TEST_OBSERVER_DATA_DIR"] = str(data_dir)
+def test_serve_without_database_uses_a_persistent_embedded_one(
+    embedded_env: tuple[dict[str, str], Path],
+) -> None:
+    env, data_dir = embedded_env
 
     with serving(env) as base:
         assert httpx.get(f"{base}/v1/version").status_code == 200
@@ -170,3 +172,133 @@ def test_serve_without_database_uses_a_persistent_embedded_one(tmp_path: Path) -
     with serving(env, "--no-migrate") as base:
         assert httpx.get(f"{base}/health/ready").json() == {"status": "ready"}
         assert "kept across restarts" in embedded_sql(data_dir, "SELECT name FROM test_plan")
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """PIDs of postgres servers running on `data_dir`."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "postgres" and str(data_dir.resolve()) in cmdline:
+            found.append(process.pid)
+    return found
+
+
+def start_serving(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [*COMMAND, "serve", "--port", str(port)], env=env, stdout=output, stderr=output
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not become ready in 90 s"
+        time.sleep(0.3)
+
+
+def stop_with(process: subprocess.Popen[bytes], sig: signal.Signals) -> int:
+    process.send_signal(sig)
+    return process.wait(timeout=60)
+
+
+@pytest.fixture
+def embedded_env() -> Iterator[tuple[dict[str, str], Path]]:
+    pytest.importorskip("pgserver", reason="the embedded-db dependency group is not installed")
+    # Not under pytest's temporary root: pytest makes it private (0700) at every start, and
+    # as root the embedded server runs as another user, which must reach its data.
+    parent = Path(tempfile.mkdtemp(prefix="test-observer-embedded-"))
+    parent.chmod(0o755)
+    data_dir = parent / "data"
+    env = {k: v for k, v in os.environ.items() if k not in ("DB_URL", "XDG_RUNTIME_DIR")}
+    env["TEST_OBSERVER_DATA_DIR"] = str(data_dir)
+    yield env, data_dir
+    # Whatever happened in the test, leave no server behind.
+    run("db", "embedded", "stop", "--force", env=env)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_a_killed_server_leaves_no_postgres_once_the_next_run_stops(
+    embedded_env: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, data_dir = embedded_env
+    log = tmp_path / "serve.log"
+
+    crashed, _ = start_serving(env, log)
+    crashed.kill()
+    crashed.wait(timeout=30)
+    # The crash left the database server running with nobody to stop it.
+    (orphan,) = postgres_processes(data_dir)
+    status = run("db", "embedded", "status", env=env)
+    assert "no process using it" in status.stdout
+
+    again, base = start_serving(env, log)
+    assert httpx.get(f"{base}/v1/version").status_code == 200
+    assert postgres_processes(data_dir) == [orphan]  # taken over, not a second server
+    assert stop_with(again, signal.SIGINT) == 0
+    assert postgres_processes(data_dir) == []
+    output = log.read_text()
+    assert "left running by an earlier run" in output
+    # Quiet and truthful: migrations are announced once, when there were some to apply, and
+    # the missing XDG_RUNTIME_DIR draws no warning.
+    assert output.count("Applying ") == 1
+    assert re.search(r"Applying \d+ migrations?\n", output)
+    assert "Warning" not in output
+
+    # SIGTERM (how service managers stop a process) cleans up too.
+    terminated, _ = start_serving(env, log)
+    stop_with(terminated, signal.SIGTERM)
+    assert postgres_processes(data_dir) == []
+    assert run("db", "embedded", "status", env=env).stdout.splitlines()[-1] == "State: stopped"
+
+
+def test_embedded_stop_and_reset_recover_from_a_crash(
+    embedded_env: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, data_dir = embedded_env
+    crashed, _ = start_serving(env, tmp_path / "serve.log")
+    crashed.kill()
+    crashed.wait(timeout=30)
+    assert postgres_processes(data_dir)
+
+    refused = run("db", "embedded", "reset", env=env)
+    assert refused.returncode == 1
+    assert "--yes" in refused.stderr
+    stopped = run("db", "embedded", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert postgres_processes(data_dir) == []
+    assert "not running" in run("db", "embedded", "stop", env=env).stderr
+
+    reset = run("db", "embedded", "reset", "--yes", env=env)
+    assert reset.returncode == 0, reset.stderr
+    assert not data_dir.exists()
+    assert "not created yet" in run("db", "embedded", "status", env=env).stdout
+
+
+def test_serve_refuses_a_taken_port_before_announcing_it(database_server: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port), env={"DB_URL": database_server})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: Port {port} on 127.0.0.1 is not available (Address already in use): another "
+        "server may be running; stop it or choose another with --port"
+    ]
+
+
+def test_version_option_prints_the_package_version() -> None:
+    from test_observer.version import installed_version
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == installed_version()

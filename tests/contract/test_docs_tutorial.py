@@ -116,7 +116,7 @@ def test_local_tutorial_reports_a_run_as_described(server: tuple[str, dict[str, 
     assert execution["environment"]["architecture"] == "amd64"
     assert execution["test_plan"] == "tutorial-smoke"
     assert execution["ci_link"] == "https://ci.example.com/job/tutorial/1"
-    assert sorted((r["name"], r["status"]) for r in results) == [
-        ("install", "PASSED"),
-        ("launch", "FAILED"),
+    assert sorted((r["name"], r["status"], r["category"]) for r in results) == [
+        ("install", "PASSED", "Smoke"),
+        ("launch", "FAILED", "Smoke"),
     ]

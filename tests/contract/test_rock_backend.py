@@ -270,6 +270,19 @@ def test_wheel_contains_every_migration_file(backend_wheel: Path) -> None:
     assert missing == []
 
 
+def test_wheel_ships_the_documentation_pages_files(backend_wheel: Path) -> None:
+    # /docs and /redocs load these from the server itself, never from a CDN.
+    from test_observer.system.docs_pages import ASSETS
+
+    with zipfile.ZipFile(backend_wheel) as wheel:
+        names = set(wheel.namelist())
+    static = "test_observer/system/static"
+    expected = {f"{static}/{relative}" for relative, _ in ASSETS.values()}
+    expected |= {f"{static}/swagger-ui/LICENSE", f"{static}/swagger-ui/NOTICE"}
+    expected |= {f"{static}/redoc/LICENSE"}
+    assert expected - names == set()
+
+
 def test_wheel_migrates_a_real_database_from_a_clean_virtualenv(
     backend_wheel: Path, work_dir: Path, database_server: str
 ) -> None:

@@ -66,6 +66,20 @@ DESCRIPTION = (
     "artefact off. Each operation lists the permissions it needs under `x-permissions`."
 )
 
+# How clients authenticate, so that documentation tools offer to send a key. Every operation
+# also accepts anonymous callers (the empty requirement); its `x-permissions` say what it needs.
+SECURITY_SCHEME_NAME = "APIKey"
+SECURITY_SCHEMES = {
+    SECURITY_SCHEME_NAME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "An API key from `test-observer admin create-application`, sent as "
+            "`Authorization: Bearer <key>`. An unknown or revoked key is answered with 401."
+        ),
+    }
+}
+
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
@@ -190,5 +204,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
                 continue
             entry = schema["paths"][operation.path][operation.method.lower()]
             entry["x-permissions"] = [p.value for p in required_permissions(operation.route)]
+        schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        schema["security"] = [{SECURITY_SCHEME_NAME: []}, {}]
         app.openapi_schema = schema
     return app.openapi_schema

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Inspect and migrate the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+embedded_app = typer.Typer(
+    help="The embedded PostgreSQL used when DB_URL is not set.", no_args_is_help=True
+)
+db_app.add_typer(embedded_app, name="embedded")
 admin_app = typer.Typer(help="Manage users and API clients.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 jobs_app = typer.Typer(help="List, run and queue background jobs.", no_args_is_help=True)
@@ -38,8 +44,40 @@ _embedded_server: Any = None
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
+    # One style for every failure: "Error: " and a capitalised sentence naming the fix.
+    typer.echo(f"Error: {message[:1].upper()}{message[1:]}", err=True)
     raise typer.Exit(1)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from test_observer.version import installed_version
+
+        typer.echo(installed_version())
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Run and administer the Test Observer API."""
+
+
+def _exit_on_termination() -> None:
+    """Turn SIGTERM and SIGHUP into a normal exit, so that exit handlers (which stop the
+    embedded database) run; by default these signals end the process on the spot."""
+
+    def leave(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
 
 
 def note(message: str) -> None:
@@ -58,12 +96,24 @@ def database_url(*, keep_embedded_running: bool = False) -> str:
 
     from test_observer.db import embedded
 
-    data_dir = Path(os.environ.get("TEST_OBSERVER_DATA_DIR") or embedded.default_data_dir())
+    data_dir = embedded.data_dir_from_environment()
     note(f"DB_URL is not set: using the embedded PostgreSQL in {data_dir}")
+    _exit_on_termination()
     try:
+        left_over = embedded.status(data_dir)
+        if left_over.orphaned:
+            note(
+                f"An embedded PostgreSQL (pid {left_over.server_pid}) was left running by an "
+                "earlier run that did not exit cleanly: using it, and stopping it at exit"
+            )
         _embedded_server = embedded.start(data_dir, keep_running=keep_embedded_running)
     except embedded.EmbeddedDatabaseUnavailableError as error:
         fail(str(error))
+    except Exception as error:  # pgserver reports a failed start with several exception types
+        fail(
+            f"The embedded PostgreSQL in {data_dir} did not start ({error}): see "
+            f"{data_dir / 'log'}, or reset it with `test-observer db embedded reset --yes`"
+        )
     return embedded.url_of(_embedded_server)
 
 
@@ -79,9 +129,42 @@ def _run_migration(action: str, url: str, revision: str) -> None:
         else:
             migrate.downgrade(url, revision)
     except OperationalError as error:
-        fail(f"cannot reach the database: {error.orig}")
+        fail(f"Cannot reach the database (check DB_URL): {error.orig}")
     except Exception as error:  # alembic reports bad revisions with several exception types
-        fail(f"{action} to {revision} failed: {error}")
+        fail(f"{action.capitalize()} to {revision} failed: {error}")
+
+
+def _upgrade_if_pending(url: str) -> None:
+    """Apply pending migrations, saying how many; say nothing when there are none."""
+    from sqlalchemy.exc import OperationalError
+
+    from test_observer.db import migrate
+
+    try:
+        count = len(migrate.pending(url))
+    except OperationalError as error:
+        fail(f"Cannot reach the database (check DB_URL): {error.orig}")
+    if count:
+        note(f"Applying {count} migration{'s' if count != 1 else ''}")
+        _run_migration("upgrade", url, "head")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    # Bound as the server will bind it, so "taken" here means the server could not start.
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        fail(f"Cannot listen on {host}: {error.strerror or error} (check --host)")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            fail(
+                f"Port {port} on {host} is not available ({error.strerror or error}): another "
+                "server may be running; stop it or choose another with --port"
+            )
 
 
 @app.command()
@@ -100,6 +183,7 @@ def serve(
     """Serve the API (with an embedded database when DB_URL is not set)."""
     import uvicorn
 
+    _check_port_free(host, port)
     url = database_url()
     # Workers and the reloader are separate processes that read their settings from the
     # environment: hand them the database and one shared session secret.
@@ -109,9 +193,10 @@ def serve(
 
         os.environ["SESSIONS_SECRET"] = secrets.token_urlsafe(32)
     if migrate:
-        note("Applying pending migrations")
-        _run_migration("upgrade", url, "head")
+        _upgrade_if_pending(url)
     settings = load_settings()
+    # Checked again: the database's start and the migrations take a while.
+    _check_port_free(host, port)
     note(f"Serving the API on http://{host}:{port}")
     uvicorn.run(
         "test_observer.app:create_app_from_environment",
@@ -153,7 +238,7 @@ def db_current() -> None:
     try:
         revisions = migrate.current(database_url())
     except OperationalError as error:
-        fail(f"cannot reach the database: {error.orig}")
+        fail(f"Cannot reach the database (check DB_URL): {error.orig}")
     typer.echo("\n".join(revisions) if revisions else "base")
 
 
@@ -174,7 +259,10 @@ def db_check() -> None:
     _run_migration("upgrade", url, "head")
     diff = migrate.differences(url)
     if diff:
-        fail(f"the models differ from the migrations: {diff}")
+        fail(
+            "The models differ from the migrations (add one with `test-observer db revision`): "
+            f"{diff}"
+        )
     typer.echo("Models and migrations agree.")
 
 
@@ -191,6 +279,81 @@ def db_revision(
     url = database_url()
     _run_migration("upgrade", url, "head")
     typer.echo(migrate.new_revision(url, message, autogenerate=autogenerate))
+
+
+def _embedded_status() -> Any:
+    from test_observer.db import embedded
+
+    try:
+        return embedded.status(embedded.data_dir_from_environment())
+    except embedded.EmbeddedDatabaseUnavailableError as error:
+        fail(str(error))
+
+
+@embedded_app.command("status")
+def db_embedded_status() -> None:
+    """Show where the embedded database keeps its data and whether its server runs."""
+
+    found = _embedded_status()
+    typer.echo(f"Data directory: {found.data_dir}")
+    if not found.initialised:
+        typer.echo("State: not created yet (the first `test-observer serve` creates it)")
+        return
+    if found.server_pid is None:
+        typer.echo("State: stopped")
+    elif found.orphaned:
+        typer.echo(
+            f"State: running (pid {found.server_pid}) with no process using it: left by a "
+            "run that was killed; `test-observer db embedded stop` stops it"
+        )
+    else:
+        users = ", ".join(str(pid) for pid in found.users)
+        typer.echo(f"State: running (pid {found.server_pid}), used by process(es) {users}")
+    if found.stale:
+        typer.echo(f"Stale users (exited without cleaning up): {len(found.stale)}")
+
+
+@embedded_app.command("stop")
+def db_embedded_stop(
+    force: Annotated[
+        bool, typer.Option("--force", help="Stop it even while a running process uses it.")
+    ] = False,
+) -> None:
+    """Stop the embedded database server, e.g. one left running after a crash."""
+    from test_observer.db import embedded
+
+    found = _embedded_status()
+    data_dir = found.data_dir
+    if found.users and not force:
+        users = ", ".join(str(pid) for pid in found.users)
+        fail(
+            f"The embedded PostgreSQL in {data_dir} is in use by process(es) {users}: stop "
+            "them (it then stops by itself), or pass --force"
+        )
+    stopped = embedded.stop(data_dir)
+    note("Stopped the embedded PostgreSQL" if stopped else "The embedded PostgreSQL is not running")
+
+
+@embedded_app.command("reset")
+def db_embedded_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: every record is deleted.")] = False,
+) -> None:
+    """Delete the embedded database's data; the next start creates an empty one."""
+    import shutil
+
+    from test_observer.db import embedded
+
+    found = _embedded_status()
+    data_dir = found.data_dir
+    if not yes:
+        fail(f"This deletes every record in {data_dir}: run again with --yes to confirm")
+    if found.users:
+        users = ", ".join(str(pid) for pid in found.users)
+        fail(f"The embedded PostgreSQL in {data_dir} is in use by process(es) {users}: stop them")
+    if found.server_pid is not None:
+        embedded.stop(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    note(f"Deleted {data_dir}")
 
 
 @app.command("openapi")
@@ -230,9 +393,9 @@ def _transaction() -> Iterator[Session]:
     except (LookupError, ValueError) as error:
         fail(str(error))
     except OperationalError as error:
-        fail(f"cannot reach the database: {error.orig}")
+        fail(f"Cannot reach the database (check DB_URL): {error.orig}")
     except ProgrammingError as error:
-        fail(f"the database schema is not ready (run `test-observer db upgrade`): {error.orig}")
+        fail(f"The database schema is not ready (run `test-observer db upgrade`): {error.orig}")
     finally:
         engine.dispose()
 
@@ -254,7 +417,7 @@ def admin_create_application(
     from test_observer.permissions.service import parse_permissions
 
     if bool(permission) == all_permissions:
-        fail("give either --permission (one or more times) or --all-permissions")
+        fail("Give either --permission (one or more times) or --all-permissions")
     try:
         permissions = list(Permission) if all_permissions else parse_permissions(permission or [])
     except ValueError as error:
@@ -354,13 +517,13 @@ def seed_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from test_observer.db.engine import make_engine, make_session_factory
-    from test_observer.seed import SeedPlan
+    from test_observer.seed import SeedPlan, check_can_seed
     from test_observer.seed import seed as fill
     from test_observer.settings import Settings
 
     url = database_url()
     if migrate:
-        _run_migration("upgrade", url, "head")
+        _upgrade_if_pending(url)
     plan = SeedPlan(
         artefacts=artefacts,
         architectures=architectures,
@@ -375,6 +538,8 @@ def seed_command(
     engine = make_engine(url)
     began = time.monotonic()
     try:
+        # Before the progress bar appears: a refusal is one line, not a bar and a line.
+        check_can_seed(make_session_factory(engine), plan)
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

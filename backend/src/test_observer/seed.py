@@ -145,6 +145,18 @@ def _results(rng: random.Random, family: FamilyName, count: int) -> list[Incomin
     return results
 
 
+def check_can_seed(factory: sessionmaker[Session], plan: SeedPlan) -> None:
+    """Raise ValueError when `plan` cannot be seeded into this database."""
+    if plan.architectures > len(ARCHITECTURES):
+        raise ValueError(f"At most {len(ARCHITECTURES)} architectures can be seeded")
+    with factory() as session:
+        if session.scalar(select(func.count()).select_from(Artefact)):
+            raise ValueError(
+                "The database already holds artefacts: seed an empty one (a new DB_URL, or "
+                "reset the embedded one with `test-observer db embedded reset --yes`)"
+            )
+
+
 def seed(
     factory: sessionmaker[Session],
     plan: SeedPlan,
@@ -153,11 +165,7 @@ def seed(
     progress: Callable[[int], None] = lambda _: None,
 ) -> dict[str, int]:
     """Fill an empty database; `progress` is called with the number of executions done."""
-    if plan.architectures > len(ARCHITECTURES):
-        raise ValueError(f"at most {len(ARCHITECTURES)} architectures")
-    with factory() as session:
-        if session.scalar(select(func.count()).select_from(Artefact)):
-            raise ValueError("the database already holds artefacts; seed an empty one")
+    check_can_seed(factory, plan)
     rng = random.Random(plan.seed)
     payloads = [
         _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)], plan.versions_per_line)

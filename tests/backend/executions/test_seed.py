@@ -70,7 +70,11 @@ def test_seed_refuses_a_database_with_data(database_url: str, engine: Engine) ->
         command, env={"DB_URL": database_url, "PATH": ""}, capture_output=True, text=True
     )
     assert completed.returncode == 1
-    assert "already holds artefacts" in completed.stderr
+    # Refused in one line, before any progress bar is drawn.
+    assert completed.stderr.strip().splitlines() == [
+        "Error: The database already holds artefacts: seed an empty one (a new DB_URL, or "
+        "reset the embedded one with `test-observer db embedded reset --yes`)"
+    ]
 
 
 def test_seed_triages_failures_with_issues_and_rules(

@@ -17,6 +17,7 @@ from test_observer.db.models import (
     UserSession,
     team_users_association,
 )
+from test_observer.errors import NotAuthenticatedError
 
 from .keys import digest_api_key
 
@@ -79,6 +80,10 @@ def resolve_principal(
         application = session.scalar(
             select(Application).where(Application.api_key_digest == digest_api_key(token))
         )
+        # Treating the key as absent would answer "insufficient permissions", which hides a
+        # typo or a revoked key from the CI author who has to fix it.
+        if application is None:
+            raise NotAuthenticatedError("Invalid API key", headers={"WWW-Authenticate": "Bearer"})
     user = _session_user(request, session, require_csrf=require_csrf)
 
     granted: set[Permission] = set(application.permissions) if application else set()

@@ -41,6 +41,14 @@ def current(url: str) -> list[str]:
         engine.dispose()
 
 
+def pending(url: str) -> list[str]:
+    """Revisions that `upgrade(url, "head")` would apply, oldest first."""
+    applied = current(url)
+    lower = tuple(applied) if applied else None
+    revisions = script_directory().iterate_revisions("heads", lower)
+    return [r.revision for r in reversed(list(revisions)) if r is not None]
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

@@ -181,11 +181,20 @@ C3_STATUS = {
 }
 
 
+# A test case is shared by every execution that reports it; its category describes the case,
+# not one run, so the first report decides it (as in the original service).
+CATEGORY_RULE = (
+    "Category of the test case. Used only when this report creates the test case (its first "
+    "report anywhere); the category of an existing test case is never changed, so reading the "
+    "result back shows the category the case was created with, which may be empty."
+)
+
+
 class C3TestResult(BaseModel):
     name: str
     template_id: str | None = None
     status: C3TestResultStatus
-    category: str
+    category: Annotated[str, Field(description=CATEGORY_RULE)]
     comment: str
     io_log: str
 
@@ -203,7 +212,7 @@ class TestResultRequest(BaseModel):
     name: str
     status: TestResultStatus
     template_id: str = ""
-    category: str = ""
+    category: Annotated[str, Field(description=CATEGORY_RULE)] = ""
     comment: str = ""
     io_log: str = ""
 
