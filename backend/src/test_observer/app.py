@@ -25,6 +25,7 @@ from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
 from test_observer.matching_rules.router import router as matching_rules_router
+from test_observer.notifications.router import router as notifications_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
@@ -45,6 +46,8 @@ ROUTERS = [
     test_results_router,
     execution_metadata_router,
     reports_router,
+    # Before the users router, whose `/{user_id}` must not see `/me/notifications`.
+    notifications_router,
     users_router,
     teams_router,
     matching_rules_router,

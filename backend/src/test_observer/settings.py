@@ -60,6 +60,25 @@ class Settings(BaseSettings):
     version_override: str = ""
     log_level: LogLevel = "info"
 
+    # SAML single sign-on. The service provider's entity id is its base URL.
+    saml_sp_base_url: str = "http://localhost:30000"
+    saml_idp_metadata_url: str = ""
+    saml_sp_x509_cert: str = ""
+    saml_sp_key: str = ""
+    # Development only: sign in through one-time links (`test-observer admin login-url`) and
+    # never ask Launchpad about people.
+    use_local_login: bool = False
+    launchpad_api_url: str = "https://api.launchpad.net/devel"
+
+    # Jira review cards; all three credentials are needed for any card to be created.
+    jira_cloud_id: str = ""
+    jira_email: str = ""
+    jira_api_token: str = ""
+    # Empty means Atlassian's API gateway for JIRA_CLOUD_ID.
+    jira_api_url: str = ""
+
+    sentry_dsn: str = ""
+
     @field_validator("db_url")
     @classmethod
     def _check_db_url(cls, value: str | None) -> str | None:
@@ -94,6 +113,23 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("saml_sp_base_url", "launchpad_api_url", "jira_api_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @property
+    def saml_configured(self) -> bool:
+        return bool(self.saml_idp_metadata_url)
+
+    @property
+    def jira_configured(self) -> bool:
+        return bool(self.jira_cloud_id and self.jira_email and self.jira_api_token)
+
+    @property
+    def jira_base_url(self) -> str:
+        return self.jira_api_url or f"https://api.atlassian.com/ex/jira/{self.jira_cloud_id}"
 
     @property
     def cors_origins(self) -> list[str]:

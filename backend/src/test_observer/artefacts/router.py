@@ -86,7 +86,7 @@ def patch_artefact(
     require_artefact_permission(
         session, principal, settings, Permission.change_artefact, [artefact_id]
     )
-    return service.patch_artefact(session, artefact, request, settings.frontend_url)
+    return service.patch_artefact(session, artefact, request, settings)
 
 
 @router.get("/{artefact_id}/versions", dependencies=[requires(Permission.view_artefact)])

@@ -30,8 +30,6 @@ from test_observer.db.models import (
     ArtefactStatus,
     Environment,
     FamilyName,
-    Notification,
-    NotificationType,
     TestExecution,
     User,
     artefact_bundled_builds_association,
@@ -41,6 +39,8 @@ from test_observer.db.models import (
 )
 from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.executions.responses import execution_responses
+from test_observer.notifications.service import notify_reviewers_assigned
+from test_observer.settings import Settings
 
 from .build_schemas import ArtefactBuildResponse
 from .queries import latest_builds
@@ -528,7 +528,7 @@ def bundled_builds_hash(build_ids: Collection[int]) -> str:
 
 
 def _replace_reviewers(
-    session: Session, artefact: Artefact, user_ids: list[int], frontend_url: str
+    session: Session, artefact: Artefact, user_ids: list[int], settings: Settings
 ) -> None:
     association = artefact_reviewers_association
     previous = set(
@@ -546,19 +546,7 @@ def _replace_reviewers(
             ],
         )
     added = [user_id for user_id in user_ids if user_id not in previous]
-    if added:
-        target_url = f"{frontend_url.rstrip('/')}/{artefact.family.value}s/{artefact.id}"
-        session.execute(
-            insert(Notification),
-            [
-                {
-                    "user_id": user_id,
-                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
-                    "target_url": target_url,
-                }
-                for user_id in added
-            ],
-        )
+    notify_reviewers_assigned(session, settings, artefact.id, added)
 
 
 def _replace_bundled_builds(session: Session, artefact: Artefact, build_ids: list[int]) -> None:
@@ -587,7 +575,7 @@ def check_artefact_patch(session: Session, artefact: Artefact, patch: ArtefactPa
 
 
 def patch_artefact(
-    session: Session, artefact: Artefact, patch: ArtefactPatch, frontend_url: str
+    session: Session, artefact: Artefact, patch: ArtefactPatch, settings: Settings
 ) -> ArtefactResponse:
     """Validate everything, then apply; the request's transaction makes it all-or-nothing."""
     check_artefact_patch(session, artefact, patch)
@@ -605,7 +593,7 @@ def patch_artefact(
     if "jira_issue" in patch.model_fields_set:
         artefact.jira_issue = patch.jira_issue
     if reviewers is not None:
-        _replace_reviewers(session, artefact, reviewers, frontend_url)
+        _replace_reviewers(session, artefact, reviewers, settings)
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     session.flush()

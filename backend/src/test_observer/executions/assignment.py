@@ -22,14 +22,13 @@ from test_observer.db.models import (
     Artefact,
     ArtefactBuildEnvironmentReview,
     ArtefactMatchingRule,
-    Notification,
-    NotificationType,
     TestExecution,
     artefact_matching_rule_team_association,
     artefact_reviewers_association,
     environment_review_reviewers_association,
     team_users_association,
 )
+from test_observer.notifications.service import notify_reviewers_assigned
 from test_observer.settings import Settings
 
 EXECUTIONS_PER_REVIEWER = 50
@@ -99,18 +98,7 @@ def assign_reviewers(session: Session, artefact_id: int, settings: Settings) -> 
             insert(artefact_reviewers_association),
             [{"artefact_id": artefact_id, "user_id": user_id} for user_id in added],
         )
-        target_url = f"{settings.frontend_url}/{artefact.family.value}s/{artefact_id}"
-        session.execute(
-            insert(Notification),
-            [
-                {
-                    "user_id": user_id,
-                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
-                    "target_url": target_url,
-                }
-                for user_id in added
-            ],
-        )
+        notify_reviewers_assigned(session, settings, artefact_id, added)
         due: date | None = None
         if not is_kernel(artefact.name):
             due = datetime.now(UTC).date() + DUE_IN
