@@ -29,6 +29,7 @@ from test_observer.notifications.router import router as notifications_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
+from test_observer.sign_in.router import router as sign_in_router
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 ROUTERS = [
     system_router,
+    sign_in_router,
     artefacts_router,
     environments_router,
     test_cases_router,
