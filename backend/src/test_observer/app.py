@@ -21,6 +21,8 @@ from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.environments.router import router as environments_router
+from test_observer.error_reporting import init_error_reporting, report
+from test_observer.error_reporting.router import router as error_reporting_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 ROUTERS = [
     system_router,
+    error_reporting_router,
     sign_in_router,
     artefacts_router,
     environments_router,
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.version = settings.version_override or installed_version()
+    init_error_reporting(settings, app.state.version)
 
     for router in ROUTERS:
         app.include_router(router)
@@ -160,6 +164,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     def internal(_: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
+        report(error)
         return JSONResponse(
             {"detail": "Internal server error"},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_saml_key_pair(self) -> Settings:
+        # The key signs our requests and the certificate is what the IdP checks them with: one
+        # without the other is a mistake, not a choice.
+        if bool(self.saml_sp_x509_cert) != bool(self.saml_sp_key):
+            raise ValueError("SAML_SP_X509_CERT and SAML_SP_KEY must be set together")
+        return self
 
     @property
     def saml_configured(self) -> bool:
