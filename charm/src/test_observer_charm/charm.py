@@ -24,6 +24,7 @@ from .migrations import (
     current_revision,
     upgrade_to_head,
 )
+from .secrets import Credentials, integration_environment, read_credentials
 from .workload import (
     CONTAINER,
     MIGRATION_TIMEOUT,
@@ -169,10 +170,12 @@ class TestObserverCharm(ops.CharmBase):
         try:
             ev.config = CharmConfig.from_options(dict(self.config))
             sessions_secret = self._sessions_secret(ev.config)
+            credentials = read_credentials(self.model, ev.config)
         except InvalidConfigError as e:
             ev.config = None
             ev.statuses.append(ops.BlockedStatus(f"{e}: fix it with `juju config`"))
             sessions_secret = None
+            credentials = Credentials()
         if self.database.relation is None:
             ev.statuses.append(
                 ops.BlockedStatus(
@@ -205,13 +208,15 @@ class TestObserverCharm(ops.CharmBase):
                 ops.WaitingStatus("waiting for the leader to generate the sessions secret")
             )
         if ev.config is not None and sessions_secret is not None:
+            public_url = self._public_url(ev.config)
             ev.inputs = ApiInputs(
                 config=ev.config,
                 database_url=ev.database.url,
                 sessions_secret=sessions_secret,
                 frontend_origins=self.frontend.frontend_origins(),
-                public_url=self._public_url(ev.config),
+                public_url=public_url,
                 proxy=_proxy_environment(),
+                integrations=integration_environment(ev.config, credentials, public_url),
             )
         status = self._gate_status(ev.gate, ev.database.identity, ev.heads)
         if status is not None:

@@ -40,6 +40,8 @@ class ApiInputs:
     frontend_origins: Sequence[str] = ()
     public_url: str = ""
     proxy: Mapping[str, str] = field(default_factory=dict)
+    # Sign-in, Jira and Sentry variables (see secrets.integration_environment).
+    integrations: Mapping[str, str] = field(default_factory=dict)
 
 
 def environment(inputs: ApiInputs) -> dict[str, str]:
@@ -68,6 +70,7 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
         env["IGNORE_PERMISSIONS"] = ",".join(config.ignore_permissions)
     if config.version:
         env["VERSION_OVERRIDE"] = config.version
+    env.update(inputs.integrations)
     env.update(inputs.proxy)
     return env
 
