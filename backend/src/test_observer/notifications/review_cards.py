@@ -168,3 +168,6 @@ def create_card(settings: Settings, card: ReviewCard) -> None:
             logger.info("review card %s created", created.json().get("key"))
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
         logger.warning("review card for %s not created: %s", card.reviewer_name, error)
+    except Exception:
+        # A worker thread has nobody to report to but the log.
+        logger.exception("review card for %s not created", card.reviewer_name)
