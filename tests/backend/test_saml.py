@@ -397,3 +397,30 @@ def test_logout_response_problems(
         params={"SAMLResponse": idp.logout_response(destination="https://other/sls")},
     )
     assert elsewhere.status_code == 400
+
+
+def test_requests_are_signed_with_the_service_provider_key(
+    sso: Callable[..., TestClient], idp: TestIdentityProvider, edge: respx.MockRouter
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.x509 import load_pem_x509_certificate
+
+    from tests.backend.identity_provider import key_and_certificate
+
+    key, certificate = key_and_certificate("service provider")
+    client = sso(saml_sp_x509_cert=certificate, saml_sp_key=key)
+    location = client.get("/v1/auth/saml/login", params={"return_to": FRONTEND}).headers["location"]
+    query = location.split("?", 1)[1]
+    signed_part, _, signature = query.rpartition("&Signature=")
+    _, params = decode_redirect(location)
+    assert params["SigAlg"] == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    public_key = load_pem_x509_certificate(certificate.encode()).public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(
+        base64.b64decode(params["Signature"]),
+        signed_part.encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    assert signature

@@ -117,3 +117,20 @@ def test_saml_certificate_needs_its_key(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(SettingsError) as error:
         load_settings()
     assert "SAML_SP_X509_CERT and SAML_SP_KEY must be set together" in str(error.value)
+
+
+def test_saml_key_pair_must_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.backend.identity_provider import key_and_certificate
+
+    key, certificate = key_and_certificate("sp")
+    other_key, _ = key_and_certificate("other")
+    monkeypatch.setenv("SAML_SP_X509_CERT", certificate)
+    monkeypatch.setenv("SAML_SP_KEY", key)
+    assert load_settings().saml_sp_key == key
+
+    monkeypatch.setenv("SAML_SP_KEY", other_key)
+    with pytest.raises(SettingsError, match="not the certificate of SAML_SP_KEY"):
+        load_settings()
+    monkeypatch.setenv("SAML_SP_KEY", "garbage")
+    with pytest.raises(SettingsError, match="not an unencrypted PEM private key"):
+        load_settings()

@@ -33,6 +33,25 @@ def _origin(value: str) -> str:
     return origin
 
 
+def _check_saml_key_pair(certificate: str, key: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.x509 import load_pem_x509_certificate
+
+    try:
+        private_key = load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("SAML_SP_KEY is not an unencrypted PEM private key") from None
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise ValueError("SAML_SP_KEY must be an RSA key")
+    try:
+        public_key = load_pem_x509_certificate(certificate.encode()).public_key()
+    except ValueError:
+        raise ValueError("SAML_SP_X509_CERT is not a PEM certificate") from None
+    if public_key != private_key.public_key():
+        raise ValueError("SAML_SP_X509_CERT is not the certificate of SAML_SP_KEY")
+
+
 def normalise_database_url(value: str) -> str:
     """Accept any PostgreSQL URL spelling and use the psycopg 3 driver for it."""
     try:
@@ -125,6 +144,8 @@ class Settings(BaseSettings):
         # without the other is a mistake, not a choice.
         if bool(self.saml_sp_x509_cert) != bool(self.saml_sp_key):
             raise ValueError("SAML_SP_X509_CERT and SAML_SP_KEY must be set together")
+        if self.saml_sp_key:
+            _check_saml_key_pair(self.saml_sp_x509_cert, self.saml_sp_key)
         return self
 
     @property
