@@ -1,7 +1,8 @@
 """Sign-in records and one unread notification per user and target.
 
 `consumed_assertion` remembers SAML assertions already used, so that one cannot be replayed;
-`sign_in_link` holds one-time development sign-in links. The partial unique index on
+`sign_in_link` holds one-time development sign-in links. Notifications are indexed by user and
+creation time, for reading them newest first a page at a time. The partial unique index on
 `notification` lets concurrent reviewer assignments insert notifications with ON CONFLICT DO
 NOTHING; duplicates that already exist are dismissed first (the oldest stays unread).
 
@@ -64,6 +65,13 @@ def upgrade() -> None:
         )
         """
     )
+    # Pages of a user's notifications, newest first; replaces the index on user_id alone.
+    op.create_index(
+        "notification_user_id_created_at_id_ix",
+        "notification",
+        ["user_id", "created_at", "id"],
+    )
+    op.drop_index("notification_user_id_ix", table_name="notification")
     op.create_index(
         "notification_unread_key",
         "notification",
@@ -75,6 +83,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("notification_unread_key", table_name="notification")
+    op.create_index("notification_user_id_ix", "notification", ["user_id"])
+    op.drop_index("notification_user_id_created_at_id_ix", table_name="notification")
     op.drop_index("sign_in_link_expires_at_ix", table_name="sign_in_link")
     op.drop_table("sign_in_link")
     op.drop_index("consumed_assertion_expires_at_ix", table_name="consumed_assertion")
