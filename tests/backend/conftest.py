@@ -15,7 +15,10 @@ from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Base
 from test_observer.settings import Settings
+from tests.backend.offline import forbid_network
 from tests.database import scratch_database
+
+forbid_network()
 
 # Health endpoints only answer local clients; the test client presents itself as one.
 LOCAL_CLIENT = ("127.0.0.1", 50000)

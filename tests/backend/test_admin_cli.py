@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,22 +16,29 @@ from starlette.testclient import TestClient
 
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import Application, Permission, User, UserSession
-from tests.backend.principals import bearer
+from tests.backend.principals import SESSIONS_SECRET, bearer, session_headers
 
 
-def admin(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def admin(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "test_observer", "admin", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "DB_URL": database_url},
+        env={**os.environ, "DB_URL": database_url, **env},
         timeout=120,
     )
 
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["create-application"], ["add-user"], ["promote-user-to-admin"], ["clean-sessions"]],
+    [
+        [],
+        ["create-application"],
+        ["add-user"],
+        ["promote-user-to-admin"],
+        ["clean-sessions"],
+        ["login-url"],
+    ],
 )
 def test_every_admin_command_has_help(command: list[str]) -> None:
     result = admin("postgresql://nobody@127.0.0.1:1/none", *command, "--help")
@@ -133,3 +141,55 @@ def test_clean_sessions_deletes_only_expired_ones(database_url: str, db_session:
     assert "Deleted 1 expired sessions" in result.stderr
     db_session.expire_all()
     assert db_session.scalars(select(UserSession.id)).all() == [live.id]
+
+
+LOCAL = {"USE_LOCAL_LOGIN": "true", "SAML_SP_BASE_URL": "http://localhost:30000"}
+
+
+def test_login_url_signs_in_once(
+    database_url: str, db_session: Session, make_client: Callable[..., TestClient]
+) -> None:
+    result = admin(database_url, "login-url", "dev@example.com", "--name", "Dev", **LOCAL)
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip()
+    assert link.startswith("http://localhost:30000/v1/auth/local/login?token=")
+    path = link.removeprefix("http://localhost:30000")
+
+    client = make_client(use_local_login=True, sessions_secret=SESSIONS_SECRET)
+    client.follow_redirects = False
+    signed_in = client.get(path)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (302, "http://localhost:30001")
+    cookie = signed_in.headers["set-cookie"].split(";")[0].removeprefix("session=")
+    me = client.get("/v1/users/me", headers=session_headers(cookie)).json()
+    assert (me["email"], me["name"]) == ("dev@example.com", "Dev")
+
+    reused = client.get(path)
+    assert reused.status_code == 403
+    assert "already used" in reused.json()["detail"]
+
+
+def test_login_url_is_refused_outside_local_development(
+    database_url: str, db_session: Session, make_client: Callable[..., TestClient]
+) -> None:
+    off = admin(database_url, "login-url", "dev@example.com")
+    assert off.returncode == 1
+    assert off.stderr.strip().count("\n") == 0
+    assert "USE_LOCAL_LOGIN=true" in off.stderr
+    with_idp = admin(
+        database_url,
+        "login-url",
+        "dev@example.com",
+        SAML_IDP_METADATA_URL="https://idp.example/metadata",
+        **LOCAL,
+    )
+    assert with_idp.returncode == 1
+    assert db_session.scalars(select(User)).all() == []
+
+    # A link made while local sign-in was on stops working when the server runs without it.
+    link = admin(database_url, "login-url", "dev@example.com", **LOCAL).stdout.strip()
+    path = link.removeprefix("http://localhost:30000")
+    production = make_client(sessions_secret=SESSIONS_SECRET).get(path, follow_redirects=False)
+    assert (production.status_code, production.json()) == (
+        404,
+        {"detail": "Local sign-in is disabled"},
+    )

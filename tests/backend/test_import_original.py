@@ -152,6 +152,13 @@ def test_ids_and_content_are_kept_as_the_api_shows_them(
     assert (first_case["status"], first_case["comment"]) == ("FAILED", "uploaded again")
     assert [issue["issue"]["id"] for issue in first_case["issues"]] == [1]
 
+    # User 3 was notified twice of one review: one notification stays unread.
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        unread = connection.execute(
+            "SELECT id FROM notification WHERE user_id = 3 AND dismissed_at IS NULL"
+        ).fetchall()
+    assert unread == [(1,)]
+
     closed = client.get("/v1/issues/2").json()
     assert (closed["status"], closed["key"]) == ("closed", "12")
 

@@ -20,6 +20,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "SESSIONS_HTTPS_ONLY",
         "VERSION_OVERRIDE",
         "LOG_LEVEL",
+        "SAML_SP_BASE_URL",
+        "SAML_IDP_METADATA_URL",
+        "SAML_SP_X509_CERT",
+        "SAML_SP_KEY",
+        "USE_LOCAL_LOGIN",
+        "JIRA_CLOUD_ID",
+        "JIRA_EMAIL",
+        "JIRA_API_TOKEN",
+        "JIRA_API_URL",
+        "SENTRY_DSN",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -78,3 +88,49 @@ def test_a_bad_value_names_its_variable(
     with pytest.raises(SettingsError) as error:
         load_settings()
     assert variable in str(error.value)
+
+
+def test_sign_in_and_integration_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.saml_sp_base_url == "http://localhost:30000"
+    assert not settings.saml_configured
+    assert settings.use_local_login is False
+    assert not settings.jira_configured
+    assert settings.sentry_dsn == ""
+
+    monkeypatch.setenv("SAML_SP_BASE_URL", "https://api.example/")
+    monkeypatch.setenv("SAML_IDP_METADATA_URL", "https://idp.example/metadata")
+    monkeypatch.setenv("JIRA_CLOUD_ID", "c1")
+    monkeypatch.setenv("JIRA_EMAIL", "bot@example.com")
+    monkeypatch.setenv("JIRA_API_TOKEN", "t")
+    settings = load_settings()
+    assert settings.saml_sp_base_url == "https://api.example"
+    assert settings.saml_configured
+    assert settings.jira_configured
+    assert settings.jira_base_url == "https://api.atlassian.com/ex/jira/c1"
+    monkeypatch.setenv("JIRA_API_URL", "https://jira.staging.example/")
+    assert load_settings().jira_base_url == "https://jira.staging.example"
+
+
+def test_saml_certificate_needs_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAML_SP_X509_CERT", "-----BEGIN CERTIFICATE-----")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "SAML_SP_X509_CERT and SAML_SP_KEY must be set together" in str(error.value)
+
+
+def test_saml_key_pair_must_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.backend.identity_provider import key_and_certificate
+
+    key, certificate = key_and_certificate("sp")
+    other_key, _ = key_and_certificate("other")
+    monkeypatch.setenv("SAML_SP_X509_CERT", certificate)
+    monkeypatch.setenv("SAML_SP_KEY", key)
+    assert load_settings().saml_sp_key == key
+
+    monkeypatch.setenv("SAML_SP_KEY", other_key)
+    with pytest.raises(SettingsError, match="not the certificate of SAML_SP_KEY"):
+        load_settings()
+    monkeypatch.setenv("SAML_SP_KEY", "garbage")
+    with pytest.raises(SettingsError, match="not an unencrypted PEM private key"):
+        load_settings()

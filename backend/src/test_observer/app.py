@@ -22,14 +22,18 @@ from test_observer.auth.access import operations, required_permissions
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.environments.router import router as environments_router
+from test_observer.error_reporting import init_error_reporting, report
+from test_observer.error_reporting.router import router as error_reporting_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
+from test_observer.notifications.router import router as notifications_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
+from test_observer.sign_in.router import router as sign_in_router
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router
@@ -41,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 ROUTERS = [
     system_router,
+    error_reporting_router,
+    sign_in_router,
     artefacts_router,
     builds_router,
     environments_router,
@@ -48,6 +54,8 @@ ROUTERS = [
     test_results_router,
     execution_metadata_router,
     reports_router,
+    # Before the users router, whose `/{user_id}` must not see `/me/notifications`.
+    notifications_router,
     users_router,
     teams_router,
     matching_rules_router,
@@ -107,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.version = settings.version_override or installed_version()
+    init_error_reporting(settings, app.state.version)
 
     for router in ROUTERS:
         app.include_router(router)
@@ -173,6 +182,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     def internal(_: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
+        report(error)
         return JSONResponse(
             {"detail": "Internal server error"},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -458,6 +458,32 @@ def admin_promote_user(
     note(f"User {user.email} (id {user.id}) is an administrator")
 
 
+@admin_app.command("login-url")
+def admin_login_url(
+    email: Annotated[str, typer.Argument(help="Who signs in (created if new).")],
+    name: Annotated[
+        str | None, typer.Option(help="Display name of a new user (default: the part before @).")
+    ] = None,
+) -> None:
+    """Print a one-time sign-in link (valid 15 minutes) for a development deployment.
+
+    Only with USE_LOCAL_LOGIN=true and no SAML_IDP_METADATA_URL; the server must run with the
+    same settings. The link points at SAML_SP_BASE_URL (the API's own URL).
+    """
+    from test_observer.sign_in import service
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        fail(str(error))
+    if not service.local_sign_in_enabled(settings):
+        fail("sign-in links need USE_LOCAL_LOGIN=true and no SAML_IDP_METADATA_URL")
+    with _transaction() as session:
+        link = service.create_sign_in_link(session, settings, email.strip(), name)
+    note(f"Sign-in link for {email.strip()}, valid once within 15 minutes:")
+    typer.echo(link)
+
+
 @admin_app.command("clean-sessions")
 def admin_clean_sessions() -> None:
     """Delete expired browser sessions (safe to run at any time, e.g. from a timer)."""

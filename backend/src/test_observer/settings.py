@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +59,25 @@ def _origin(value: str) -> str:
     return origin
 
 
+def _check_saml_key_pair(certificate: str, key: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.x509 import load_pem_x509_certificate
+
+    try:
+        private_key = load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("SAML_SP_KEY is not an unencrypted PEM private key") from None
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise ValueError("SAML_SP_KEY must be an RSA key")
+    try:
+        public_key = load_pem_x509_certificate(certificate.encode()).public_key()
+    except ValueError:
+        raise ValueError("SAML_SP_X509_CERT is not a PEM certificate") from None
+    if public_key != private_key.public_key():
+        raise ValueError("SAML_SP_X509_CERT is not the certificate of SAML_SP_KEY")
+
+
 def normalise_database_url(value: str) -> str:
     """Accept any PostgreSQL URL spelling and use the psycopg 3 driver for it."""
     try:
@@ -96,13 +115,10 @@ class Settings(BaseSettings):
     ubuntu_archive_url: str = "http://us.archive.ubuntu.com/ubuntu"
     ubuntu_ports_url: str = "http://ports.ubuntu.com/ubuntu-ports"
     github_api_url: str = "https://api.github.com"
-    jira_api_url: str = "https://warthogs.atlassian.net"
     launchpad_api_url: str = "https://api.launchpad.net/devel"
     kernel_swm_status_url: str = "https://kernel.ubuntu.com/swm/status.json"
     git_app_id: str = ""
     git_app_private_key: str = ""
-    jira_email: str = ""
-    jira_api_token: str = ""
     http_timeout_s: float = Field(default=30.0, gt=0)
     promote_interval_s: int = 600
     kernel_swm_interval_s: int = 300
@@ -114,6 +130,25 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(default=50, ge=1)
     # A job whose worker has sent no heartbeat for this long is retried by another worker.
     job_stalled_after_s: int = Field(default=60, ge=5)
+
+    # SAML single sign-on. The service provider's entity id is its base URL.
+    saml_sp_base_url: str = "http://localhost:30000"
+    saml_idp_metadata_url: str = ""
+    saml_sp_x509_cert: str = ""
+    saml_sp_key: str = ""
+    # Development only: sign in through one-time links (`test-observer admin login-url`) and
+    # never ask Launchpad about people.
+    use_local_login: bool = False
+
+    # Jira: issue synchronisation needs the email and token, review cards all three.
+    jira_cloud_id: str = ""
+    jira_email: str = ""
+    jira_api_token: str = ""
+    # Empty means Atlassian's API gateway for JIRA_CLOUD_ID, or without one the Jira site
+    # the original reported issues to (see `jira_base_url`).
+    jira_api_url: str = ""
+
+    sentry_dsn: str = ""
 
     @field_validator("db_url")
     @classmethod
@@ -127,7 +162,6 @@ class Settings(BaseSettings):
         "ubuntu_archive_url",
         "ubuntu_ports_url",
         "github_api_url",
-        "jira_api_url",
         "launchpad_api_url",
         "kernel_swm_status_url",
     )
@@ -178,6 +212,37 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("saml_sp_base_url", "launchpad_api_url", "jira_api_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_saml_key_pair(self) -> Settings:
+        # The key signs our requests and the certificate is what the IdP checks them with: one
+        # without the other is a mistake, not a choice.
+        if bool(self.saml_sp_x509_cert) != bool(self.saml_sp_key):
+            raise ValueError("SAML_SP_X509_CERT and SAML_SP_KEY must be set together")
+        if self.saml_sp_key:
+            _check_saml_key_pair(self.saml_sp_x509_cert, self.saml_sp_key)
+        return self
+
+    @property
+    def saml_configured(self) -> bool:
+        return bool(self.saml_idp_metadata_url)
+
+    @property
+    def jira_configured(self) -> bool:
+        return bool(self.jira_cloud_id and self.jira_email and self.jira_api_token)
+
+    @property
+    def jira_base_url(self) -> str:
+        if self.jira_api_url:
+            return self.jira_api_url
+        if self.jira_cloud_id:
+            return f"https://api.atlassian.com/ex/jira/{self.jira_cloud_id}"
+        return "https://warthogs.atlassian.net"
 
     @property
     def cors_origins(self) -> list[str]:

@@ -28,6 +28,7 @@ from .migrations import (
     upgrade_to_head,
 )
 from .original_import import ImportOriginalParams
+from .secrets import Credentials, integration_environment, read_credentials
 from .workload import (
     CONTAINER,
     MIGRATION_TIMEOUT,
@@ -177,10 +178,13 @@ class TestObserverCharm(ops.CharmBase):
             ev.config = CharmConfig.from_options(dict(self.config))
             sessions_secret = self._sessions_secret(ev.config)
             jobs_env = self._jobs_environment()
+            credentials = read_credentials(self.model, ev.config)
         except InvalidConfigError as e:
             ev.config = None
             ev.statuses.append(ops.BlockedStatus(f"{e}: fix it with `juju config`"))
             sessions_secret = None
+            jobs_env = {}
+            credentials = Credentials()
         if self.database.relation is None:
             ev.statuses.append(
                 ops.BlockedStatus(
@@ -213,14 +217,16 @@ class TestObserverCharm(ops.CharmBase):
                 ops.WaitingStatus("waiting for the leader to generate the sessions secret")
             )
         if ev.config is not None and sessions_secret is not None:
+            public_url = self._public_url(ev.config)
             ev.inputs = ApiInputs(
                 config=ev.config,
                 database_url=ev.database.url,
                 sessions_secret=sessions_secret,
                 frontend_origins=self.frontend.frontend_origins(),
-                public_url=self._public_url(ev.config),
+                public_url=public_url,
                 proxy=_proxy_environment(),
                 jobs_environment=jobs_env,
+                integrations=integration_environment(ev.config, credentials, public_url),
             )
         status = self._gate_status(ev.gate, ev.database.identity, ev.heads)
         if status is not None:

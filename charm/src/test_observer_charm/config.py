@@ -43,6 +43,13 @@ class CharmConfig:
     ignore_permissions: tuple[str, ...] = ()
     # URI of a Juju user secret; resolving it needs the model, so it happens elsewhere.
     sessions_secret: str = ""
+    # Single sign-on: all three or none (the key is the URI of a Juju user secret).
+    saml_idp_metadata_url: str = ""
+    saml_sp_cert: str = ""
+    saml_sp_key: str = ""
+    # URI of a Juju user secret with the keys cloud-id, email and api-token.
+    jira_credentials: str = ""
+    sentry_dsn: str = ""
 
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> CharmConfig:
@@ -82,7 +89,43 @@ class CharmConfig:
             require_authentication=require_authentication,
             ignore_permissions=tuple(ignore_permissions),
             sessions_secret=_str(options, "sessions-secret", ""),
+            **_saml(options),
+            jira_credentials=_str(options, "jira-credentials", ""),
+            sentry_dsn=_sentry_dsn(options),
         )
+
+
+SAML_OPTIONS = ("saml-idp-metadata-url", "saml-sp-cert", "saml-sp-key")
+
+
+def _saml(options: Mapping[str, object]) -> dict[str, str]:
+    """The SAML options, all or none set; a partial set names what is missing."""
+    values = {name: _str(options, name, "") for name in SAML_OPTIONS}
+    missing = [name for name, value in values.items() if not value]
+    if 0 < len(missing) < len(SAML_OPTIONS):
+        raise InvalidConfigError(
+            missing[0],
+            f"SAML config incomplete: missing {', '.join(missing)} (set all of "
+            f"{', '.join(SAML_OPTIONS)}, or none)",
+        )
+    url = values["saml-idp-metadata-url"]
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise InvalidConfigError("saml-idp-metadata-url", f"'{url}' is not an http(s) URL")
+    cert = values["saml-sp-cert"]
+    if cert and "BEGIN CERTIFICATE" not in cert:
+        raise InvalidConfigError("saml-sp-cert", "must be a PEM certificate")
+    return {
+        "saml_idp_metadata_url": url,
+        "saml_sp_cert": cert,
+        "saml_sp_key": values["saml-sp-key"],
+    }
+
+
+def _sentry_dsn(options: Mapping[str, object]) -> str:
+    dsn = _str(options, "sentry-dsn", "")
+    if dsn and urlsplit(dsn).scheme not in ("http", "https"):
+        raise InvalidConfigError("sentry-dsn", f"'{dsn}' is not a Sentry DSN")
+    return dsn
 
 
 def parse_origin(value: str, option: str) -> str:

@@ -46,6 +46,8 @@ class ApiInputs:
     proxy: Mapping[str, str] = field(default_factory=dict)
     # Extra variables for the job worker only (intervals, tracker credentials).
     jobs_environment: Mapping[str, str] = field(default_factory=dict)
+    # Sign-in, Jira and Sentry variables (see secrets.integration_environment).
+    integrations: Mapping[str, str] = field(default_factory=dict)
 
 
 def environment(inputs: ApiInputs) -> dict[str, str]:
@@ -74,6 +76,7 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
         env["IGNORE_PERMISSIONS"] = ",".join(config.ignore_permissions)
     if config.version:
         env["VERSION_OVERRIDE"] = config.version
+    env.update(inputs.integrations)
     env.update(inputs.proxy)
     return env
 

@@ -68,7 +68,10 @@ def _fill(connection: psycopg.Connection[tuple[object, ...]], shape: OriginalSha
         VALUES (now(), now(), 3, 'USER_ASSIGNED_ARTEFACT_REVIEW', 'https://to.example/snaps/1',
                 NULL),
                (now(), now(), 2, 'USER_ASSIGNED_ARTEFACT_REVIEW', 'https://to.example/debs/2',
-                now())
+                now()),
+               -- Two concurrent assignments notified user 3 twice.
+               (now(), now(), 3, 'USER_ASSIGNED_ARTEFACT_REVIEW', 'https://to.example/snaps/1',
+                NULL)
         """
     )
     run(

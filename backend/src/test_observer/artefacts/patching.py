@@ -184,11 +184,11 @@ def patch_artefact(
     require_artefact_permission(
         session, principal, settings, Permission.change_artefact, [artefact_id]
     )
-    return _apply_patch(session, artefact, patch, settings.frontend_url)
+    return _apply_patch(session, artefact, patch, settings)
 
 
 def _apply_patch(
-    session: Session, artefact: Artefact, patch: ArtefactPatch, frontend_url: str
+    session: Session, artefact: Artefact, patch: ArtefactPatch, settings: Settings
 ) -> ArtefactResponse:
     """Validate everything, then apply; the request's transaction makes it all-or-nothing."""
     check_artefact_patch(session, artefact, patch)
@@ -206,7 +206,7 @@ def _apply_patch(
     if "jira_issue" in patch.model_fields_set:
         artefact.jira_issue = patch.jira_issue
     if reviewers is not None:
-        set_reviewers(session, artefact, reviewers, frontend_url)
+        set_reviewers(session, artefact, reviewers, settings)
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     session.flush()

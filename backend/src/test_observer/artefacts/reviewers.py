@@ -13,12 +13,9 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from test_observer.db.models import (
-    Artefact,
-    Notification,
-    NotificationType,
-    artefact_reviewers_association,
-)
+from test_observer.db.models import Artefact, artefact_reviewers_association
+from test_observer.notifications.service import notify_reviewers_assigned
+from test_observer.settings import Settings
 
 _reviewers = artefact_reviewers_association
 
@@ -35,7 +32,7 @@ def reviewer_ids(session: Session, artefact_id: int) -> list[int]:
 
 
 def set_reviewers(
-    session: Session, artefact: Artefact, user_ids: Sequence[int], frontend_url: str
+    session: Session, artefact: Artefact, user_ids: Sequence[int], settings: Settings
 ) -> list[int]:
     """Make `user_ids` the reviewers, in that order; answers the users newly added."""
     previous = set(reviewer_ids(session, artefact.id))
@@ -43,23 +40,19 @@ def set_reviewers(
     session.execute(delete(_reviewers).where(_reviewers.c.artefact_id == artefact.id))
     _insert(session, artefact.id, wanted, first_position=0)
     return _reviewers_added(
-        session, artefact, [user_id for user_id in wanted if user_id not in previous], frontend_url
+        session, artefact, [user_id for user_id in wanted if user_id not in previous], settings
     )
 
 
 def add_reviewers(
-    session: Session, artefact: Artefact, user_ids: Sequence[int], frontend_url: str
+    session: Session, artefact: Artefact, user_ids: Sequence[int], settings: Settings
 ) -> list[int]:
     """Append `user_ids` after the current reviewers, skipping those already reviewing;
     answers the users newly added."""
     current = reviewer_ids(session, artefact.id)
     added = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in set(current)]
     _insert(session, artefact.id, added, first_position=len(current))
-    return _reviewers_added(session, artefact, added, frontend_url)
-
-
-def artefact_page_url(frontend_url: str, artefact: Artefact) -> str:
-    return f"{frontend_url.rstrip('/')}/{artefact.family.value}s/{artefact.id}"
+    return _reviewers_added(session, artefact, added, settings)
 
 
 def _insert(
@@ -76,20 +69,8 @@ def _insert(
 
 
 def _reviewers_added(
-    session: Session, artefact: Artefact, added: list[int], frontend_url: str
+    session: Session, artefact: Artefact, added: list[int], settings: Settings
 ) -> list[int]:
     """Everything that follows from users becoming reviewers of the artefact."""
-    if added:
-        target_url = artefact_page_url(frontend_url, artefact)
-        session.execute(
-            insert(Notification),
-            [
-                {
-                    "user_id": user_id,
-                    "notification_type": NotificationType.USER_ASSIGNED_ARTEFACT_REVIEW,
-                    "target_url": target_url,
-                }
-                for user_id in added
-            ],
-        )
+    notify_reviewers_assigned(session, settings, artefact.id, added)
     return added

@@ -106,16 +106,28 @@ class CallerRequirement(AccessRule):
 
     Without that kind of caller the answer is 401 when `always` is set or when
     REQUIRE_AUTHENTICATION is on; otherwise the endpoint decides (typically `null`).
+
+    With `others_forbidden`, a caller of the other kind gets 403 "Forbidden" instead of 401:
+    it is authenticated, just not the kind of caller the operation is about.
     """
 
-    def __init__(self, kind: Literal["user", "application"], *, always: bool) -> None:
+    def __init__(
+        self,
+        kind: Literal["user", "application"],
+        *,
+        always: bool,
+        others_forbidden: bool = False,
+    ) -> None:
         self.kind = kind
         self.always = always
+        self.others_forbidden = others_forbidden
 
     def __call__(self, request: Request, session: DbSession) -> Principal:
         principal = resolve_principal(request, session)
         present = principal.user if self.kind == "user" else principal.application
         if present is None and (self.always or _settings(request).require_authentication):
+            if self.others_forbidden and principal.is_authenticated:
+                raise ForbiddenError("Forbidden")
             raise _not_authenticated()
         return principal
 
@@ -147,9 +159,22 @@ def authenticated(*, allow_cookie_without_csrf: bool = False) -> Any:
     return Depends(AuthenticationRequirement(allow_cookie_without_csrf=allow_cookie_without_csrf))
 
 
-def caller(kind: Literal["user", "application"], *, always: bool = False) -> Any:
+def caller(
+    kind: Literal["user", "application"], *, always: bool = False, others_forbidden: bool = False
+) -> Any:
     """Declare an operation about the calling user or application; resolves to the `Principal`."""
-    return Depends(CallerRequirement(kind, always=always))
+    return Depends(CallerRequirement(kind, always=always, others_forbidden=others_forbidden))
+
+
+class SignInRequirement(AccessRule):
+    """Sign-in and sign-out: open to everyone, since they are how a caller becomes known."""
+
+    def __call__(self) -> None:
+        return None
+
+
+def sign_in() -> Any:
+    return Depends(SignInRequirement())
 
 
 def loopback_only() -> Any:

@@ -86,7 +86,7 @@ def assign_reviewers(session: Session, artefact_id: int, settings: Settings) -> 
     if wanted > 0:
         candidates = sorted(eligible_reviewers(session, artefact) - current)
         chosen = random.sample(candidates, min(wanted, len(candidates)))
-    added = add_reviewers(session, artefact, chosen, settings.frontend_url)
+    added = add_reviewers(session, artefact, chosen, settings)
     if added:
         due: date | None = None
         if not is_kernel(artefact.name):

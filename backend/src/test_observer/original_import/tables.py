@@ -83,7 +83,23 @@ TABLES: tuple[TableCopy, ...] = (
         ),
     ),
     TableCopy("user_session"),
-    TableCopy("notification"),
+    # The original's concurrent assignments could notify a reviewer twice; like the migration
+    # that made unread notifications unique, the later duplicates arrive dismissed.
+    TableCopy(
+        "notification",
+        computed=(
+            (
+                "dismissed_at",
+                """CASE WHEN s.dismissed_at IS NULL AND EXISTS (
+                    SELECT FROM notification older
+                    WHERE older.dismissed_at IS NULL AND older.user_id = s.user_id
+                      AND older.notification_type = s.notification_type
+                      AND older.target_url IS NOT DISTINCT FROM s.target_url
+                      AND older.id < s.id
+                ) THEN timezone('utc', now()) ELSE s.dismissed_at END""",
+            ),
+        ),
+    ),
     TableCopy("artefact_matching_rule"),
     TableCopy("artefact_matching_rule_team_association"),
     TableCopy("test_plan"),

@@ -47,6 +47,7 @@ from .matching_rules import (
 )
 from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
+from .sign_in import ConsumedAssertion, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "ArtefactMatchingRule",
     "ArtefactStatus",
     "Base",
+    "ConsumedAssertion",
     "Entity",
     "Environment",
     "EnvironmentIssue",
@@ -73,6 +75,7 @@ __all__ = [
     "Notification",
     "NotificationType",
     "Permission",
+    "SignInLink",
     "Team",
     "TestCase",
     "TestCaseIssue",

@@ -173,7 +173,7 @@ def configured_trackers(
         skipped.append("github: GIT_APP_ID and GIT_APP_PRIVATE_KEY are not both set")
     if settings.jira_email and settings.jira_api_token:
         trackers[IssueSource.JIRA] = Jira(
-            client, settings.jira_api_url, settings.jira_email, settings.jira_api_token
+            client, settings.jira_base_url, settings.jira_email, settings.jira_api_token
         )
     else:
         skipped.append("jira: JIRA_EMAIL and JIRA_API_TOKEN are not both set")

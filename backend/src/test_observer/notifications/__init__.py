@@ -1,0 +1,1 @@
+"""Notifications for users, and the review cards that accompany reviewer assignments."""

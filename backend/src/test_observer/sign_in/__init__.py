@@ -1,0 +1,1 @@
+"""Signing people in and out: SAML single sign-on, development sign-in links, sessions."""

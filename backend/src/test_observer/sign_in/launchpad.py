@@ -1,0 +1,70 @@
+"""Who a person is on Launchpad: their handle and the teams they belong to.
+
+Launchpad's anonymous web service API, at LAUNCHPAD_API_URL. Only used at sign-in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = httpx.Timeout(10.0)
+# Enough pages for anyone's teams; a loop in `next_collection_link` must not run forever.
+MAX_PAGES = 20
+
+
+@dataclass(frozen=True)
+class LaunchpadPerson:
+    handle: str
+    teams: list[str]
+
+
+class LaunchpadError(Exception):
+    pass
+
+
+class Launchpad:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=TIMEOUT, headers={"Accept": "application/json"}, transport=self.transport
+        )
+
+    def person_by_email(self, email: str) -> LaunchpadPerson | None:
+        """The person with this (public) email address, or None if Launchpad knows nobody."""
+        try:
+            with self._client() as client:
+                response = client.get(
+                    f"{self.base_url}/people", params={"ws.op": "getByEmail", "email": email}
+                )
+                response.raise_for_status()
+                person = response.json()
+                if not person:
+                    return None
+                handle = str(person["name"])
+                return LaunchpadPerson(handle=handle, teams=self._teams(client, handle))
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+            raise LaunchpadError(f"Launchpad lookup of {email} failed: {error}") from error
+
+    def _teams(self, client: httpx.Client, handle: str) -> list[str]:
+        teams: list[str] = []
+        url: str | None = f"{self.base_url}/~{handle}/super_teams"
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            response = client.get(url)
+            response.raise_for_status()
+            page = response.json()
+            teams.extend(str(entry["name"]) for entry in page.get("entries", []))
+            url = page.get("next_collection_link")
+            # Follow only links into the configured API, never to another host.
+            if url is not None and not url.startswith(self.base_url + "/"):
+                break
+        return sorted(set(teams))

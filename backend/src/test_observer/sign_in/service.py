@@ -1,0 +1,268 @@
+"""Signing in: provisioning the user, creating the session; signing out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import (
+    ConsumedAssertion,
+    SignInLink,
+    Team,
+    User,
+    UserSession,
+    team_users_association,
+)
+from test_observer.errors import BadRequestError, ForbiddenError, NotFoundError, UnavailableError
+from test_observer.settings import Settings
+
+from . import saml
+from .launchpad import Launchpad, LaunchpadError
+from .metadata import IdentityProvider, identity_provider
+
+logger = logging.getLogger(__name__)
+
+SESSION_LIFETIME = timedelta(days=14)
+SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
+NAME_ATTRIBUTE = "fullname"
+AUTHENTICATION_FAILED = "Authentication failed"
+UTC_NOW = text("timezone('utc', now())")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def service_provider(settings: Settings) -> saml.ServiceProvider:
+    return saml.ServiceProvider(
+        base_url=settings.saml_sp_base_url,
+        certificate=settings.saml_sp_x509_cert,
+        private_key=settings.saml_sp_key,
+    )
+
+
+def configured_identity_provider(settings: Settings) -> IdentityProvider:
+    if not settings.saml_configured:
+        hint = (
+            "; sign in with a link from `test-observer admin login-url`"
+            if settings.use_local_login
+            else ""
+        )
+        raise UnavailableError("Single sign-on is not configured" + hint)
+    return identity_provider(settings.saml_idp_metadata_url)
+
+
+def safe_return_url(settings: Settings, url: str | None) -> str | None:
+    """`url` if it leads to the frontend's host[:port], else None: never an open redirect."""
+    if not url:
+        return None
+    target = urlsplit(url)
+    frontend = urlsplit(settings.frontend_url)
+    if target.scheme not in ("http", "https") or target.netloc != frontend.netloc:
+        return None
+    return url
+
+
+def login_redirect(settings: Settings, return_to: str | None) -> str:
+    idp = configured_identity_provider(settings)
+    return saml.login_url(service_provider(settings), idp, safe_return_url(settings, return_to))
+
+
+def _consume_assertion(session: Session, assertion: saml.Assertion) -> None:
+    """Accept each assertion once: a second use, even concurrent, is refused."""
+    session.execute(delete(ConsumedAssertion).where(ConsumedAssertion.expires_at < _now()))
+    inserted = session.scalar(
+        insert(ConsumedAssertion)
+        .values(assertion_id=assertion.id, expires_at=assertion.expires_at)
+        .on_conflict_do_nothing(index_elements=["assertion_id"])
+        .returning(ConsumedAssertion.id)
+    )
+    if inserted is None:
+        logger.warning("refused a replayed SAML assertion %s", assertion.id)
+        raise ForbiddenError(AUTHENTICATION_FAILED)
+
+
+def sign_in_with_saml(session: Session, settings: Settings, saml_response: str | None) -> int:
+    """Check the IdP's response, provision its user and open a session; the session's id."""
+    if not saml_response:
+        raise BadRequestError("SAMLResponse is missing")
+    idp = configured_identity_provider(settings)
+    try:
+        assertion = saml.parse_login_response(service_provider(settings), idp, saml_response)
+    except saml.MalformedMessageError as error:
+        logger.warning("malformed SAML response: %s", error)
+        raise BadRequestError("SAMLResponse is not a SAML response") from error
+    except saml.SamlError as error:
+        logger.warning("refused SAML response: %s", error)
+        raise ForbiddenError(AUTHENTICATION_FAILED) from error
+    names = [name.strip() for name in assertion.attributes.get(NAME_ATTRIBUTE, []) if name.strip()]
+    if not names:
+        raise BadRequestError(
+            f"The identity provider sent no '{NAME_ATTRIBUTE}' attribute for {assertion.name_id}"
+        )
+    _consume_assertion(session, assertion)
+    user_id = provision_user(session, settings, assertion.name_id, names[0])
+    return open_session(session, user_id)
+
+
+def provision_user(session: Session, settings: Settings, email: str, name: str) -> int:
+    """Create or refresh the user signing in, and add their Launchpad teams.
+
+    Memberships are only ever added: teams granted through the API stay. A Launchpad outage
+    does not stop the sign-in; the teams are then brought up to date at the next one.
+    """
+    handle: str | None = None
+    teams: list[str] = []
+    if not settings.use_local_login:
+        try:
+            person = Launchpad(settings.launchpad_api_url).person_by_email(email)
+        except LaunchpadError as error:
+            logger.warning("%s; signing in without refreshing teams", error)
+            person = None
+        if person is not None:
+            handle, teams = person.handle, person.teams
+    user_id = _upsert_user(session, email, name, handle)
+    if teams:
+        session.execute(
+            insert(Team)
+            .values([{"name": team} for team in teams])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        session.execute(
+            insert(team_users_association)
+            .from_select(
+                ["user_id", "team_id"],
+                select(literal(user_id), Team.id).where(Team.name.in_(teams)),
+            )
+            .on_conflict_do_nothing()
+        )
+    return user_id
+
+
+def _upsert_user(session: Session, email: str, name: str, handle: str | None) -> int:
+    """The user's id; the name follows the IdP, the handle follows Launchpad when it answered."""
+    values = insert(User).values(email=email, name=name, launchpad_handle=handle)
+    statement = values.on_conflict_do_update(
+        index_elements=["email"],
+        set_={
+            "name": values.excluded.name,
+            "launchpad_handle": func.coalesce(
+                values.excluded.launchpad_handle, User.launchpad_handle
+            ),
+            "updated_at": UTC_NOW,
+        },
+    ).returning(User.id)
+    user_id: int = session.execute(statement).scalar_one()
+    return user_id
+
+
+def open_session(session: Session, user_id: int) -> int:
+    row = UserSession(user_id=user_id, expires_at=_now() + SESSION_LIFETIME)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def sign_out(session: Session, session_id: object) -> str | None:
+    """Delete the session row; the signed-out user's email (for the IdP), if there was one."""
+    if not isinstance(session_id, int):
+        return None
+    email = session.scalar(
+        select(User.email)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.id == session_id)
+    )
+    session.execute(delete(UserSession).where(UserSession.id == session_id))
+    return email
+
+
+def logout_redirect(settings: Settings, email: str | None, return_to: str | None) -> str:
+    """Where the browser goes after signing out: the IdP's single logout when there is one."""
+    safe = safe_return_url(settings, return_to)
+    if email and settings.saml_configured:
+        try:
+            idp = identity_provider(settings.saml_idp_metadata_url)
+        except UnavailableError as error:
+            # Signing out here already happened; the IdP session ends on its own.
+            logger.warning("no single logout: %s", error)
+        else:
+            url = saml.logout_url(service_provider(settings), idp, email, safe)
+            if url is not None:
+                return url
+    return safe or settings.frontend_url
+
+
+def check_logout_response(
+    settings: Settings,
+    message: str | None,
+    *,
+    deflated: bool,
+    signed_query: tuple[str, str, str] | None,
+) -> None:
+    if not message:
+        raise BadRequestError("Logout failed: SAMLResponse is missing")
+    idp = configured_identity_provider(settings)
+    try:
+        saml.check_logout_response(
+            service_provider(settings), idp, message, deflated=deflated, signed_query=signed_query
+        )
+    except saml.SamlError as error:
+        logger.warning("refused SAML logout response: %s", error)
+        raise BadRequestError("Logout failed") from error
+
+
+# Development sign-in links ----------------------------------------------------------------------
+
+
+def local_sign_in_enabled(settings: Settings) -> bool:
+    return settings.use_local_login and not settings.saml_configured
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_sign_in_link(
+    session: Session, settings: Settings, email: str, name: str | None = None
+) -> str:
+    """A one-time link signing `email` in (created if new), valid for 15 minutes."""
+    if not local_sign_in_enabled(settings):
+        raise BadRequestError(
+            "sign-in links need USE_LOCAL_LOGIN=true and no SAML_IDP_METADATA_URL"
+        )
+    if "@" not in email:
+        raise BadRequestError(f"{email!r} is not an email address")
+    statement = insert(User).values(email=email, name=name or email.split("@")[0])
+    session.execute(statement.on_conflict_do_nothing(index_elements=["email"]))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SignInLink(
+            token_digest=_digest(token), email=email, expires_at=_now() + SIGN_IN_LINK_LIFETIME
+        )
+    )
+    session.flush()
+    return f"{settings.saml_sp_base_url}/v1/auth/local/login?token={token}"
+
+
+def sign_in_with_link(session: Session, settings: Settings, token: str) -> int:
+    """Use a sign-in link (once); the new session's id."""
+    if not local_sign_in_enabled(settings):
+        raise NotFoundError("Local sign-in is disabled")
+    email = session.scalar(
+        delete(SignInLink)
+        .where(SignInLink.token_digest == _digest(token), SignInLink.expires_at > _now())
+        .returning(SignInLink.email)
+    )
+    if email is None:
+        raise ForbiddenError("This sign-in link is invalid, expired or already used")
+    user_id = session.scalar(select(User.id).where(User.email == email))
+    if user_id is None:
+        raise ForbiddenError("This sign-in link's user no longer exists")
+    return open_session(session, user_id)
