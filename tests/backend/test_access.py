@@ -9,6 +9,7 @@ from test_observer.auth.access import (
     CallerRequirement,
     LoopbackRequirement,
     PermissionRequirement,
+    ProbeRequirement,
     access_rules,
     operations,
 )
@@ -22,6 +23,7 @@ OPEN_OPERATIONS = {
     ("GET", "/redocs"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
+    ("GET", "/health/serving"),
 }
 
 # Operations about the caller itself: no permission, but only for a user or an application.
@@ -41,7 +43,9 @@ def test_every_route_declares_exactly_one_access_rule(client: TestClient) -> Non
         rules = access_rules(operation.route)
         if len(rules) != 1:
             undeclared.append((*key, len(rules)))
-        elif isinstance(rules[0], AuthenticationRequirement | LoopbackRequirement):
+        elif isinstance(
+            rules[0], AuthenticationRequirement | LoopbackRequirement | ProbeRequirement
+        ):
             assert key in OPEN_OPERATIONS, f"{key} is open but not listed as such"
         elif isinstance(rules[0], CallerRequirement):
             assert key in CALLER_OPERATIONS, f"{key} needs no permission but is not listed"

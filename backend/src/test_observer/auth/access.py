@@ -126,6 +126,14 @@ class LoopbackRequirement(AccessRule):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Forbidden")
 
 
+class ProbeRequirement(AccessRule):
+    """Open to every client, even when authentication is required: the answer is a status
+    word and nothing else, for load balancers and ingress health checks in the cluster."""
+
+    def __call__(self) -> None:
+        return None
+
+
 def requires(*permissions: Permission) -> Any:
     """Declare the permissions an operation needs; resolves to the calling `Principal`."""
     if not permissions:
@@ -153,6 +161,10 @@ def caller(kind: Literal["user", "application"], *, always: bool = False) -> Any
 
 def loopback_only() -> Any:
     return Depends(LoopbackRequirement())
+
+
+def probe() -> Any:
+    return Depends(ProbeRequirement())
 
 
 def access_rules(route: APIRoute) -> list[AccessRule]:

@@ -1,5 +1,6 @@
 """Service-level endpoints: root, version, health and the interactive API documentation."""
 
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -9,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from test_observer.auth import authenticated, loopback_only
+from test_observer.auth import authenticated, loopback_only, probe
 from test_observer.auth.access import DbSession
 
 router = APIRouter()
@@ -55,6 +56,38 @@ def ready(request: Request) -> Any:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     return HealthResponse(status="ready")
+
+
+@cache
+def _code_heads() -> frozenset[str]:
+    from test_observer.db import migrate
+
+    return frozenset(migrate.heads())
+
+
+@router.get(
+    "/health/serving",
+    dependencies=[probe()],
+    responses={503: {"description": "Not serving: no database, or a schema this code is not for"}},
+)
+def serving(request: Request) -> Any:
+    """Whether this server should receive traffic, for probes from anywhere in the cluster.
+
+    Unlike /health/ready it also compares the database's schema revision with the code's, so
+    a load balancer stops routing to a server as soon as the schema moves away from it; the
+    answer never says why, so it leaks nothing to a caller outside the cluster.
+    """
+    engine: Engine = request.app.state.engine
+    try:
+        with engine.connect() as connection:
+            revisions = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    except SQLAlchemyError:
+        revisions = set()
+    if not revisions or revisions != _code_heads():
+        return JSONResponse(
+            {"detail": "Not serving"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    return HealthResponse(status="serving")
 
 
 # The browser loads these pages without the X-CSRF-Token header, so a session cookie alone
