@@ -290,3 +290,6 @@ def test_settings_check_names_the_variable_and_the_rejected_input() -> None:
     good = run("settings", "check", env={"IGNORE_PERMISSIONS": "view_test"})
     assert good.returncode == 0
     assert good.stdout.strip() == "Settings are valid."
+
+    versioned = run("settings", "check", "--json", env={"VERSION_OVERRIDE": "9.9-test"})
+    assert json.loads(versioned.stdout) == {"valid": True, "problems": [], "version": "9.9-test"}

@@ -241,8 +241,8 @@ def settings_check(
         bool,
         typer.Option(
             "--json",
-            help="Print JSON on stdout: whether the settings are valid and, for each problem, "
-            "the variable, the rejected input and the reason.",
+            help="Print JSON on stdout: whether the settings are valid, for each problem the "
+            "variable, the rejected input and the reason, and the version the API reports.",
         ),
     ] = False,
 ) -> None:
@@ -250,9 +250,10 @@ def settings_check(
     from pydantic import ValidationError
 
     from test_observer.settings import Settings
+    from test_observer.version import installed_version
 
     try:
-        Settings()
+        settings = Settings()
     except ValidationError as error:
         problems = [
             {
@@ -263,13 +264,14 @@ def settings_check(
             for item in error.errors()
         ]
         if json_report:
-            typer.echo(json.dumps({"valid": False, "problems": problems}))
+            typer.echo(json.dumps({"valid": False, "problems": problems, "version": None}))
         fail(
             "invalid configuration: "
             + "; ".join(f"{p['variable']}: {p['message']}" for p in problems)
         )
     if json_report:
-        typer.echo(json.dumps({"valid": True, "problems": []}))
+        version = settings.version_override or installed_version()
+        typer.echo(json.dumps({"valid": True, "problems": [], "version": version}))
     else:
         typer.echo("Settings are valid.")
 
