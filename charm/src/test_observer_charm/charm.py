@@ -121,6 +121,7 @@ class TestObserverCharm(ops.CharmBase):
         self._schema_override: SchemaReport | None = None
         # Problems found while applying, shown by collect-status with the evaluation's.
         self._apply_statuses: list[ops.StatusBase] = []
+        self._pebble_lost = False
 
         on = self.on
         container = on[CONTAINER]
@@ -164,6 +165,7 @@ class TestObserverCharm(ops.CharmBase):
         except ops.pebble.ConnectionError as e:
             # Pebble went away mid-hook (the pod is restarting); pebble-ready brings us back.
             logger.warning("lost the connection to Pebble: %s", e)
+            self._pebble_lost = True
             self._apply_statuses.append(
                 ops.WaitingStatus("waiting for Pebble in the api container (connection lost)")
             )
@@ -446,7 +448,7 @@ class TestObserverCharm(ops.CharmBase):
 
     def _serving_status(self, ev: Evaluation) -> ops.StatusBase | None:
         """While the gate lets the API serve: is it running and ready?"""
-        if not ev.may_serve or not self.workload.can_connect():
+        if self._pebble_lost or not ev.may_serve or not self.workload.can_connect():
             return None
         try:
             services = self.workload.container.get_services(SERVICE)

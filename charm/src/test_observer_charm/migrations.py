@@ -245,6 +245,8 @@ def change_schema(
     except CommandFailedError as e:
         error, output = e.reason, e.stdout
     report = SchemaReport.parse(output)
+    if report is not None and report.error:
+        error = report.error
     if report is None:
         try:
             report = read_schema(workload, env)

@@ -301,6 +301,7 @@ def _reason(stderr: str | bytes | None, stdout: str | bytes | None, exit_code: i
         text = stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if lines:
-            # The CLI's contract is a one-line reason; a traceback ends with the exception.
-            return lines[-1][:300]
+            # The CLI's contract is a one-line reason ("Error: ..."); a traceback ends with the
+            # exception.
+            return lines[-1].removeprefix("Error: ")[:300]
     return f"exited with status {exit_code}"
