@@ -20,7 +20,6 @@ from .states import (
     schema_command,
 )
 
-
 MIDDLE = "b2c3d4e5f6a7"
 
 
@@ -237,7 +236,9 @@ class TestRollback:
         container = api_container(execs=[failing], running=True)
 
         with pytest.raises(testing.ActionFailed) as failure:
-            ctx.run(ctx.on.action("rollback", params={"revision": "-2"}), _state(container=container))
+            ctx.run(
+                ctx.on.action("rollback", params={"revision": "-2"}), _state(container=container)
+            )
 
         assert failure.value.message == (
             "rollback failed: downgrade to a1b2c3d4e5f6 failed: lock timeout (the database is "

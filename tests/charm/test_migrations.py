@@ -105,9 +105,7 @@ class TestServingFollowsTheDatabase:
         assert CURRENT in exec_commands(ctx)
         assert _serving(out)
 
-    def test_a_unit_stops_when_the_database_is_not_at_its_head_whatever_the_record_says(
-        self, ctx
-    ):
+    def test_a_unit_stops_when_the_database_is_not_at_its_head_whatever_the_record_says(self, ctx):
         # The record claims the head was applied, but the database is at OLD (restored from
         # a backup, or migrated down by hand).
         container = api_container(db_revision=OLD, running=True)
@@ -369,7 +367,9 @@ class TestFailedUpgrade:
         assert float(data["migration-retry-after"]) == NOW + 8 * migrations.FIRST_RETRY_DELAY
 
     def test_the_wait_is_capped(self):
-        record = migrations.GateRecord(MIDDLE, "db", migrations.GateStatus.FAILED, HEAD, attempts=20)
+        record = migrations.GateRecord(
+            MIDDLE, "db", migrations.GateStatus.FAILED, HEAD, attempts=20
+        )
         report = migrations.SchemaReport((MIDDLE,), (HEAD,), known=True)
 
         after = record.after_command("db", report, automatic=True, error="x")
@@ -529,4 +529,3 @@ def test_a_new_database_relation_is_migrated_again(ctx):
 
     assert UPGRADE_HEAD in exec_commands(ctx)
     assert peer_data(out)["migration-database"] == f"test_observer@relation-{relation.id}"
-

@@ -358,8 +358,9 @@ class TestObserverCharm(ops.CharmBase):
         if peer is None:  # pragma: no cover - callers check the peer relation first
             raise RuntimeError("no peer relation")
         peer.data[self.app].update(record.to_databag())
-        if report is not None:
-            self._schema_override = report
+        # Recording does not move the database: keep what was read unless a command did.
+        known = self._evaluation.schema if self._evaluation is not None else None
+        self._schema_override = report or known or self._schema_override
         self._invalidate()
 
     def _stop_and_acknowledge(self, ev: Evaluation) -> None:
