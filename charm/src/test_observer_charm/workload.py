@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -271,19 +269,6 @@ class Workload:
     def is_serving(self) -> bool:
         services = self.container.get_services(SERVICE)
         return SERVICE in services and services[SERVICE].is_running()
-
-
-def fetch_version(port: int, timeout: float = 3.0) -> str | None:
-    """Ask the running API which version it reports (the charm shares the pod's network)."""
-    try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/v1/version", timeout=timeout
-        ) as response:
-            version = json.load(response).get("version")
-    except (OSError, ValueError, AttributeError) as e:
-        logger.debug("could not read the API version: %s", e)
-        return None
-    return version if isinstance(version, str) and version else None
 
 
 def _change_reason(error: ops.pebble.ChangeError) -> str:
