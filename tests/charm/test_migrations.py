@@ -219,7 +219,8 @@ class TestDrain:
         assert not _serving(out)
         assert _unit_data(out)["migration-drained"] == data["migration-drain"]
         assert out.unit_status == testing.MaintenanceStatus(
-            "stopped for a schema change: the leader migrates once every unit has stopped"
+            f"waiting for test-observer-api/1, test-observer-api/2 to stop before migrating to "
+            f"{HEAD}"
         )
 
     def test_a_unit_asked_to_drain_stops_and_acknowledges(self, ctx):
@@ -240,6 +241,9 @@ class TestDrain:
         assert not _serving(out)
         assert _unit_data(out)["migration-drained"] == "4"
         assert UPGRADE_HEAD not in exec_commands(ctx)
+        assert out.unit_status == testing.MaintenanceStatus(
+            "stopped for a schema change: the leader migrates once every unit has stopped"
+        )
 
     def test_leader_migrates_once_every_unit_has_acknowledged(self, ctx):
         drained = {"migration-drained": "4"}

@@ -284,6 +284,11 @@ class TestObserverCharm(ops.CharmBase):
                     "units stopped for an operator's schema change: run the migrate or "
                     "rollback action again"
                 )
+            waiting = self._undrained_units(gate) if leader else []
+            if waiting:
+                return ops.MaintenanceStatus(
+                    f"waiting for {', '.join(waiting)} to stop before migrating to {gate.target}"
+                )
             return ops.MaintenanceStatus(
                 "stopped for a schema change: the leader migrates once every unit has stopped"
             )
