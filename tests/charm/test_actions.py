@@ -184,6 +184,23 @@ class TestSchemaActionsDrainOtherUnitsFirst:
         )
 
 
+def test_an_operator_drain_survives_the_acknowledgements_until_the_action_runs_again(ctx):
+    # The database is still at the head (nothing ran yet); the units' acknowledgements arrive.
+    state = _state(
+        status="draining",
+        drain="5",
+        target=HEAD,
+        peers={1: {"migration-drained": "5"}},
+        **{"drain-for": "operator"},
+    )
+    peer = next(r for r in state.relations if r.endpoint == "test-observer-peers")
+
+    out = ctx.run(ctx.on.relation_changed(peer, remote_unit=1), state)
+
+    assert peer_data(out)["migration-status"] == "draining"
+    assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.INACTIVE
+
+
 class TestRollback:
     def test_refused_on_a_non_leader(self, ctx):
         with pytest.raises(testing.ActionFailed) as failure:

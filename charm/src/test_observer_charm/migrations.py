@@ -187,6 +187,9 @@ class GateRecord:
 
     def observed(self, database: str, report: SchemaReport) -> GateRecord:
         """The record once the leader has read the database without changing it."""
+        if self.draining(database) and self.drain_for is DrainPurpose.OPERATOR:
+            # The units stay stopped until the operator runs the action again.
+            return self
         if report.at_head:
             return self.after_command(database, report, automatic=False, error=None)
         if not report.known:
