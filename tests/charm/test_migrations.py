@@ -412,6 +412,38 @@ class TestFailedUpgrade:
         assert data["migration-error"] == "cannot reach the database: timeout"
         assert not _serving(out)
 
+    def test_when_nothing_can_say_where_the_database_is_the_record_says_unknown(self, ctx):
+        unreachable = "Error: cannot reach the database: timeout"
+        container = api_container(
+            db_revision=OLD,
+            upgrade=testing.Exec(
+                ["test-observer", "db", "upgrade", "--json"], return_code=1, stderr=unreachable
+            ),
+        )
+        # The first read answers; the one after the failed upgrade does not.
+        state = _state(container=container, gate_revision=OLD)
+        calls = []
+        original = migrations.read_schema
+
+        def read_once(workload, env):
+            calls.append(1)
+            if len(calls) > 1:
+                raise migrations.CommandFailedError(["db", "current"], "timeout")
+            return original(workload, env)
+
+        monkeypatch = pytest.MonkeyPatch()
+        monkeypatch.setattr(migrations, "read_schema", read_once)
+        monkeypatch.setattr("test_observer_charm.charm.read_schema", read_once)
+        try:
+            out = ctx.run(ctx.on.upgrade_charm(), state)
+        finally:
+            monkeypatch.undo()
+
+        data = peer_data(out)
+        assert data["migration-status"] == "failed"
+        assert data["migration-revision"] == "unknown"
+        assert data["migration-error"] == "cannot reach the database: timeout"
+
 
 class TestHeldSchema:
     def test_held_schema_is_not_migrated_automatically(self, ctx):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ops
 
@@ -348,10 +348,18 @@ class TestObserverCharm(ops.CharmBase):
         report, error = change_schema(
             self.workload, self._database_environment(ev), "upgrade", "head"
         )
+        database = ev.database.identity
         if report is None:
-            report = SchemaReport((), ev.schema.heads, known=True)
+            # Neither the command nor the database said where the schema is: record that it
+            # is unknown, never a revision nobody read.
             error = error or "cannot read the schema after the upgrade"
-        record = ev.gate.after_command(ev.database.identity, report, automatic=True, error=error)
+            record = replace(
+                ev.gate.after_command(database, ev.schema, automatic=True, error=error),
+                revision="unknown",
+            )
+            self._record(record)
+            return
+        record = ev.gate.after_command(database, report, automatic=True, error=error)
         if record.status is GateStatus.APPLIED:
             logger.info("database migrated to %s", report.head)
         else:
