@@ -86,11 +86,18 @@ def _run_migration(action: str, url: str, revision: str, *, report: bool = False
     except OperationalError as exc:
         error = f"cannot reach the database: {exc.orig}"
     except Exception as exc:  # alembic reports bad revisions with several exception types
-        error = f"{action} to {revision} failed: {exc}"
+        error = f"{action} to {revision} failed: {_one_line(exc)}"
     if report:
         _print_schema_state(url, error)
     if error is not None:
         fail(error)
+
+
+def _one_line(error: Exception) -> str:
+    """The first line of an error; database errors carry the SQL and a link after it."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def _note_lock_wait() -> None:
