@@ -9,6 +9,7 @@ from test_observer.auth.access import (
     CallerRequirement,
     LoopbackRequirement,
     PermissionRequirement,
+    ProbeRequirement,
     SignInRequirement,
     access_rules,
     operations,
@@ -24,6 +25,7 @@ OPEN_OPERATIONS = {
     ("GET", "/docs/assets/{name}"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
+    ("GET", "/health/serving"),
 }
 
 # Signing in and out: open to everyone, whatever REQUIRE_AUTHENTICATION says.
@@ -56,7 +58,9 @@ def test_every_route_declares_exactly_one_access_rule(client: TestClient) -> Non
         rules = access_rules(operation.route)
         if len(rules) != 1:
             undeclared.append((*key, len(rules)))
-        elif isinstance(rules[0], AuthenticationRequirement | LoopbackRequirement):
+        elif isinstance(
+            rules[0], AuthenticationRequirement | LoopbackRequirement | ProbeRequirement
+        ):
             assert key in OPEN_OPERATIONS, f"{key} is open but not listed as such"
         elif isinstance(rules[0], SignInRequirement):
             assert key in SIGN_IN_OPERATIONS, f"{key} is a sign-in operation but not listed"

@@ -45,6 +45,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         ["db", "heads"],
         ["db", "check"],
         ["db", "revision"],
+        ["settings"],
+        ["settings", "check"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -302,3 +304,126 @@ def test_version_option_prints_the_package_version() -> None:
     result = run("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == installed_version()
+
+
+def _create_conflicting_index(url: str) -> None:
+    """Make revision 0003 fail: an object it creates already exists."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE INDEX test_result_test_case_id_created_at_id_ix ON test_result (id)")
+        )
+    engine.dispose()
+
+
+def test_a_failed_upgrade_reports_the_revision_it_really_reached(database_server: str) -> None:
+    with scratch_database(database_server, "cli") as url:
+        env = {"DB_URL": url}
+        assert run("db", "upgrade", "0001", env=env).returncode == 0
+        _create_conflicting_index(url)
+
+        result = run("db", "upgrade", "--json", env=env)
+
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: upgrade to head failed")
+        assert "already exists" in last
+        report = json.loads(result.stdout)
+        # 0002 committed on its own before 0003 failed: the database is between the two.
+        assert report["current"] == ["0002"]
+        assert report["heads"] == migrate.heads()
+        assert report["at_head"] is False
+        assert report["known"] is True
+        assert report["error"].startswith("upgrade to head failed")
+
+
+def test_current_json_tells_a_revision_this_code_does_not_know(database_server: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    with scratch_database(database_server, "cli") as url:
+        env = {"DB_URL": url}
+        assert json.loads(run("db", "current", "--json", env=env).stdout)["current"] == []
+        assert run("db", "upgrade", env=env).returncode == 0
+        at_head = json.loads(run("db", "current", "--json", env=env).stdout)
+        assert at_head["at_head"] is True
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+        engine.dispose()
+
+        newer = json.loads(run("db", "current", "--json", env=env).stdout)
+
+        assert newer == {
+            "current": ["f00dcafe"],
+            "heads": migrate.heads(),
+            "at_head": False,
+            "known": False,
+            "error": None,
+        }
+
+
+def test_concurrent_upgrades_are_serialised(database_server: str) -> None:
+    with scratch_database(database_server, "cli") as url:
+        env = {**os.environ, "DB_URL": url}
+        # Without the lock both processes would create the same tables and one would fail.
+        processes = [
+            subprocess.Popen(
+                [*COMMAND, "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=120) for p in processes]
+
+        assert [p.returncode for p in processes] == [0, 0], outputs
+        assert migrate.current(url) == migrate.heads()
+
+
+def test_the_migration_lock_makes_a_second_migrator_wait(database_server: str) -> None:
+    with scratch_database(database_server, "cli") as url:
+        env = {**os.environ, "DB_URL": url}
+        with migrate.migration_lock(url):
+            waiting = subprocess.Popen(
+                [*COMMAND, "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 60
+            stderr = ""
+            while time.monotonic() < deadline and waiting.poll() is None:
+                time.sleep(0.5)
+                if migrate.current(url) != []:
+                    break
+            # While the lock is held, nothing was migrated.
+            assert migrate.current(url) == []
+            assert waiting.poll() is None
+        _, stderr = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0
+        assert "Waiting for another migration" in stderr
+        assert migrate.current(url) == migrate.heads()
+
+
+def test_settings_check_names_the_variable_and_the_rejected_input() -> None:
+    bad = run("settings", "check", "--json", env={"IGNORE_PERMISSIONS": "view_test,view_tests"})
+
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].startswith("Error: invalid configuration")
+    report = json.loads(bad.stdout)
+    assert report["valid"] is False
+    assert [(p["variable"], p["input"]) for p in report["problems"]] == [
+        ("IGNORE_PERMISSIONS", "view_tests")
+    ]
+
+    good = run("settings", "check", env={"IGNORE_PERMISSIONS": "view_test"})
+    assert good.returncode == 0
+    assert good.stdout.strip() == "Settings are valid."
+
+    versioned = run("settings", "check", "--json", env={"VERSION_OVERRIDE": "9.9-test"})
+    assert json.loads(versioned.stdout) == {"valid": True, "problems": [], "version": "9.9-test"}

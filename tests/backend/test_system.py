@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+import pytest
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
@@ -70,6 +71,35 @@ def test_health_endpoints_refuse_remote_clients(client: TestClient) -> None:
         response = remote.get(path)
         assert response.status_code == 403
         assert response.json() == {"detail": "Forbidden"}
+
+
+def test_serving_probe_answers_remote_clients_with_a_status_only(
+    make_client: Callable[..., TestClient],
+) -> None:
+    local = make_client(require_authentication=True)
+    remote = TestClient(local.app, client=("10.1.2.3", 40000))
+
+    response = remote.get("/health/serving")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "serving"}
+
+
+def test_serving_probe_fails_when_the_schema_is_not_this_codes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_observer.system import router
+
+    # Code whose head differs from the database's revision, as after a newer code migrated.
+    router._code_heads.cache_clear()
+    monkeypatch.setattr("test_observer.db.migrate.heads", lambda: ["9999"])
+    try:
+        response = TestClient(client.app, client=("10.1.2.3", 40000)).get("/health/serving")
+    finally:
+        router._code_heads.cache_clear()
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Not serving"}
 
 
 @contextmanager

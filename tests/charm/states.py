@@ -6,6 +6,7 @@ uses an undeclared option, action or relation fails in the framework's consisten
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -45,52 +46,110 @@ def cli(*args: str, stdout: str = "", stderr: str = "", rc: int = 0) -> testing.
     return testing.Exec(["test-observer", *args], stdout=stdout, stderr=stderr, return_code=rc)
 
 
+def schema_json(
+    current: str, heads: str = HEAD, *, known: bool = True, error: str | None = None
+) -> str:
+    """What `test-observer db current --json` (and the schema commands) print."""
+    revisions = [] if current == "base" else current.split(",")
+    return (
+        json.dumps(
+            {
+                "current": revisions,
+                "heads": heads.split(","),
+                "at_head": sorted(revisions) == sorted(heads.split(",")),
+                "known": known,
+                "error": error,
+            }
+        )
+        + "\n"
+    )
+
+
+def schema_command(
+    verb: str, after: str, heads: str = HEAD, *, rc: int = 0, error: str | None = None, **kw: Any
+) -> testing.Exec:
+    """A schema command that leaves the database at `after` (and fails when rc != 0)."""
+    return cli(
+        "db",
+        verb,
+        "--json",
+        stdout=schema_json(after, heads, error=error, **kw),
+        stderr=f"Error: {error}\n" if error else "",
+        rc=rc,
+    )
+
+
+SETTINGS_OK = json.dumps({"valid": True, "problems": [], "version": "1.0.0-test"}) + "\n"
+
+
 def api_container(
     *,
     heads: str = HEAD,
-    current: str | None = None,
+    db_revision: str | None = None,
+    known: bool = True,
     upgrade: testing.Exec | None = None,
     execs: Iterable[testing.Exec] = (),
     running: bool = False,
     ready: bool = False,
     can_connect: bool = True,
     mounts: dict[str, testing.Mount] | None = None,
+    check_infos: Iterable[testing.CheckInfo] = (),
 ) -> testing.Container:
-    """The api container with the CLI answering like a unit whose code is at `heads`."""
+    """The api container with the CLI answering like a unit whose code is at `heads`.
+
+    `db_revision` is where the database really is (default: the code's head); the schema
+    commands answer with the revision they leave it at, so a test can make a record and the
+    database disagree.
+    """
+    current = db_revision if db_revision is not None else heads
     defaults = {
-        ("db", "heads"): cli("db", "heads", stdout=f"{heads}\n"),
-        ("db", "current"): cli("db", "current", stdout=f"{current or heads}\n"),
-        ("db", "upgrade", "head"): upgrade or cli("db", "upgrade", "head"),
-        ("db", "upgrade"): cli("db", "upgrade"),
-        ("db", "downgrade"): cli("db", "downgrade"),
+        ("db", "current", "--json"): cli(
+            "db", "current", "--json", stdout=schema_json(current, heads, known=known)
+        ),
+        ("db", "upgrade", "--json"): upgrade or schema_command("upgrade", heads, heads),
+        ("db", "downgrade", "--json"): schema_command("downgrade", "base", heads),
+        ("settings", "check", "--json"): cli("settings", "check", "--json", stdout=SETTINGS_OK),
     }
     for ex in execs:
         defaults[tuple(ex.command_prefix[1:])] = ex
+    infos = set(check_infos)
+    if ready and not infos:
+        infos = {testing.CheckInfo("api-ready", level=pebble.CheckLevel.READY)}
+    layers: dict[str, pebble.Layer] = {}
+    if running:
+        layers["rock"] = pebble.Layer(
+            {
+                "services": {
+                    SERVICE: {
+                        "override": "replace",
+                        "command": "test-observer serve --host 0.0.0.0 --port 30000 --no-migrate",
+                        "startup": "enabled",
+                    }
+                }
+            }
+        )
+    if infos:
+        # The rock defines the checks the charm's layer replaces.
+        layers["rock-checks"] = pebble.Layer(
+            {
+                "checks": {
+                    info.name: {
+                        "override": "replace",
+                        "level": "ready",
+                        "http": {"url": "http://localhost:30000/health/ready"},
+                    }
+                    for info in infos
+                }
+            }
+        )
     return testing.Container(
         "api",
         can_connect=can_connect,
         mounts=mounts or {},
         execs=set(defaults.values()),
         service_statuses={SERVICE: pebble.ServiceStatus.ACTIVE} if running else {},
-        layers={
-            "rock": pebble.Layer(
-                {
-                    "services": {
-                        SERVICE: {
-                            "override": "replace",
-                            "command": "test-observer serve --host 0.0.0.0 --port 30000 "
-                            "--no-migrate",
-                            "startup": "enabled",
-                        }
-                    }
-                }
-            )
-        }
-        if running
-        else {},
-        check_infos={testing.CheckInfo("api-ready", level=pebble.CheckLevel.READY)}
-        if ready
-        else (),
+        layers=layers,
+        check_infos=frozenset(infos),
     )
 
 
@@ -126,7 +185,7 @@ def gate(
         "migration-target": extra.pop("target", revision),
         "migration-error": extra.pop("error", ""),
     }
-    data.update(extra)
+    data.update({f"migration-{key.replace('_', '-')}": value for key, value in extra.items()})
     return data
 
 

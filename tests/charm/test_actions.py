@@ -17,24 +17,44 @@ from .states import (
     gate,
     peer_data,
     ready_state,
+    schema_command,
 )
 
+MIDDLE = "b2c3d4e5f6a7"
 
-def _state(*, leader=True, container=None, gate_revision=HEAD, **gate_extra):
+
+def _state(*, leader=True, container=None, gate_revision=HEAD, peers=None, **gate_extra):
     secret = db_secret()
     relation = db_relation(secret)
     data = gate(gate_revision, relation, **gate_extra) if gate_revision else {}
-    return ready_state(
+    state = ready_state(
         leader=leader,
         relation=relation,
         secret=secret,
         container=container or api_container(running=True),
         gate_data=data,
     )
+    if peers is None:
+        return state
+    (peer,) = [r for r in state.relations if r.endpoint == "test-observer-peers"]
+    with_units = testing.PeerRelation(
+        "test-observer-peers", id=peer.id, local_app_data=peer.local_app_data, peers_data=peers
+    )
+    return testing.State(
+        leader=leader,
+        config=state.config,
+        containers=state.containers,
+        relations={*(r for r in state.relations if r is not peer), with_units},
+        secrets=state.secrets,
+    )
 
 
 def _last_exec(ctx) -> testing.ExecHistoryItem:  # type: ignore[name-defined]
     return ctx.exec_history["api"][-1]
+
+
+def _schema_exec(ctx, verb: str):
+    return next(e for e in ctx.exec_history["api"] if list(e.command)[1:3] == ["db", verb])
 
 
 class TestMigrate:
@@ -46,43 +66,58 @@ class TestMigrate:
         assert not any("upgrade" in c for c in exec_commands(ctx))
 
     def test_default_migrates_to_head_and_records_it(self, ctx):
-        out = ctx.run(
-            ctx.on.action("migrate"), _state(gate_revision=OLD, status="failed", target=HEAD)
-        )
+        container = api_container(db_revision=OLD, running=True)
+        state = _state(container=container, gate_revision=OLD, status="held", target=HEAD)
 
-        upgrade = next(
-            e for e in ctx.exec_history["api"] if list(e.command)[1:3] == ["db", "upgrade"]
-        )
-        assert list(upgrade.command) == ["test-observer", "db", "upgrade", "--", "head"]
+        out = ctx.run(ctx.on.action("migrate"), state)
+
+        upgrade = _schema_exec(ctx, "upgrade")
+        assert list(upgrade.command) == ["test-observer", "db", "upgrade", "--json", "--", "head"]
         assert upgrade.environment["DB_URL"].startswith("postgresql://")
-        assert ctx.action_results == {"revision": HEAD, "code-head": HEAD, "serving": True}
+        assert ctx.action_results == {"revision": HEAD, "code-head": HEAD, "serving": "true"}
         assert peer_data(out)["migration-status"] == "applied"
         assert out.unit_status == testing.ActiveStatus()
 
     def test_to_a_revision_that_is_not_the_head_holds_the_gate(self, ctx):
-        container = api_container(current=OLD, running=True)
+        container = api_container(
+            running=True, execs=[schema_command("upgrade", OLD)], db_revision="base"
+        )
 
         out = ctx.run(
             ctx.on.action("migrate", params={"revision": OLD}), _state(container=container)
         )
 
-        assert ["test-observer", "db", "upgrade", "--", OLD] in exec_commands(ctx)
+        assert ["test-observer", "db", "upgrade", "--json", "--", OLD] in exec_commands(ctx)
         assert peer_data(out)["migration-status"] == "held"
+        assert peer_data(out)["migration-revision"] == OLD
         assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.INACTIVE
 
-    def test_failure_fails_the_action_with_the_commands_error(self, ctx):
-        container = api_container(
-            execs=[cli("db", "upgrade", "--", rc=1, stderr="Traceback...\nDiskFull: disk full")],
-            running=True,
+    def test_a_partial_failure_fails_the_action_and_records_where_the_database_is(self, ctx):
+        failing = schema_command(
+            "upgrade", MIDDLE, rc=1, error="upgrade to head failed: DiskFull: disk full"
         )
+        container = api_container(db_revision=OLD, execs=[failing], running=True)
         state = _state(container=container, gate_revision=OLD)
 
         with pytest.raises(testing.ActionFailed) as failure:
             ctx.run(ctx.on.action("migrate"), state)
 
-        assert failure.value.message == "migrate failed: DiskFull: disk full"
-        # The database did not move, so neither does the record.
-        assert peer_data(failure.value.state)["migration-revision"] == OLD
+        assert failure.value.message == (
+            f"migrate failed: upgrade to head failed: DiskFull: disk full (the database is now "
+            f"at {MIDDLE})"
+        )
+        data = peer_data(failure.value.state)
+        assert data["migration-revision"] == MIDDLE
+        assert data["migration-status"] == "held"
+        assert data["migration-error"] == "upgrade to head failed: DiskFull: disk full"
+
+    @pytest.mark.parametrize("revision", ["", "head; rm -rf /", "two words"])
+    def test_a_malformed_revision_fails_before_anything_runs(self, ctx, revision):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("migrate", params={"revision": revision}), _state())
+
+        assert "revision" in failure.value.message
+        assert not any("upgrade" in c for c in exec_commands(ctx))
 
     def test_without_a_database_the_action_fails_with_the_reason(self, ctx):
         state = testing.State(leader=True, containers={api_container()})
@@ -91,6 +126,79 @@ class TestMigrate:
             ctx.run(ctx.on.action("migrate"), state)
 
         assert "needs a database" in failure.value.message
+
+
+class TestSchemaActionsDrainOtherUnitsFirst:
+    def test_first_run_stops_every_unit_and_changes_nothing(self, ctx):
+        state = _state(peers={1: {}, 2: {}})
+
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("rollback"), state)
+
+        assert failure.value.message == (
+            "stopping the other units before the schema changes (waiting for "
+            "test-observer-api/1, test-observer-api/2); run the action again once `juju status` "
+            "shows them stopped"
+        )
+        assert not any("downgrade" in c for c in exec_commands(ctx))
+        data = peer_data(failure.value.state)
+        assert data["migration-status"] == "draining"
+        assert data["migration-drain-for"] == "operator"
+
+    def test_second_run_changes_the_schema_once_every_unit_has_stopped(self, ctx):
+        drained = {"migration-drained": "5"}
+        container = api_container(execs=[schema_command("downgrade", OLD)], running=True)
+        state = _state(
+            container=container,
+            status="draining",
+            drain="5",
+            target=HEAD,
+            peers={1: drained, 2: drained},
+            **{"drain-for": "operator"},
+        )
+
+        out = ctx.run(ctx.on.action("rollback"), state)
+
+        assert ["test-observer", "db", "downgrade", "--json", "--", "-1"] in exec_commands(ctx)
+        assert peer_data(out)["migration-status"] == "held"
+        assert peer_data(out)["migration-revision"] == OLD
+
+    def test_an_operator_drain_is_not_turned_into_an_automatic_migration(self, ctx):
+        drained = {"migration-drained": "5"}
+        state = _state(
+            container=api_container(db_revision=OLD),
+            gate_revision=OLD,
+            status="draining",
+            drain="5",
+            target=HEAD,
+            peers={1: drained},
+            **{"drain-for": "operator"},
+        )
+
+        out = ctx.run(ctx.on.update_status(), state)
+
+        assert not any("upgrade" in c for c in exec_commands(ctx))
+        assert out.unit_status == testing.BlockedStatus(
+            "units stopped for an operator's schema change: run the migrate or rollback action "
+            "again"
+        )
+
+
+def test_an_operator_drain_survives_the_acknowledgements_until_the_action_runs_again(ctx):
+    # The database is still at the head (nothing ran yet); the units' acknowledgements arrive.
+    state = _state(
+        status="draining",
+        drain="5",
+        target=HEAD,
+        peers={1: {"migration-drained": "5"}},
+        **{"drain-for": "operator"},
+    )
+    peer = next(r for r in state.relations if r.endpoint == "test-observer-peers")
+
+    out = ctx.run(ctx.on.relation_changed(peer, remote_unit=1), state)
+
+    assert peer_data(out)["migration-status"] == "draining"
+    assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.INACTIVE
 
 
 class TestRollback:
@@ -104,14 +212,14 @@ class TestRollback:
         )
 
     def test_default_steps_back_one_revision_and_stops_serving(self, ctx):
-        container = api_container(current=OLD, running=True)
+        container = api_container(execs=[schema_command("downgrade", OLD)], running=True)
 
         out = ctx.run(ctx.on.action("rollback"), _state(container=container))
 
-        downgrade = next(e for e in ctx.exec_history["api"] if "downgrade" in e.command)
-        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "--", "-1"]
+        downgrade = _schema_exec(ctx, "downgrade")
+        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "--json", "--", "-1"]
         assert downgrade.environment["DB_URL"].startswith("postgresql://")
-        assert ctx.action_results == {"revision": OLD, "code-head": HEAD, "serving": False}
+        assert ctx.action_results == {"revision": OLD, "code-head": HEAD, "serving": "false"}
         data = peer_data(out)
         assert data["migration-revision"] == OLD
         assert data["migration-status"] == "held"
@@ -122,17 +230,50 @@ class TestRollback:
         )
 
     def test_to_base(self, ctx):
-        container = api_container(current="base", running=True)
+        container = api_container(running=True)
 
         out = ctx.run(
             ctx.on.action("rollback", params={"revision": "base"}), _state(container=container)
         )
 
-        assert ["test-observer", "db", "downgrade", "--", "base"] in exec_commands(ctx)
+        assert ["test-observer", "db", "downgrade", "--json", "--", "base"] in exec_commands(ctx)
         assert peer_data(out)["migration-revision"] == "base"
 
+    def test_head_is_not_a_rollback_target(self, ctx):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("rollback", params={"revision": "head"}), _state())
+
+        assert "rollback goes backwards" in failure.value.message
+
+    def test_a_partial_failure_records_where_the_database_really_is(self, ctx):
+        # Two revisions down were asked for; the first was undone, the second failed.
+        failing = schema_command(
+            "downgrade", MIDDLE, rc=1, error="downgrade to a1b2c3d4e5f6 failed: lock timeout"
+        )
+        container = api_container(execs=[failing], running=True)
+
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(
+                ctx.on.action("rollback", params={"revision": "-2"}), _state(container=container)
+            )
+
+        assert failure.value.message == (
+            "rollback failed: downgrade to a1b2c3d4e5f6 failed: lock timeout (the database is "
+            f"now at {MIDDLE})"
+        )
+        data = peer_data(failure.value.state)
+        # Not the head the record said before: every unit now sees a schema to stop for.
+        assert data["migration-revision"] == MIDDLE
+        assert data["migration-status"] == "held"
+        assert failure.value.state.get_container("api").service_statuses[SERVICE] == (
+            pebble.ServiceStatus.INACTIVE
+        )
+
     def test_other_units_stop_after_a_rollback(self, ctx):
-        state = _state(leader=False, gate_revision=OLD, status="held", target=HEAD)
+        container = api_container(db_revision=OLD, running=True)
+        state = _state(
+            leader=False, container=container, gate_revision=OLD, status="held", target=HEAD
+        )
         peer = next(r for r in state.relations if r.endpoint == "test-observer-peers")
 
         out = ctx.run(ctx.on.relation_changed(peer, remote_unit=1), state)
@@ -140,27 +281,16 @@ class TestRollback:
         assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.INACTIVE
         assert isinstance(out.unit_status, testing.BlockedStatus)
 
-    def test_failure_fails_the_action(self, ctx):
-        container = api_container(
-            execs=[cli("db", "downgrade", rc=1, stderr="no downgrade path from base")], running=True
-        )
-
-        with pytest.raises(testing.ActionFailed) as failure:
-            ctx.run(ctx.on.action("rollback"), _state(container=container))
-
-        assert failure.value.message == "rollback failed: no downgrade path from base"
-        assert peer_data(failure.value.state)["migration-status"] == "applied"
-
 
 class TestDbStatus:
     @pytest.mark.parametrize("leader", [True, False])
     def test_reports_schema_code_and_gate(self, ctx, leader):
-        container = api_container(current=OLD, running=True)
+        container = api_container(db_revision=OLD, running=True)
         state = _state(
             leader=leader,
             container=container,
             gate_revision=OLD,
-            status="failed",
+            status="held",
             target=HEAD,
             error="disk full",
         )
@@ -171,26 +301,38 @@ class TestDbStatus:
         assert results is not None
         assert results["current"] == OLD
         assert results["code-head"] == HEAD
-        assert results["pending"] is True
+        assert results["pending"] == "true"
+        assert results["known"] == "true"
         assert results["gate-revision"] == OLD
-        assert results["gate-status"] == "failed"
+        assert results["gate-status"] == "held"
         assert results["gate-error"] == "disk full"
-        assert results["serving"] is False
+        assert results["serving"] == "false"
 
     def test_up_to_date(self, ctx):
         ctx.run(ctx.on.action("db-status"), _state())
 
         assert ctx.action_results is not None
-        assert ctx.action_results["pending"] is False
-        assert ctx.action_results["serving"] is True
+        assert ctx.action_results["pending"] == "false"
+        assert ctx.action_results["serving"] == "true"
 
     def test_unreachable_database_fails_the_action(self, ctx):
-        container = api_container(execs=[cli("db", "current", rc=1, stderr="connection refused")])
+        container = api_container(
+            execs=[
+                testing.Exec(
+                    ["test-observer", "db", "current", "--json"],
+                    return_code=1,
+                    stderr="Error: cannot reach the database: connection refused",
+                )
+            ]
+        )
 
         with pytest.raises(testing.ActionFailed) as failure:
             ctx.run(ctx.on.action("db-status"), _state(container=container))
 
-        assert failure.value.message == "db-status failed: connection refused"
+        assert failure.value.message == (
+            "cannot run: cannot read the database's schema revision: cannot reach the "
+            "database: connection refused"
+        )
 
 
 class TestAdminActions:
@@ -306,10 +448,27 @@ class TestAdminActions:
         assert ctx.action_results == {"result": "artefact 42 deleted"}
 
     def test_refused_while_the_schema_does_not_match_the_code(self, ctx):
-        state = _state(gate_revision=OLD, status="held", target=HEAD)
+        container = api_container(db_revision=OLD, running=True)
+        state = _state(container=container, gate_revision=OLD, status="held", target=HEAD)
 
         with pytest.raises(testing.ActionFailed) as failure:
             ctx.run(ctx.on.action("delete-artefact", params={"artefact-id": 1}), state)
 
         assert "does not match" in failure.value.message
         assert not any("admin" in c for c in exec_commands(ctx))
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "message"),
+    [
+        ("delete-artefact", {"artefact-id": 0}, "artefact-id must be a positive integer"),
+        ("promote-user-to-admin", {"email": "nobody"}, "'nobody' is not an email address"),
+        ("create-application", {"name": "ci"}, "give either permissions=P1,P2"),
+    ],
+)
+def test_parameters_are_validated_before_any_command_runs(ctx, action, params, message):
+    with pytest.raises(testing.ActionFailed) as failure:
+        ctx.run(ctx.on.action(action, params=params), _state())
+
+    assert message in failure.value.message
+    assert not any("admin" in c for c in exec_commands(ctx))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ops import testing
 from test_observer_charm.config import CharmConfig, InvalidConfigError
@@ -11,6 +13,7 @@ from .states import (
     OLD,
     SERVICE,
     api_container,
+    cli,
     db_relation,
     db_secret,
     exec_commands,
@@ -31,7 +34,6 @@ from .states import (
         ("cors-origins", "ftp://files.example.com"),
         ("cors-origins", "https://ok.example.com,https://bad.example.com/path"),
         ("frontend-url", "test-observer.example.com"),
-        ("ignore-permissions", "view_test,View-Artefact"),
     ],
 )
 def test_invalid_option_blocks_naming_it_and_leaves_the_workload_alone(ctx, option, value):
@@ -82,7 +84,8 @@ def test_valid_options_are_rendered_into_the_service(ctx):
     assert out.workload_version == "2.1.0-edge"
     checks = out.get_container("api").plan.checks
     assert checks["api-live"].http == {"url": "http://localhost:8080/health/live"}
-    assert checks["api-ready"].http == {"url": "http://localhost:8080/health/ready"}
+    # Ready only while the schema is this code's: Kubernetes stops routing otherwise.
+    assert checks["api-ready"].http == {"url": "http://localhost:8080/health/serving"}
     assert out.opened_ports == {testing.TCPPort(8080)}
     assert out.unit_status == testing.ActiveStatus()
 
@@ -109,8 +112,11 @@ def test_changing_an_option_changes_only_the_plan_and_keeps_the_schema_untouched
     )
 
     assert "--workers 2" in out.get_container("api").plan.services[SERVICE].command
-    # The second hook found the schema recorded for this code: no migration ran again.
-    assert exec_commands(ctx)[len(commands_before) :] == [["test-observer", "db", "heads"]]
+    # The second hook found the database at this code's head: no migration ran again, and
+    # the environment did not change, so the settings were not checked again either.
+    assert exec_commands(ctx)[len(commands_before) :] == [
+        ["test-observer", "db", "current", "--json"]
+    ]
 
 
 def _fields(state: testing.State) -> dict[str, object]:
@@ -237,8 +243,8 @@ def test_invalid_option_does_not_keep_old_code_serving_against_a_newer_schema(ct
         config={"workers": 0},
         relation=relation,
         secret=secret,
-        container=api_container(heads=OLD, running=True),
-        gate_data=gate("c3d4e5f6a7b8", relation),
+        container=api_container(heads=OLD, db_revision=HEAD, known=False, running=True),
+        gate_data=gate(HEAD, relation),
     )
 
     out = ctx.run(ctx.on.config_changed(), state)
@@ -261,3 +267,67 @@ def test_invalid_option_without_a_database_stops_the_api(ctx):
     out = ctx.run(ctx.on.relation_broken(relation), state)
 
     assert out.get_container("api").service_statuses[SERVICE].value == "inactive"
+
+
+def _rejecting(variable: str, value: str) -> testing.Exec:
+    report = {
+        "valid": False,
+        "problems": [{"variable": variable, "input": value, "message": "Input should be ..."}],
+        "version": None,
+    }
+    return cli(
+        "settings",
+        "check",
+        "--json",
+        stdout=json.dumps(report) + "\n",
+        stderr=f"Error: invalid configuration: {variable}: Input should be ...\n",
+        rc=1,
+    )
+
+
+def test_a_permission_the_api_does_not_know_blocks_and_the_old_plan_stays(ctx):
+    # view_tests looks like a permission name; only the API's own list can tell it is not one.
+    secret = db_secret()
+    relation = db_relation(secret)
+    container = api_container(running=True, execs=[_rejecting("IGNORE_PERMISSIONS", "view_tests")])
+    state = ready_state(
+        config={"ignore-permissions": "view_test,view_tests"},
+        relation=relation,
+        secret=secret,
+        container=container,
+        gate_data=gate(HEAD, relation),
+    )
+
+    out = ctx.run(ctx.on.config_changed(), state)
+
+    assert out.unit_status == testing.BlockedStatus(
+        "invalid config option 'ignore-permissions': the API rejects 'view_tests'; fix it "
+        "with `juju config`"
+    )
+    check = next(e for e in ctx.exec_history["api"] if "settings" in e.command)
+    assert check.environment["IGNORE_PERMISSIONS"] == "view_test,view_tests"
+    service = out.get_container("api").plan.services[SERVICE]
+    assert "IGNORE_PERMISSIONS" not in service.environment
+    assert out.get_container("api").service_statuses[SERVICE].value == "active"
+
+
+def test_a_variable_without_an_option_is_named_as_such(ctx):
+    container = api_container(execs=[_rejecting("DB_URL", "postgresql://x")])
+
+    out = ctx.run(ctx.on.config_changed(), ready_state(container=container))
+
+    assert out.unit_status == testing.BlockedStatus("the API rejects DB_URL: Input should be ...")
+    assert out.get_container("api").service_statuses.get(SERVICE) != "active"
+
+
+def test_a_settings_check_that_cannot_run_blocks(ctx):
+    container = api_container(
+        execs=[cli("settings", "check", "--json", rc=127, stderr="No such command 'settings'.")]
+    )
+
+    out = ctx.run(ctx.on.config_changed(), ready_state(container=container))
+
+    assert out.unit_status == testing.BlockedStatus(
+        "cannot check the API's settings: No such command 'settings'."
+    )
+    assert SERVICE not in out.get_container("api").plan.services

@@ -11,8 +11,8 @@ from .states import HEAD, SERVICE, api_container, db_relation, db_secret, gate, 
 ROCKCRAFT = Path(__file__).resolve().parents[2] / "rockcraft.yaml"
 
 
-def _rock_container() -> testing.Container:
-    base = api_container()
+def _rock_container(db_revision: str = HEAD) -> testing.Container:
+    base = api_container(db_revision=db_revision)
     return testing.Container(
         "api",
         can_connect=True,
@@ -42,7 +42,7 @@ def test_the_rocks_service_and_checks_are_replaced_not_duplicated(ctx):
     assert worker.environment["DB_URL"].startswith("postgresql://")
     assert set(plan.checks) == {"api-live", "api-ready"}
     assert plan.checks["api-live"].http == {"url": "http://localhost:8080/health/live"}
-    assert plan.checks["api-ready"].http == {"url": "http://localhost:8080/health/ready"}
+    assert plan.checks["api-ready"].http == {"url": "http://localhost:8080/health/serving"}
     # No alive-level check: Kubernetes would restart the pod while the gate holds the API.
     assert all(
         c.level in (None, "", pebble.CheckLevel.UNSET, "ready", pebble.CheckLevel.READY)
@@ -56,7 +56,9 @@ def test_the_rocks_service_and_checks_are_replaced_not_duplicated(ctx):
 def test_the_gate_stops_the_rocks_service(ctx):
     secret = db_secret()
     relation = db_relation(secret)
-    state = ready_state(leader=False, relation=relation, secret=secret, container=_rock_container())
+    # The database is not migrated yet; this unit is not the leader.
+    container = _rock_container(db_revision="base")
+    state = ready_state(leader=False, relation=relation, secret=secret, container=container)
 
     out = ctx.run(ctx.on.config_changed(), state)
 

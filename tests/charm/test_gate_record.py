@@ -1,60 +1,131 @@
-"""The gate's decisions as a table: when the leader migrates and when a unit may serve."""
+"""The gate's decisions as a table: when the leader drains to migrate, and what it records."""
 
 from __future__ import annotations
 
 import pytest
+from test_observer_charm import migrations
 from test_observer_charm.database import DatabaseInfo
-from test_observer_charm.migrations import GateRecord, GateStatus
+from test_observer_charm.migrations import (
+    DrainPurpose,
+    GateRecord,
+    GateStatus,
+    SchemaReport,
+    all_drained,
+)
 
 DB = "test_observer@relation-3"
 OTHER_DB = "test_observer@relation-9"
 HEAD = "b2"
 OLD = "a1"
+NOW = 1_000_000.0
+
+BEHIND = SchemaReport((OLD,), (HEAD,), known=True)
+AT_HEAD = SchemaReport((HEAD,), (HEAD,), known=True)
+NEWER = SchemaReport(("f9",), (HEAD,), known=False)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(migrations, "now", lambda: NOW)
 
 
 @pytest.mark.parametrize(
-    ("record", "retry", "migrate"),
+    ("record", "report", "upgrade"),
     [
-        (GateRecord(), False, True),
-        (GateRecord(HEAD, DB, GateStatus.APPLIED, HEAD), False, False),
-        (GateRecord(HEAD, OTHER_DB, GateStatus.APPLIED, HEAD), False, True),
-        (GateRecord(OLD, DB, GateStatus.APPLIED, OLD), False, True),
-        (GateRecord(OLD, DB, GateStatus.FAILED, HEAD), False, False),
-        (GateRecord(OLD, DB, GateStatus.FAILED, HEAD), True, True),
-        (GateRecord(OLD, DB, GateStatus.FAILED, "c3"), False, True),
-        (GateRecord(OLD, DB, GateStatus.HELD, HEAD), True, False),
-        (GateRecord(OLD, DB, GateStatus.HELD, "c3"), False, True),
-        (GateRecord("f9", DB, GateStatus.SCHEMA_NEWER, HEAD), True, False),
-        (GateRecord("f9", DB, GateStatus.SCHEMA_NEWER, OLD), False, True),
+        (GateRecord(), BEHIND, True),
+        (GateRecord(), AT_HEAD, False),
+        (GateRecord(), NEWER, False),
+        (GateRecord(OLD, OTHER_DB, GateStatus.HELD, HEAD), BEHIND, True),
+        (GateRecord(OLD, DB, GateStatus.APPLIED, OLD), BEHIND, True),
+        (GateRecord(OLD, DB, GateStatus.HELD, HEAD), BEHIND, False),
+        (GateRecord(OLD, DB, GateStatus.HELD, "c3"), BEHIND, True),
+        (GateRecord(OLD, DB, GateStatus.DRAINING, HEAD, drain="2"), BEHIND, False),
+        (GateRecord(OLD, DB, GateStatus.FAILED, HEAD, retry_after=NOW + 1), BEHIND, False),
+        (GateRecord(OLD, DB, GateStatus.FAILED, HEAD, retry_after=NOW), BEHIND, True),
+        (GateRecord(OLD, DB, GateStatus.FAILED, "c3", retry_after=NOW + 99), BEHIND, True),
     ],
 )
-def test_needs_migration(record, retry, migrate):
-    assert record.needs_migration(DB, HEAD, retry=retry) is migrate
+def test_wants_upgrade(record, report, upgrade):
+    assert record.wants_upgrade(DB, report) is upgrade
+
+
+def test_a_drain_numbers_itself_and_records_the_database_revision():
+    first = GateRecord().start_drain(DB, BEHIND, DrainPurpose.UPGRADE)
+    second = first.start_drain(DB, BEHIND, DrainPurpose.OPERATOR)
+
+    assert (first.status, first.revision, first.target, first.drain) == (
+        GateStatus.DRAINING,
+        OLD,
+        HEAD,
+        "1",
+    )
+    assert second.drain == "2"
+    assert second.drain_for is DrainPurpose.OPERATOR
+    assert first.draining(DB)
+    assert not first.draining(OTHER_DB)
 
 
 @pytest.mark.parametrize(
-    ("record", "serve"),
+    ("acks", "drained"),
+    [(["4", "4"], True), (["4", "3"], False), (["4", ""], False), ([], True)],
+)
+def test_all_drained(acks, drained):
+    assert all_drained(GateRecord(drain="4"), acks) is drained
+
+
+@pytest.mark.parametrize(
+    ("report", "automatic", "status"),
     [
-        (GateRecord(), False),
-        (GateRecord(HEAD, DB, GateStatus.APPLIED, HEAD), True),
-        (GateRecord(HEAD, OTHER_DB, GateStatus.APPLIED, HEAD), False),
-        (GateRecord(OLD, DB, GateStatus.APPLIED, OLD), False),
-        # Whatever the status, only the revision decides: a held schema that matches serves.
-        (GateRecord(HEAD, DB, GateStatus.HELD, "c3"), True),
+        (AT_HEAD, True, GateStatus.APPLIED),
+        (AT_HEAD, False, GateStatus.APPLIED),
+        (BEHIND, True, GateStatus.FAILED),
+        (BEHIND, False, GateStatus.HELD),
+        (NEWER, False, GateStatus.SCHEMA_NEWER),
     ],
 )
-def test_allows_serving(record, serve):
-    assert record.allows_serving(DB, HEAD) is serve
+def test_after_a_command_the_record_is_where_the_database_is(report, automatic, status):
+    draining = GateRecord(OLD, DB, GateStatus.DRAINING, HEAD, drain="1")
+
+    after = draining.after_command(DB, report, automatic=automatic, error="boom")
+
+    assert after.status is status
+    assert after.revision == report.revision
+    assert after.drain_for is DrainPurpose.NONE
+    assert not after.draining(DB)
+
+
+def test_observing_the_database_at_the_head_ends_a_stale_record():
+    stale = GateRecord(OLD, DB, GateStatus.FAILED, HEAD, "disk full", attempts=2)
+
+    assert stale.observed(DB, AT_HEAD) == GateRecord(HEAD, DB, GateStatus.APPLIED, HEAD)
 
 
 def test_record_round_trips_through_the_databag():
-    record = GateRecord(OLD, DB, GateStatus.FAILED, HEAD, "disk full")
+    record = GateRecord(
+        OLD, DB, GateStatus.FAILED, HEAD, "disk full", "3", DrainPurpose.UPGRADE, 2, NOW
+    )
 
     assert GateRecord.from_databag(record.to_databag()) == record
 
 
 def test_an_unknown_status_in_the_databag_is_ignored():
     assert GateRecord.from_databag({"migration-status": "exploded"}).status is GateStatus.NONE
+
+
+@pytest.mark.parametrize(
+    ("output", "report"),
+    [
+        ('{"current": [], "heads": ["b2"], "known": true}\n', SchemaReport((), ("b2",), True)),
+        (
+            'Running upgrade\n{"current": ["a1"], "heads": ["b2"], "known": true, "error": "x"}',
+            SchemaReport(("a1",), ("b2",), True, "x"),
+        ),
+        ("no report here\n", None),
+        ('{"current": 1}\n', None),
+    ],
+)
+def test_schema_report_parsing(output, report):
+    assert SchemaReport.parse(output) == report
 
 
 @pytest.mark.parametrize(
@@ -69,4 +140,24 @@ def test_an_unknown_status_in_the_databag_is_ignored():
     ],
 )
 def test_database_url(endpoints, url):
-    assert DatabaseInfo(3, "test_observer", endpoints, "u:x", "p@ss").url == url
+    assert DatabaseInfo(3, "test_observer", endpoints, "u:x", "p@ss").url("/ca.pem") == url
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "url"),
+    [
+        (
+            ("db:5432",),
+            "postgresql://u:p@db:5432/test_observer?sslmode=verify-full&sslrootcert=/ca.pem",
+        ),
+        (
+            ("10.0.0.1:5432", "10.0.0.2:5432"),
+            "postgresql://u:p@/test_observer?host=10.0.0.1:5432&host=10.0.0.2:5432"
+            "&sslmode=verify-full&sslrootcert=/ca.pem",
+        ),
+    ],
+)
+def test_database_url_with_tls_verifies_the_server(endpoints, url):
+    info = DatabaseInfo(3, "test_observer", endpoints, "u", "p", tls_ca="-----BEGIN...")
+
+    assert info.url("/ca.pem") == url

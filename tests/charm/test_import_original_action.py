@@ -66,7 +66,7 @@ def test_imports_with_the_url_only_in_the_environment(ctx):
     assert run.environment["ORIGINAL_DB_URL"] == SOURCE_URL
     assert run.environment["DB_URL"].startswith("postgresql://")
     assert ctx.action_results == {
-        "dry-run": False,
+        "dry-run": "false",
         "source-rows": 112,
         "imported-rows": 105,
         "merged": json.dumps({"test_result": 7}),
@@ -84,7 +84,7 @@ def test_dry_run_is_passed_on(ctx):
     )
 
     assert ["test-observer", "import-original", "--json", "--dry-run"] in exec_commands(ctx)
-    assert ctx.action_results["dry-run"] is True
+    assert ctx.action_results["dry-run"] == "true"
 
 
 def test_refused_on_a_non_leader(ctx):

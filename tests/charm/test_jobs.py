@@ -53,7 +53,10 @@ def test_every_unit_runs_the_worker_once_the_schema_matches(ctx, leader):
 
 
 def test_the_worker_waits_with_the_api_while_the_schema_is_behind(ctx):
-    state = _state(leader=False, gate_revision=OLD)
+    # The database itself is behind the code, whatever the record says.
+    state = _state(
+        leader=False, gate_revision=OLD, container=api_container(running=True, db_revision=OLD)
+    )
 
     out = ctx.run(ctx.on.config_changed(), state)
 
@@ -161,14 +164,18 @@ def test_run_job_reports_the_jobs_failure(ctx):
             ctx.on.action("run-job", params={"name": "kernel-swm"}), _state(container=container)
         )
 
-    assert failure.value.message == "job kernel-swm failed: Error: kernel-swm: GET x timed out"
+    assert failure.value.message == "job kernel-swm failed: kernel-swm: GET x timed out"
 
 
 def test_run_job_is_refused_while_the_schema_does_not_match(ctx):
     with pytest.raises(testing.ActionFailed) as failure:
         ctx.run(
             ctx.on.action("run-job", params={"name": "clean-sessions"}),
-            _state(leader=False, gate_revision=OLD),
+            _state(
+                leader=False,
+                gate_revision=OLD,
+                container=api_container(running=True, db_revision=OLD),
+            ),
         )
 
     assert "schema" in failure.value.message

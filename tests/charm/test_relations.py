@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from ops import pebble, testing
 
 from .states import (
+    HEAD,
     SERVICE,
     api_container,
     db_relation,
@@ -145,11 +147,17 @@ class TestDatabase:
         old = db_relation(db_secret())
         secret = db_secret()
         new = db_relation(secret)
-        state = ready_state(relation=new, secret=secret, gate_data=gate("c3d4e5f6a7b8", old))
+        # The new database is empty; the record is for the old one.
+        state = ready_state(
+            relation=new,
+            secret=secret,
+            gate_data=gate("c3d4e5f6a7b8", old),
+            container=api_container(db_revision="base"),
+        )
 
         out = ctx.run(ctx.on.relation_changed(new), state)
 
-        assert ["test-observer", "db", "upgrade", "head"] in exec_commands(ctx)
+        assert ["test-observer", "db", "upgrade", "--json", "--", "head"] in exec_commands(ctx)
         peer = next(r for r in out.relations if r.endpoint == "test-observer-peers")
         assert peer.local_app_data["migration-database"] == f"test_observer@relation-{new.id}"
         assert out.unit_status == testing.ActiveStatus()
@@ -171,6 +179,8 @@ class TestIngress:
             "strip-prefix": True,
             "redirect-https": False,
             "scheme": "http",
+            # Traefik probes this on every unit and stops routing to one that fails it.
+            "healthcheck_params": {"path": "/health/serving", "interval": "10s", "timeout": "3s"},
         }
         unit = {k: json.loads(relation.local_unit_data[k]) for k in ("host", "ip")}
         assert unit["host"] == (
@@ -305,3 +315,111 @@ def test_a_departing_ingress_unit_keeps_the_api_serving(ctx):
 
     assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.ACTIVE
     assert out.unit_status == testing.ActiveStatus()
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----"
+
+
+class TestDatabaseTls:
+    def _state(self, tls_content: dict[str, str] | None):
+        secret = db_secret()
+        tls = testing.Secret(tls_content) if tls_content is not None else None
+        extra = {"secret-tls": tls.id} if tls is not None else {}
+        relation = db_relation(secret, remote_app_data=extra)
+        state = ready_state(
+            relation=relation,
+            secret=secret,
+            secrets=[tls] if tls is not None else [],
+            gate_data=gate(HEAD, relation),
+        )
+        return state, relation
+
+    def test_with_tls_on_the_url_verifies_the_server_with_the_providers_ca(self, ctx, tmp_path):
+        state, relation = self._state({"tls": "True", "tls-ca": CA_PEM})
+        container = api_container(
+            mounts={"etc": testing.Mount(location="/etc/test-observer", source=tmp_path)}
+        )
+        state = testing.State(**{**_fields(state), "containers": {container}})
+
+        out = ctx.run(ctx.on.relation_changed(relation), state)
+
+        env = out.get_container("api").plan.services[SERVICE].environment
+        assert env["DB_URL"].endswith(
+            "/test_observer?sslmode=verify-full&sslrootcert=/etc/test-observer/database-ca.pem"
+        )
+        assert (tmp_path / "database-ca.pem").read_text() == CA_PEM + "\n"
+        # Schema commands connect the same way.
+        current = next(e for e in ctx.exec_history["api"] if "current" in e.command)
+        assert "sslmode=verify-full" in current.environment["DB_URL"]
+        assert out.unit_status == testing.ActiveStatus()
+
+    @pytest.mark.parametrize("content", [None, {"tls": "False"}])
+    def test_with_tls_off_the_url_has_no_tls_parameters(self, ctx, content):
+        state, relation = self._state(content)
+
+        out = ctx.run(ctx.on.relation_changed(relation), state)
+
+        env = out.get_container("api").plan.services[SERVICE].environment
+        assert "sslmode" not in env["DB_URL"]
+        assert out.unit_status == testing.ActiveStatus()
+
+    def test_tls_on_without_a_ca_waits_rather_than_connecting_unverified(self, ctx):
+        state, relation = self._state({"tls": "True"})
+
+        out = ctx.run(ctx.on.relation_changed(relation), state)
+
+        assert out.unit_status == testing.WaitingStatus(
+            "waiting for the CA certificate from postgresql-k8s (TLS is on)"
+        )
+        assert not any("upgrade" in c for c in exec_commands(ctx))
+        assert SERVICE not in out.get_container("api").plan.services
+
+    def test_plain_databag_tls_fields_from_older_providers(self, ctx):
+        relation = db_relation(
+            remote_app_data={"username": "u", "password": "p", "tls": "True", "tls-ca": CA_PEM}
+        )
+
+        out = ctx.run(ctx.on.relation_changed(relation), ready_state(relation=relation))
+
+        env = out.get_container("api").plan.services[SERVICE].environment
+        assert "sslmode=verify-full" in env["DB_URL"]
+
+
+def _fields(state: testing.State) -> dict[str, object]:
+    return {
+        "leader": state.leader,
+        "containers": state.containers,
+        "relations": state.relations,
+        "secrets": state.secrets,
+        "config": state.config,
+    }
+
+
+class TestIngressLimits:
+    def test_port_65535_is_refused_because_traefik_refuses_it(self, ctx):
+        ingress = testing.Relation("ingress", remote_app_name="traefik-k8s")
+
+        out = ctx.run(
+            ctx.on.config_changed(), ready_state(relations=[ingress], config={"port": 65535})
+        )
+
+        assert out.unit_status == testing.BlockedStatus(
+            "invalid config option 'port': must be between 1024 and 65534: fix it with "
+            "`juju config`"
+        )
+        assert out.get_relation(ingress.id).local_app_data == {}
+
+    def test_the_cluster_domain_comes_from_the_pods_own_name(self, ctx, monkeypatch):
+        monkeypatch.setattr(
+            "socket.getfqdn",
+            lambda *a: "test-observer-api-0.test-observer-api-endpoints.dev.svc.k8s.example.org",
+        )
+        ingress = testing.Relation("ingress", remote_app_name="traefik-k8s")
+        frontend = testing.Relation("test-observer-rest-api", remote_app_name="frontend")
+
+        out = ctx.run(ctx.on.config_changed(), ready_state(relations=[ingress, frontend]))
+
+        host = json.loads(out.get_relation(ingress.id).local_unit_data["host"])
+        assert host.endswith(".svc.k8s.example.org")
+        published = out.get_relation(frontend.id).local_app_data
+        assert published["hostname"] == f"test-observer-api.{out.model.name}.svc.k8s.example.org"

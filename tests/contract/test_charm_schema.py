@@ -122,3 +122,15 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
         "delete-artefact",
         "import-original",
     }
+
+
+def test_metadata_a_charmhub_user_expects():
+    data = yaml.safe_load(CHARMCRAFT.read_text())
+
+    links = data["links"]
+    assert links["documentation"].startswith("https://")
+    for key in ("issues", "source", "website"):
+        assert links[key], key
+        assert all(url.startswith("https://") for url in links[key]), key
+    assert data["resources"]["api-image"]["upstream-source"]
+    assert data["charm-user"] == "non-root"

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from ops import testing
-from test_observer_charm.workload import SERVICE, fetch_version
+from test_observer_charm.migrations import SchemaReport
+from test_observer_charm.workload import SERVICE
 
-from tests.charm.states import make_context, sessions_secret
+from tests.charm.states import SETTINGS_OK, cli, make_context, schema_json, sessions_secret
 
 from .charm_workload import (
     RunningService,
@@ -54,6 +55,7 @@ def charm_state(
     config: dict[str, str | int | bool] | None = None,
     gate_revision: str | None = None,
     endpoints: str | None = None,
+    downgrade_to: str = "base",
 ) -> testing.State:
     """A leader related to the scratch database; the container's CLI answers with `head`."""
     credentials = testing.Secret({"username": database.user, "password": database.password})
@@ -78,11 +80,12 @@ def charm_state(
     container = testing.Container(
         "api",
         can_connect=True,
+        # The reports have the shape the real commands print (checked below against them).
         execs={
-            testing.Exec(["test-observer", "db", "heads"], stdout=f"{head}\n"),
-            testing.Exec(["test-observer", "db", "current"], stdout=f"{current}\n"),
-            testing.Exec(["test-observer", "db", "upgrade"]),
-            testing.Exec(["test-observer", "db", "downgrade"]),
+            cli("db", "current", "--json", stdout=schema_json(current, head)),
+            cli("db", "upgrade", "--json", stdout=schema_json(head, head)),
+            cli("db", "downgrade", "--json", stdout=schema_json(downgrade_to, head)),
+            cli("settings", "check", "--json", stdout=SETTINGS_OK),
             testing.Exec(["test-observer", "admin"], stdout="to_rendered-only\n"),
         },
     )
@@ -116,11 +119,15 @@ def test_rendered_migration_then_service_serve_the_configured_version_and_cors(d
 
     # The reconcile asked for exactly one migration; run it as rendered.
     ((command, env),) = rendered_commands(ctx, "upgrade")
-    assert command == ["test-observer", "db", "upgrade", "head"]
+    assert command == ["test-observer", "db", "upgrade", "--json", "--", "head"]
     env = retarget(env, database)
     migrated = run(command, env)
     assert migrated.returncode == 0, migrated.stderr
     assert current_revision(env) == code_head
+    # The real report says what the charm was told it would say.
+    assert SchemaReport.parse(migrated.stdout) == SchemaReport.parse(
+        schema_json(code_head, code_head)
+    )
 
     service = out.get_container("api").plan.services[SERVICE]
     service_env = retarget(service.environment, database)
@@ -133,8 +140,6 @@ def test_rendered_migration_then_service_serve_the_configured_version_and_cors(d
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/version", timeout=5) as response:
             assert json.load(response) == {"version": "9.9.9-contract"}
-        # The charm's own probe (used when the version option is empty) reads the same thing.
-        assert fetch_version(port) == "9.9.9-contract"
 
         preflight = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/version",
@@ -163,7 +168,7 @@ def test_rendered_migration_then_service_serve_the_configured_version_and_cors(d
 
 def test_rendered_rollback_and_migrate_move_the_real_database(database, code_head):
     ctx = make_context()
-    state = charm_state(database, head=code_head, current="base", gate_revision=code_head)
+    state = charm_state(database, head=code_head, current=code_head, gate_revision=code_head)
 
     # Bring the database to the head first, with the command the reconcile renders.
     ctx.run(ctx.on.update_status(), charm_state(database, head=code_head, current="base"))
@@ -175,19 +180,23 @@ def test_rendered_rollback_and_migrate_move_the_real_database(database, code_hea
     rollback_ctx = make_context()
     rollback_ctx.run(rollback_ctx.on.action("rollback"), state)
     ((command, rollback_env),) = rendered_commands(rollback_ctx, "downgrade")
-    assert command == ["test-observer", "db", "downgrade", "--", "-1"]
+    assert command == ["test-observer", "db", "downgrade", "--json", "--", "-1"]
     rolled_back = run(command, retarget(rollback_env, database))
     assert rolled_back.returncode == 0, rolled_back.stderr
     after_rollback = current_revision(env)
     assert after_rollback != code_head
+    report = SchemaReport.parse(rolled_back.stdout)
+    assert report is not None
+    assert report.revision == after_rollback
+    assert not report.at_head
 
     migrate_ctx = make_context()
     migrate_ctx.run(
         migrate_ctx.on.action("migrate"),
-        charm_state(database, head=code_head, current=code_head, gate_revision=after_rollback),
+        charm_state(database, head=code_head, current=after_rollback, gate_revision=after_rollback),
     )
     ((command, migrate_env),) = rendered_commands(migrate_ctx, "upgrade")
-    assert command == ["test-observer", "db", "upgrade", "--", "head"]
+    assert command == ["test-observer", "db", "upgrade", "--json", "--", "head"]
     migrated = run(command, retarget(migrate_env, database))
     assert migrated.returncode == 0, migrated.stderr
     assert current_revision(env) == code_head
@@ -197,11 +206,11 @@ def test_rendered_migrate_to_a_named_revision(database, code_head):
     ctx = make_context()
     ctx.run(
         ctx.on.action("migrate", params={"revision": code_head}),
-        charm_state(database, head=code_head, current=code_head, gate_revision="base"),
+        charm_state(database, head=code_head, current="base", gate_revision="base"),
     )
 
     ((command, env),) = rendered_commands(ctx, "upgrade")
-    assert command == ["test-observer", "db", "upgrade", "--", code_head]
+    assert command == ["test-observer", "db", "upgrade", "--json", "--", code_head]
     env = retarget(env, database)
     assert current_revision(env) == "base"
     migrated = run(command, env)
@@ -233,15 +242,43 @@ def test_a_schema_from_newer_code_is_recognisable(database, code_head):
     with psycopg.connect(psycopg_conninfo(env["DB_URL"]), autocommit=True) as conn:
         conn.execute("UPDATE alembic_version SET version_num = %s", (unknown,))
 
-    # `db current` still names the revision; upgrading to it fails naming it too.
-    assert current_revision(env) == unknown
-    probe = run(["test-observer", "db", "upgrade", unknown], env)
-    assert probe.returncode != 0
-    assert unknown in probe.stderr.strip().splitlines()[-1]
-    # ...whereas a revision the code knows is a harmless no-op.
-    with psycopg.connect(psycopg_conninfo(env["DB_URL"]), autocommit=True) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = %s", (code_head,))
-    assert run(["test-observer", "db", "upgrade", code_head], env).returncode == 0
+    ((current, current_env),) = rendered_commands(ctx, "current")
+    assert current == ["test-observer", "db", "current", "--json"]
+    report = SchemaReport.parse(run(current, retarget(current_env, database)).stdout)
+    assert report is not None
+    assert report.current == (unknown,)
+    assert report.known is False
+    assert report.at_head is False
+
+
+def test_the_settings_check_the_charm_renders_rejects_an_unknown_permission(database, code_head):
+    ctx = make_context()
+    ctx.run(
+        ctx.on.config_changed(),
+        charm_state(
+            database,
+            head=code_head,
+            current=code_head,
+            gate_revision=code_head,
+            config={"ignore-permissions": "view_test,view_tests"},
+        ),
+    )
+
+    ((command, env),) = [
+        (list(e.command), dict(e.environment))
+        for e in ctx.exec_history["api"]
+        if list(e.command)[1:2] == ["settings"]
+    ]
+    checked = run(command, retarget(env, database))
+    assert checked.returncode == 1
+    report = json.loads(checked.stdout)
+    assert [(p["variable"], p["input"]) for p in report["problems"]] == [
+        ("IGNORE_PERMISSIONS", "view_tests")
+    ]
+    # ...and accepts what the charm renders from valid options.
+    valid = run(command, {**retarget(env, database), "IGNORE_PERMISSIONS": "view_test"})
+    assert valid.returncode == 0, valid.stderr
+    assert json.loads(valid.stdout)["version"] == importlib.metadata.version("test-observer")
 
 
 def test_several_endpoints_fall_through_to_one_that_answers(database, code_head):
@@ -277,7 +314,16 @@ def test_without_the_version_option_the_charm_reads_the_packaged_version(databas
     server = RunningService(service.command, retarget(service.environment, database))
     try:
         server.wait_until_answering(f"http://127.0.0.1:{port}/health/live")
-        # What `juju status` will show as the workload version.
-        assert fetch_version(port) == importlib.metadata.version("test-observer")
+        # The charm shows the settings check's version as the workload version; the server
+        # reports the same one.
+        ((check, check_env),) = [
+            (list(e.command), dict(e.environment))
+            for e in ctx.exec_history["api"]
+            if list(e.command)[1:2] == ["settings"]
+        ]
+        shown = json.loads(run(check, retarget(check_env, database)).stdout)["version"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/version", timeout=5) as response:
+            assert json.load(response) == {"version": shown}
+        assert shown == importlib.metadata.version("test-observer")
     finally:
         server.stop()

@@ -38,6 +38,8 @@ admin_app = typer.Typer(help="Manage users and API clients.", no_args_is_help=Tr
 app.add_typer(admin_app, name="admin")
 jobs_app = typer.Typer(help="List, run and queue background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+settings_app = typer.Typer(help="Inspect the server's settings.", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
 
 # Keeps the embedded database server alive for as long as this process needs it.
 _embedded_server: Any = None
@@ -117,21 +119,58 @@ def database_url(*, keep_embedded_running: bool = False) -> str:
     return embedded.url_of(_embedded_server)
 
 
-def _run_migration(action: str, url: str, revision: str) -> None:
+def _run_migration(action: str, url: str, revision: str, *, report: bool = False) -> None:
+    """Run one schema command; with `report`, print the resulting schema state as JSON.
+
+    The report is printed whether the command succeeded or not: migrations commit one
+    revision at a time, so a failed run can leave the database between two revisions, and
+    whoever records the schema (the charm) must record where it really is.
+    """
     from sqlalchemy.exc import OperationalError
 
     from test_observer.db import migrate
 
     migrate.log_progress_to_stderr()
+    error: str | None = None
     try:
         if action == "upgrade":
-            migrate.upgrade(url, revision)
+            migrate.upgrade(url, revision, on_wait=_note_lock_wait)
         else:
-            migrate.downgrade(url, revision)
-    except OperationalError as error:
-        fail(f"Cannot reach the database (check DB_URL): {error.orig}")
-    except Exception as error:  # alembic reports bad revisions with several exception types
-        fail(f"{action.capitalize()} to {revision} failed: {error}")
+            migrate.downgrade(url, revision, on_wait=_note_lock_wait)
+    except OperationalError as exc:
+        error = f"Cannot reach the database (check DB_URL): {exc.orig}"
+    except Exception as exc:  # alembic reports bad revisions with several exception types
+        error = f"{action.capitalize()} to {revision} failed: {_one_line(exc)}"
+    if report:
+        _print_schema_state(url, error)
+    if error is not None:
+        fail(error)
+
+
+def _one_line(error: Exception) -> str:
+    """The first line of an error; database errors carry the SQL and a link after it."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _note_lock_wait() -> None:
+    note("Waiting for another migration of this database to finish")
+
+
+def _print_schema_state(url: str, error: str | None = None) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from test_observer.db import migrate
+
+    try:
+        state = migrate.state(url)
+    except OperationalError as exc:
+        fail(f"Cannot reach the database (check DB_URL): {exc.orig}")
+    typer.echo(json.dumps({**state.as_dict(), "error": error}))
+
+
+_REPORT_HELP = "Print the resulting schema state as one JSON line on stdout, even on failure."
 
 
 def _upgrade_if_pending(url: str) -> None:
@@ -212,9 +251,10 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    json_report: Annotated[bool, typer.Option("--json", help=_REPORT_HELP)] = False,
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    _run_migration("upgrade", database_url(), revision)
+    _run_migration("upgrade", database_url(), revision, report=json_report)
 
 
 # Relative revisions such as -1 look like options; let them through as the argument.
@@ -223,18 +263,31 @@ def db_downgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision: an id, 'base', or relative such as -1.")
     ],
+    json_report: Annotated[bool, typer.Option("--json", help=_REPORT_HELP)] = False,
 ) -> None:
     """Revert migrations down to REVISION."""
-    _run_migration("downgrade", database_url(), revision)
+    _run_migration("downgrade", database_url(), revision, report=json_report)
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(
+    json_report: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON: the current revisions, this code's heads, whether the database "
+            "is at them and whether this code knows every applied revision.",
+        ),
+    ] = False,
+) -> None:
     """Print the database's current revision ('base' when none is applied)."""
     from sqlalchemy.exc import OperationalError
 
     from test_observer.db import migrate
 
+    if json_report:
+        _print_schema_state(database_url())
+        return
     try:
         revisions = migrate.current(database_url())
     except OperationalError as error:
@@ -354,6 +407,47 @@ def db_embedded_reset(
         embedded.stop(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
     note(f"Deleted {data_dir}")
+
+
+@settings_app.command("check")
+def settings_check(
+    json_report: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON on stdout: whether the settings are valid, for each problem the "
+            "variable, the rejected input and the reason, and the version the API reports.",
+        ),
+    ] = False,
+) -> None:
+    """Validate the settings in the environment as the server would, without starting it."""
+    from pydantic import ValidationError
+
+    from test_observer.settings import Settings
+    from test_observer.version import installed_version
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = [
+            {
+                "variable": str(item["loc"][0]).upper() if item["loc"] else "",
+                "input": item["input"] if isinstance(item["input"], str | int | bool) else None,
+                "message": item["msg"],
+            }
+            for item in error.errors()
+        ]
+        if json_report:
+            typer.echo(json.dumps({"valid": False, "problems": problems, "version": None}))
+        fail(
+            "invalid configuration: "
+            + "; ".join(f"{p['variable']}: {p['message']}" for p in problems)
+        )
+    if json_report:
+        version = settings.version_override or installed_version()
+        typer.echo(json.dumps({"valid": True, "problems": [], "version": version}))
+    else:
+        typer.echo("Settings are valid.")
 
 
 @app.command("openapi")

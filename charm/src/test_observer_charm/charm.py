@@ -1,8 +1,11 @@
 """The Test Observer API charm: one reconcile for every event, one status for the unit.
 
-Every event runs the same `_reconcile`: derive the desired state from config, relations and
-the migration gate, then apply only the difference. Statuses are computed in one
-collect-status handler from the same evaluation, so they never contradict each other.
+Every event runs the same `_reconcile`: derive the desired state from config, relations, the
+database's schema and the leader's record, then apply only the difference. Statuses are
+computed in one collect-status handler from the same evaluation, so they never contradict
+each other. Each concern lives in its own module: options (config), the database relation
+(database), ingress, the frontend relation (frontend), the schema gate (migrations), action
+parameters (actions) and the container (workload).
 """
 
 from __future__ import annotations
@@ -15,29 +18,43 @@ from dataclasses import dataclass, field, replace
 import ops
 
 from . import original_import
+from .actions import (
+    CreateApplicationParams,
+    DeleteArtefactParams,
+    MigrateParams,
+    PromoteUserParams,
+    RollbackParams,
+    RunJobParams,
+)
 from .config import CharmConfig, InvalidConfigError
-from .database import DatabaseInfo, DatabaseRequirer
+from .database import DatabaseInfo, DatabaseRequirer, TlsCaMissingError
 from .frontend import FrontendProvider
-from .ingress import IngressRequirer
+from .ingress import IngressRequirer, cluster_domain
 from .jobs import JobsConfig, github_app_credentials
 from .jobs import environment as jobs_environment
 from .migrations import (
+    DRAINED_KEY,
+    DrainPurpose,
     GateRecord,
     GateStatus,
-    current_revision,
-    upgrade_to_head,
+    SchemaReport,
+    all_drained,
+    change_schema,
+    read_schema,
 )
 from .original_import import ImportOriginalParams
 from .secrets import Credentials, integration_environment, read_credentials
 from .workload import (
     CONTAINER,
-    MIGRATION_TIMEOUT,
+    DATABASE_CA_PATH,
+    JOB_TIMEOUT,
     READY_CHECK,
+    SERVICE,
     ApiInputs,
     CommandFailedError,
+    ServiceStartError,
     Workload,
     environment,
-    fetch_version,
     layer,
     worker_environment,
 )
@@ -51,10 +68,22 @@ FRONTEND_RELATION = "test-observer-rest-api"
 PEER_RELATION = "test-observer-peers"
 SESSIONS_SECRET_KEY = "sessions-secret-id"
 SESSIONS_SECRET_LABEL = "sessions-secret"
+# The path the ingress probes on every unit: answered to the whole cluster, status only.
+SERVING_PATH = "/health/serving"
 _PROXY_VARIABLES = {
     "JUJU_CHARM_HTTP_PROXY": "HTTP_PROXY",
     "JUJU_CHARM_HTTPS_PROXY": "HTTPS_PROXY",
     "JUJU_CHARM_NO_PROXY": "NO_PROXY",
+}
+# Which option (or relation) each variable the API's settings check names comes from.
+_SOURCE_OF_VARIABLE = {
+    "IGNORE_PERMISSIONS": "ignore-permissions",
+    "LOG_LEVEL": "log-level",
+    "ADDITIONAL_CORS_ORIGINS": "cors-origins",
+    "FRONTEND_URL": "frontend-url",
+    "VERSION_OVERRIDE": "version",
+    "REQUIRE_AUTHENTICATION": "require-authentication",
+    "SESSIONS_SECRET": "sessions-secret",
 }
 
 
@@ -65,22 +94,23 @@ class Evaluation:
     statuses: list[ops.StatusBase] = field(default_factory=list)
     config: CharmConfig | None = None
     database: DatabaseInfo | None = None
-    heads: str | None = None
     inputs: ApiInputs | None = None
     gate: GateRecord = field(default_factory=GateRecord)
+    # The database's schema as this unit's code sees it; None when it could not be read.
+    schema: SchemaReport | None = None
 
     @property
-    def gate_open(self) -> bool:
-        """The recorded schema is this unit's code head, for the related database."""
-        return (
-            self.database is not None
-            and self.heads is not None
-            and self.gate.allows_serving(self.database.identity, self.heads)
-        )
+    def draining(self) -> bool:
+        return self.database is not None and self.gate.draining(self.database.identity)
+
+    @property
+    def schema_fits(self) -> bool:
+        """The database is at this unit's code head and no drain is asking units to stop."""
+        return self.schema is not None and self.schema.at_head and not self.draining
 
     @property
     def may_serve(self) -> bool:
-        return self.inputs is not None and self.gate_open
+        return self.inputs is not None and self.schema_fits
 
 
 class TestObserverCharm(ops.CharmBase):
@@ -95,7 +125,11 @@ class TestObserverCharm(ops.CharmBase):
         self.frontend = FrontendProvider(self, FRONTEND_RELATION)
         self.workload = Workload(self.unit.get_container(CONTAINER))
         self._evaluation: Evaluation | None = None
-        self._retry_failed_migration = False
+        # A schema report fresher than the database read (the output of a schema command).
+        self._schema_override: SchemaReport | None = None
+        # Problems found while applying, shown by collect-status with the evaluation's.
+        self._apply_statuses: list[ops.StatusBase] = []
+        self._pebble_lost = False
 
         on = self.on
         container = on[CONTAINER]
@@ -106,6 +140,7 @@ class TestObserverCharm(ops.CharmBase):
             on.update_status,
             on.secret_changed,
             container.pebble_ready,
+            container.pebble_check_failed,
             container.pebble_check_recovered,
         ):
             framework.observe(event, self._on_event)
@@ -131,40 +166,30 @@ class TestObserverCharm(ops.CharmBase):
 
     # Reconcile
 
-    def _on_event(self, event: ops.EventBase) -> None:
-        # A failed migration is retried on update-status and after a refresh, not on every
-        # event, so that a broken migration does not run again on each relation change.
-        self._retry_failed_migration = isinstance(
-            event, ops.UpdateStatusEvent | ops.UpgradeCharmEvent
-        )
+    def _on_event(self, _: ops.EventBase) -> None:
         self._reconcile()
 
     def _reconcile(self) -> None:
+        try:
+            self._reconcile_workload()
+        except ops.pebble.ConnectionError as e:
+            # Pebble went away mid-hook (the pod is restarting); pebble-ready brings us back.
+            logger.warning("lost the connection to Pebble: %s", e)
+            self._pebble_lost = True
+            self._apply_statuses.append(
+                ops.WaitingStatus("waiting for Pebble in the api container (connection lost)")
+            )
+
+    def _reconcile_workload(self) -> None:
         if self.unit.is_leader():
             self.database.request()
             self._ensure_sessions_secret()
+            self._lead(self._evaluate())
         evaluation = self._evaluate()
-        if self.unit.is_leader():
-            if self._migrate_if_needed(evaluation):
-                evaluation = self._evaluate()
-            elif evaluation.gate_open and evaluation.gate.status is not GateStatus.APPLIED:
-                # The code caught up with a held or newer schema (a refresh after a rollback,
-                # or back to the newer code): that is an applied schema again.
-                self._record(replace(evaluation.gate, status=GateStatus.APPLIED, error=""))
-                evaluation = self._evaluate()
         if evaluation.config is not None:
             self._publish(evaluation.config)
-        if evaluation.inputs is not None:
-            self.workload.apply(
-                layer(evaluation.inputs, serve=evaluation.may_serve), serve=evaluation.may_serve
-            )
-        elif evaluation.config is None and evaluation.gate_open:
-            # A typo in an option must not take a working API down; it keeps its last plan.
-            pass
-        elif self.workload.can_connect():
-            # No database, no sessions secret, or a schema that is not this code's.
-            self.workload.stop()
-        self._set_workload_version(evaluation)
+        self._apply(evaluation)
+        self._acknowledge_drain(evaluation)
 
     def _evaluate(self) -> Evaluation:
         if self._evaluation is not None:
@@ -191,17 +216,20 @@ class TestObserverCharm(ops.CharmBase):
                     f"needs a database: juju integrate {self.app.name} postgresql-k8s"
                 )
             )
+            return ev
         if not self.workload.can_connect():
             ev.statuses.append(ops.WaitingStatus("waiting for Pebble in the api container"))
             return ev
         try:
-            ev.heads = self.workload.code_heads()
-        except CommandFailedError as e:
-            ev.statuses.append(ops.BlockedStatus(f"cannot read the code's schema head: {e.reason}"))
+            ev.database = self.database.get()
+        except TlsCaMissingError:
+            ev.statuses.append(
+                ops.WaitingStatus(
+                    f"waiting for the CA certificate from {self.database.remote_app_name} "
+                    "(TLS is on)"
+                )
+            )
             return ev
-        if self.database.relation is None:
-            return ev
-        ev.database = self.database.get()
         if ev.database is None:
             ev.statuses.append(
                 ops.WaitingStatus(
@@ -220,7 +248,7 @@ class TestObserverCharm(ops.CharmBase):
             public_url = self._public_url(ev.config)
             ev.inputs = ApiInputs(
                 config=ev.config,
-                database_url=ev.database.url,
+                database_url=ev.database.url(DATABASE_CA_PATH),
                 sessions_secret=sessions_secret,
                 frontend_origins=self.frontend.frontend_origins(),
                 public_url=public_url,
@@ -228,112 +256,258 @@ class TestObserverCharm(ops.CharmBase):
                 jobs_environment=jobs_env,
                 integrations=integration_environment(ev.config, credentials, public_url),
             )
-        status = self._gate_status(ev.gate, ev.database.identity, ev.heads)
-        if status is not None:
-            ev.statuses.append(status)
+        ev.schema = self._schema_override or self._read_schema(ev)
+        if ev.schema is not None:
+            status = self._gate_status(ev)
+            if status is not None:
+                ev.statuses.append(status)
         return ev
 
-    def _gate_status(self, gate: GateRecord, database: str, heads: str) -> ops.StatusBase | None:
-        if gate.allows_serving(database, heads):
+    def _read_schema(self, ev: Evaluation) -> SchemaReport | None:
+        if ev.database is None:
             return None
-        leader = self.unit.is_leader()
-        if gate.database == database and gate.target == heads:
-            if gate.status is GateStatus.FAILED:
-                return ops.BlockedStatus(
-                    f"migration to {heads} failed: {gate.error}; fix the cause, then run "
-                    "the migrate action (retried on update-status)"
-                )
-            if gate.status is GateStatus.SCHEMA_NEWER:
-                return ops.BlockedStatus(
-                    f"schema {gate.revision} is newer than this code ({heads}): refresh to "
-                    "the charm revision that applied it, or roll back there first"
-                )
-            if gate.status is GateStatus.HELD:
-                return ops.BlockedStatus(
-                    f"schema held at {gate.revision or 'base'}, code is at {heads}: refresh "
-                    "to the matching charm revision, or run the migrate action"
-                )
-        if gate.database != database:
-            return ops.WaitingStatus(
-                "waiting for the leader to migrate the database"
-                if not leader
-                else "database migration pending"
+        try:
+            self._write_database_ca(ev.database)
+            return read_schema(self.workload, self._database_environment(ev))
+        except CommandFailedError as e:
+            ev.statuses.append(
+                ops.WaitingStatus(f"cannot read the database's schema revision: {e.reason}")
             )
-        if gate.status in (GateStatus.HELD, GateStatus.SCHEMA_NEWER):
-            # Another unit's code recorded this state; the leader decides what happens next.
-            return ops.WaitingStatus(
-                f"schema at {gate.revision or 'base'}, code at {heads}: waiting for the leader"
+            return None
+
+    def _database_environment(self, ev: Evaluation) -> dict[str, str]:
+        """Enough environment for schema commands, even while an option is invalid."""
+        if ev.inputs is not None:
+            return environment(ev.inputs)
+        assert ev.database is not None
+        return {"DB_URL": ev.database.url(DATABASE_CA_PATH), **_proxy_environment()}
+
+    def _write_database_ca(self, database: DatabaseInfo) -> None:
+        if database.tls_ca is not None:
+            self.workload.push_file(DATABASE_CA_PATH, database.tls_ca)
+
+    def _invalidate(self) -> None:
+        self._evaluation = None
+
+    # The gate
+
+    def _gate_status(self, ev: Evaluation) -> ops.StatusBase | None:
+        assert ev.schema is not None
+        assert ev.database is not None
+        schema, gate, leader = ev.schema, ev.gate, self.unit.is_leader()
+        if ev.draining:
+            if gate.drain_for is DrainPurpose.OPERATOR and leader:
+                return ops.BlockedStatus(
+                    "units stopped for an operator's schema change: run the migrate or "
+                    "rollback action again"
+                )
+            waiting = self._undrained_units(gate) if leader else []
+            if waiting:
+                return ops.MaintenanceStatus(
+                    f"waiting for {', '.join(waiting)} to stop before migrating to {gate.target}"
+                )
+            return ops.MaintenanceStatus(
+                "stopped for a schema change: the leader migrates once every unit has stopped"
             )
-        if gate.status is GateStatus.FAILED and not leader:
+        if schema.at_head:
+            return None
+        if not schema.known:
+            if leader:
+                return ops.BlockedStatus(
+                    f"schema {schema.revision} is newer than this code ({schema.head}): refresh "
+                    "to the charm revision that applied it, or roll back there first"
+                )
             return ops.WaitingStatus(
-                f"waiting for the leader to migrate to {heads} (last run failed: {gate.error})"
+                f"schema {schema.revision} is newer than this unit's code ({schema.head}): "
+                "waiting for the refresh to reach this unit"
             )
+        same_run = gate.database == ev.database.identity and gate.target == schema.head
+        if same_run and gate.status is GateStatus.FAILED:
+            return ops.BlockedStatus(
+                f"migration to {schema.head} failed at {schema.revision}: {gate.error}; fix "
+                "the cause and run the migrate action (retried automatically with back-off)"
+            )
+        if same_run and gate.status is GateStatus.HELD:
+            return ops.BlockedStatus(
+                f"schema held at {schema.revision}, code is at {schema.head}: refresh to the "
+                "matching charm revision, or run the migrate action"
+            )
+        if leader:
+            return ops.WaitingStatus(f"database migration from {schema.revision} pending")
         return ops.WaitingStatus(
-            f"waiting for the leader to migrate the schema from {gate.revision or 'base'} "
-            f"to {heads}"
-            if not leader
-            else f"database migration to {heads} pending"
+            f"waiting for the leader to migrate the schema from {schema.revision} to {schema.head}"
         )
 
-    def _migrate_if_needed(self, ev: Evaluation) -> bool:
-        """Leader only: run `db upgrade head` when the gate asks for it. True if it ran."""
-        if ev.database is None or ev.heads is None or ev.inputs is None:
-            return False
-        if not ev.gate.needs_migration(
-            ev.database.identity, ev.heads, retry=self._retry_failed_migration
-        ):
-            return False
-        env = self._command_environment(ev.inputs)
-        # Set immediately (not via collect-status) so operators see it while the hook runs.
-        self.unit.status = ops.MaintenanceStatus(f"migrating the database to {ev.heads}")
-        record = upgrade_to_head(self.workload, env, ev.heads, ev.gate, ev.database.identity)
-        if record.status is GateStatus.APPLIED:
-            logger.info("database %s migrated to %s", ev.database.identity, ev.heads)
-        else:
-            logger.error("database migration to %s failed: %s", ev.heads, record.error)
-        self._record(record)
-        return True
+    def _lead(self, ev: Evaluation) -> None:
+        """Leader only: keep the record true to the database and migrate when it is due."""
+        peer = self.model.get_relation(PEER_RELATION)
+        if ev.database is None or ev.schema is None or peer is None:
+            return
+        database, schema = ev.database.identity, ev.schema
+        gate = ev.gate.observed(database, schema)
+        if ev.inputs is not None and gate.wants_upgrade(database, schema):
+            gate = gate.start_drain(database, schema, DrainPurpose.UPGRADE)
+            logger.info("draining every unit before migrating to %s", schema.head)
+        if gate != ev.gate:
+            self._record(gate)
+        if not (gate.draining(database) and gate.drain_for is DrainPurpose.UPGRADE):
+            return
+        ev = self._evaluate()
+        self._stop_and_acknowledge(ev)
+        if self._all_units_drained(gate):
+            self._upgrade(ev)
 
-    def _record(self, record: GateRecord) -> None:
+    def _upgrade(self, ev: Evaluation) -> None:
+        assert ev.database is not None
+        assert ev.schema is not None
+        # Set immediately (not via collect-status) so operators see it while the hook runs.
+        self.unit.status = ops.MaintenanceStatus(f"migrating the database to {ev.schema.head}")
+        report, error = change_schema(
+            self.workload, self._database_environment(ev), "upgrade", "head"
+        )
+        database = ev.database.identity
+        if report is None:
+            # Neither the command nor the database said where the schema is: record that it
+            # is unknown, never a revision nobody read.
+            error = error or "cannot read the schema after the upgrade"
+            record = replace(
+                ev.gate.after_command(database, ev.schema, automatic=True, error=error),
+                revision="unknown",
+            )
+            self._record(record)
+            return
+        record = ev.gate.after_command(database, report, automatic=True, error=error)
+        if record.status is GateStatus.APPLIED:
+            logger.info("database migrated to %s", report.head)
+        else:
+            logger.error("migration to %s failed at %s: %s", report.head, report.revision, error)
+        self._record(record, report)
+
+    def _record(self, record: GateRecord, report: SchemaReport | None = None) -> None:
         peer = self.model.get_relation(PEER_RELATION)
         if peer is None:  # pragma: no cover - callers check the peer relation first
             raise RuntimeError("no peer relation")
         peer.data[self.app].update(record.to_databag())
-        self._evaluation = None
+        # Recording does not move the database: keep what was read unless a command did.
+        known = self._evaluation.schema if self._evaluation is not None else None
+        self._schema_override = report or known or self._schema_override
+        self._invalidate()
+
+    def _stop_and_acknowledge(self, ev: Evaluation) -> None:
+        """Stop this unit's API for the current drain and say so in its peer unit data."""
+        if not ev.draining:
+            return
+        self.workload.stop()
+        peer = self.model.get_relation(PEER_RELATION)
+        if peer is not None and peer.data[self.unit].get(DRAINED_KEY) != ev.gate.drain:
+            peer.data[self.unit][DRAINED_KEY] = ev.gate.drain
+
+    def _acknowledge_drain(self, ev: Evaluation) -> None:
+        if ev.draining and self.workload.can_connect():
+            self._stop_and_acknowledge(ev)
+
+    def _all_units_drained(self, gate: GateRecord) -> bool:
+        peer = self.model.get_relation(PEER_RELATION)
+        if peer is None:
+            return False
+        acks = [peer.data[unit].get(DRAINED_KEY, "") for unit in (self.unit, *peer.units)]
+        return all_drained(gate, acks)
+
+    def _undrained_units(self, gate: GateRecord) -> list[str]:
+        peer = self.model.get_relation(PEER_RELATION)
+        if peer is None:
+            return []
+        return sorted(
+            unit.name for unit in peer.units if peer.data[unit].get(DRAINED_KEY) != gate.drain
+        )
+
+    # The workload
+
+    def _apply(self, ev: Evaluation) -> None:
+        if not self.workload.can_connect():
+            return
+        if ev.inputs is None:
+            if ev.config is None and ev.schema_fits:
+                # A typo in an option must not take a working API down; it keeps its last plan.
+                return
+            # No database, no sessions secret, or a schema that is not this code's.
+            self.workload.stop()
+            return
+        assert ev.database is not None
+        self._write_database_ca(ev.database)
+        serve = ev.may_serve
+        env = environment(ev.inputs)
+        if env != self.workload.planned_environment() and not self._settings_accepted(ev, env):
+            if not serve:
+                self.workload.stop()
+            return
+        try:
+            self.workload.apply(layer(ev.inputs, serve=serve), serve=serve)
+        except ServiceStartError as e:
+            self._apply_statuses.append(
+                ops.BlockedStatus(f"the API did not start: {e}; see `juju debug-log`")
+            )
+
+    def _settings_accepted(self, ev: Evaluation, env: dict[str, str]) -> bool:
+        """Run the API's own settings check on the new environment before using it."""
+        try:
+            report = self.workload.check_settings(env)
+        except CommandFailedError as e:
+            self._apply_statuses.append(
+                ops.BlockedStatus(f"cannot check the API's settings: {e.reason}")
+            )
+            return False
+        for problem in report.problems:
+            source = _SOURCE_OF_VARIABLE.get(problem.variable)
+            rejected = f"'{problem.input}'" if problem.input is not None else "the value"
+            if source is None:
+                message = f"the API rejects {problem.variable}: {problem.message[:80]}"
+            else:
+                message = (
+                    f"invalid config option '{source}': the API rejects {rejected}; "
+                    "fix it with `juju config`"
+                )
+            self._apply_statuses.append(ops.BlockedStatus(message))
+        if report.problems:
+            return False
+        assert ev.config is not None
+        version = ev.config.version or report.version
+        if version:
+            # Known before the server starts, so `juju status` shows it straight away.
+            self.unit.set_workload_version(version)
+        return True
+
+    def _serving_status(self, ev: Evaluation) -> ops.StatusBase | None:
+        """While the gate lets the API serve: is it running and ready?"""
+        if self._pebble_lost or not ev.may_serve or not self.workload.can_connect():
+            return None
+        try:
+            services = self.workload.container.get_services(SERVICE)
+            checks = self.workload.container.get_checks(READY_CHECK)
+        except (ops.pebble.ConnectionError, ops.pebble.APIError):
+            return None
+        service = services.get(SERVICE)
+        if service is None or not service.is_running():
+            return ops.BlockedStatus(
+                "the API is not running: Pebble could not keep it up; see `juju debug-log`"
+            )
+        check = checks.get(READY_CHECK)
+        if check is not None and check.status == ops.pebble.CheckStatus.DOWN:
+            return ops.WaitingStatus(
+                f"the API is not ready: its readiness check failed {check.failures} times"
+            )
+        return None
 
     def _publish(self, config: CharmConfig) -> None:
         self.unit.set_ports(config.port)
-        self.ingress.publish(config.port)
-        hostname = f"{self.app.name}.{self.model.name}.svc.cluster.local"
-        self.frontend.publish(hostname, config.port, self._public_url(config))
+        self.ingress.publish(config.port, SERVING_PATH)
+        self.frontend.publish(self._service_hostname(), config.port, self._public_url(config))
+
+    def _service_hostname(self) -> str:
+        return f"{self.app.name}.{self.model.name}.svc.{cluster_domain()}"
 
     def _public_url(self, config: CharmConfig) -> str:
-        return (
-            self.ingress.url()
-            or f"http://{self.app.name}.{self.model.name}.svc.cluster.local:{config.port}"
-        )
-
-    def _set_workload_version(self, ev: Evaluation) -> None:
-        if ev.config is None:
-            return
-        if ev.config.version:
-            self.unit.set_workload_version(ev.config.version)
-            return
-        if not ev.may_serve or not self._api_ready():
-            # Asking a server that is still starting would fail; pebble-check-recovered
-            # brings us back here once it answers.
-            return
-        version = fetch_version(ev.config.port)
-        if version:
-            self.unit.set_workload_version(version)
-
-    def _api_ready(self) -> bool:
-        try:
-            checks = self.workload.container.get_checks(READY_CHECK)
-        except (ops.pebble.ConnectionError, ops.pebble.APIError):
-            return False
-        check = checks.get(READY_CHECK)
-        return check is not None and check.status == ops.pebble.CheckStatus.UP
+        return self.ingress.url() or f"http://{self._service_hostname()}:{config.port}"
 
     def _jobs_environment(self) -> dict[str, str]:
         jobs = JobsConfig.from_options(dict(self.config))
@@ -385,144 +559,164 @@ class TestObserverCharm(ops.CharmBase):
 
     # Status
 
+    # Status
+
     def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
         ev = self._evaluate()
-        for status in ev.statuses:
+        for status in [*ev.statuses, *self._apply_statuses]:
             event.add_status(status)
+        serving = self._serving_status(ev)
+        if serving is not None:
+            event.add_status(serving)
         event.add_status(ops.ActiveStatus())
 
     # Actions
 
-    def _command_environment(self, inputs: ApiInputs) -> dict[str, str]:
-        return environment(inputs)
-
     def _action_context(
-        self, event: ops.ActionEvent, *, leader_only: bool = False, gate_open: bool = False
-    ) -> tuple[Evaluation, dict[str, str]] | None:
-        """What an action needs to run a command, or None after failing the action."""
+        self, event: ops.ActionEvent, *, leader_only: bool = False, serving: bool = False
+    ) -> Evaluation | None:
+        """The evaluation an action needs to run a command, or None after failing it."""
         if leader_only and not self.unit.is_leader():
             event.fail(f"run this action on the leader unit: juju run {self.app.name}/leader")
             return None
         ev = self._evaluate()
-        if ev.inputs is None or ev.database is None or ev.heads is None:
-            reason = ev.statuses[0].message if ev.statuses else "the unit is not ready"
+        if ev.database is None or ev.schema is None:
+            statuses = [*ev.statuses, *self._apply_statuses]
+            reason = statuses[0].message if statuses else "the unit is not ready"
             event.fail(f"cannot run: {reason}")
             return None
-        if gate_open and not ev.may_serve:
+        if serving and not ev.may_serve:
             event.fail(
                 "the database schema does not match this unit's code; run db-status to see why"
             )
             return None
-        return ev, self._command_environment(ev.inputs)
+        return ev
 
     def _on_migrate_action(self, event: ops.ActionEvent) -> None:
-        # Juju fills in the defaults from charmcraft.yaml; the same defaults apply here so a
-        # missing parameter can never turn into an unintended revision.
-        revision = str(event.params.get("revision") or "head")
-        # "--" so that a revision such as "-1" is never mistaken for an option.
-        self._change_schema(event, ["db", "upgrade", "--", revision], "migrate")
+        params = event.load_params(MigrateParams, errors="fail")
+        self._change_schema(event, "upgrade", params.revision, "migrate")
 
     def _on_rollback_action(self, event: ops.ActionEvent) -> None:
-        revision = str(event.params.get("revision") or "-1")
-        self._change_schema(event, ["db", "downgrade", "--", revision], "rollback")
+        params = event.load_params(RollbackParams, errors="fail")
+        self._change_schema(event, "downgrade", params.revision, "rollback")
 
-    def _change_schema(self, event: ops.ActionEvent, args: list[str], name: str) -> None:
-        context = self._action_context(event, leader_only=True)
-        if context is None:
+    def _change_schema(self, event: ops.ActionEvent, verb: str, revision: str, name: str) -> None:
+        ev = self._action_context(event, leader_only=True)
+        if ev is None:
             return
-        ev, env = context
         assert ev.database is not None
-        assert ev.heads is not None
-        shown = " ".join(a for a in args if a != "--")
-        event.log(f"running test-observer {shown}")
-        self.unit.status = ops.MaintenanceStatus(f"{name}: test-observer {shown}")
-        try:
-            self.workload.run(args, env, timeout=MIGRATION_TIMEOUT)
-            revision = current_revision(self.workload, env)
-        except CommandFailedError as e:
-            event.fail(f"{name} failed: {e.reason}")
-            return
-        at_head = revision == ev.heads
-        self._record(
-            GateRecord(
-                revision=revision,
-                database=ev.database.identity,
-                status=GateStatus.APPLIED if at_head else GateStatus.HELD,
-                target=ev.heads,
+        assert ev.schema is not None
+        database, ev_schema = ev.database.identity, ev.schema
+        peer = self.model.get_relation(PEER_RELATION)
+        if peer is not None and peer.units:
+            # No unit may serve while the schema changes: stop them all first.
+            gate = ev.gate
+            if not (ev.draining and gate.drain_for is DrainPurpose.OPERATOR):
+                gate = gate.start_drain(database, ev.schema, DrainPurpose.OPERATOR)
+                self._record(gate)
+            self._stop_and_acknowledge(self._evaluate())
+            waiting = self._undrained_units(gate)
+            if waiting:
+                event.fail(
+                    f"stopping the other units before the schema changes (waiting for "
+                    f"{', '.join(waiting)}); run the action again once `juju status` shows "
+                    "them stopped"
+                )
+                return
+        self.workload.stop()
+        ev = self._evaluate()
+        schema = ev.schema or ev_schema
+        shown = f"test-observer db {verb} {revision}"
+        event.log(f"running {shown}")
+        self.unit.status = ops.MaintenanceStatus(f"{name}: {shown}")
+        report, error = change_schema(self.workload, self._database_environment(ev), verb, revision)
+        if report is None:
+            # The command could not start and the database cannot be read: say so, and hold
+            # everything still until an operator looks.
+            self._record(
+                GateRecord(
+                    revision="unknown",
+                    database=database,
+                    status=GateStatus.HELD,
+                    target=schema.head,
+                    error=error or "cannot read the schema",
+                )
             )
-        )
-        event.set_results({"revision": revision, "code-head": ev.heads, "serving": at_head})
-        # Stop or start this unit's API now; other units follow on peer-relation-changed.
+            self._reconcile()
+            event.fail(f"{name} failed: {error}; the database's revision is unknown")
+            return
+        self._record(ev.gate.after_command(database, report, automatic=False, error=error))
+        self._schema_override = report
+        self._invalidate()
         self._reconcile()
+        if error is not None:
+            event.fail(f"{name} failed: {error} (the database is now at {report.revision})")
+            return
+        event.set_results(
+            {
+                "revision": report.revision,
+                "code-head": report.head,
+                "serving": _flag(report.at_head),
+            }
+        )
 
     def _on_db_status_action(self, event: ops.ActionEvent) -> None:
-        context = self._action_context(event)
-        if context is None:
+        ev = self._action_context(event)
+        if ev is None:
             return
-        ev, env = context
         assert ev.database is not None
-        assert ev.heads is not None
-        try:
-            current = current_revision(self.workload, env)
-        except CommandFailedError as e:
-            event.fail(f"db-status failed: {e.reason}")
-            return
-        results: dict[str, str | bool] = {
-            "current": current,
-            "code-head": ev.heads,
-            "pending": current != ev.heads,
+        assert ev.schema is not None
+        results: dict[str, str] = {
+            "current": ev.schema.revision,
+            "code-head": ev.schema.head,
+            "pending": _flag(not ev.schema.at_head),
+            "known": _flag(ev.schema.known),
             "database": ev.database.identity,
             "gate-revision": ev.gate.revision or "none",
             "gate-status": ev.gate.status.value or "none",
-            "serving": ev.may_serve,
+            "serving": _flag(ev.may_serve),
         }
         if ev.gate.error:
             results["gate-error"] = ev.gate.error
+        if ev.gate.status is GateStatus.FAILED and ev.gate.retry_after:
+            results["retry-after"] = f"{ev.gate.retry_after:.0f}"
         event.set_results(results)
 
     def _on_create_application_action(self, event: ops.ActionEvent) -> None:
-        name = str(event.params["name"]).strip()
-        permissions = [
-            p.strip() for p in str(event.params.get("permissions", "")).split(",") if p.strip()
-        ]
-        all_permissions = bool(event.params.get("all-permissions", False))
-        if not name:
-            event.fail("name must not be empty")
-            return
-        if all_permissions == bool(permissions):
-            event.fail("give either permissions=P1,P2 or all-permissions=true")
-            return
+        params = event.load_params(CreateApplicationParams, errors="fail")
         args = ["admin", "create-application"]
-        if all_permissions:
+        if params.all_permissions:
             args.append("--all-permissions")
-        for permission in permissions:
+        for permission in params.permission_list:
             args += ["--permission", permission]
         # Positional values after "--": a name or email starting with "-" stays a value.
-        args += ["--", name]
+        args += ["--", params.name]
         output = self._run_admin(event, args)
         if output is not None:
             lines = [line.strip() for line in output.splitlines() if line.strip()]
             if not lines:
                 event.fail("create-application printed no API key")
                 return
-            event.set_results({"name": name, "api-key": lines[-1]})
+            event.set_results({"name": params.name, "api-key": lines[-1]})
 
     def _on_promote_user_action(self, event: ops.ActionEvent) -> None:
-        email = str(event.params["email"]).strip()
-        if self._run_admin(event, ["admin", "promote-user-to-admin", "--", email]) is not None:
-            event.set_results({"result": f"{email} is an administrator"})
+        params = event.load_params(PromoteUserParams, errors="fail")
+        args = ["admin", "promote-user-to-admin", "--", params.email]
+        if self._run_admin(event, args) is not None:
+            event.set_results({"result": f"{params.email} is an administrator"})
 
     def _on_delete_artefact_action(self, event: ops.ActionEvent) -> None:
-        artefact_id = int(event.params["artefact-id"])
-        if self._run_admin(event, ["admin", "delete-artefact", "--", str(artefact_id)]) is not None:
-            event.set_results({"result": f"artefact {artefact_id} deleted"})
+        params = event.load_params(DeleteArtefactParams, errors="fail")
+        args = ["admin", "delete-artefact", "--", str(params.artefact_id)]
+        if self._run_admin(event, args) is not None:
+            event.set_results({"result": f"artefact {params.artefact_id} deleted"})
 
     def _on_import_original_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(ImportOriginalParams, errors="fail")
-        context = self._action_context(event, leader_only=True, gate_open=True)
-        if context is None:
+        ev = self._action_context(event, leader_only=True, serving=True)
+        if ev is None or ev.inputs is None:
             return
-        _, env = context
+        env = environment(ev.inputs)
         try:
             url = original_import.source_url(self.model, params.source_url)
         except ValueError as e:
@@ -541,19 +735,18 @@ class TestObserverCharm(ops.CharmBase):
         event.set_results(original_import.results(output))
 
     def _on_run_job_action(self, event: ops.ActionEvent) -> None:
-        name = str(event.params["name"]).strip()
-        arguments = str(event.params.get("args", "")).split()
-        context = self._action_context(event, gate_open=True)
-        if context is None:
+        params = event.load_params(RunJobParams, errors="fail")
+        name = params.name.strip()
+        arguments = params.args.split()
+        ev = self._action_context(event, serving=True)
+        if ev is None or ev.inputs is None:
             return
-        ev, _ = context
-        assert ev.inputs is not None
         event.log(f"running job {name}")
         try:
             output = self.workload.run(
                 ["jobs", "run", "--", name, *arguments],
                 worker_environment(ev.inputs),
-                timeout=MIGRATION_TIMEOUT,
+                timeout=JOB_TIMEOUT,
             )
         except CommandFailedError as e:
             event.fail(f"job {name} failed: {e.reason}")
@@ -561,15 +754,19 @@ class TestObserverCharm(ops.CharmBase):
         event.set_results({"job": name, "summary": output.stdout.strip()})
 
     def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
-        context = self._action_context(event, gate_open=True)
-        if context is None:
+        ev = self._action_context(event, serving=True)
+        if ev is None or ev.inputs is None:
             return None
-        _, env = context
         try:
-            return self.workload.run(args, env).stdout
+            return self.workload.run(args, environment(ev.inputs)).stdout
         except CommandFailedError as e:
             event.fail(f"{args[1]} failed: {e.reason}")
             return None
+
+
+def _flag(value: bool) -> str:
+    """Juju action results are strings; booleans are written the way the docs show them."""
+    return "true" if value else "false"
 
 
 def _proxy_environment() -> dict[str, str]:

@@ -7,17 +7,16 @@ reaching the API, where it would stop start-up.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_WORKERS = 32
-# Ports below 1024 need privileges the rock's non-root user does not have.
+# Ports below 1024 need privileges the rock's non-root user does not have; traefik's ingress
+# accepts ports below 65535 only.
 MIN_PORT = 1024
-MAX_PORT = 65535
-_PERMISSION_NAME = re.compile(r"^[a-z][a-z_]*$")
+MAX_PORT = 65534
 
 
 class InvalidConfigError(Exception):
@@ -72,10 +71,9 @@ class CharmConfig:
         frontend_url = _str(options, "frontend-url", "")
         if frontend_url:
             frontend_url = parse_origin(frontend_url, "frontend-url")
+        # The names are checked by the API's own settings check (against its permission list)
+        # before the service is changed; see Workload.settings_problems.
         ignore_permissions = _list(options, "ignore-permissions")
-        for name in ignore_permissions:
-            if not _PERMISSION_NAME.match(name):
-                raise InvalidConfigError("ignore-permissions", f"'{name}' is not a permission name")
         require_authentication = options.get("require-authentication", False)
         if not isinstance(require_authentication, bool):
             raise InvalidConfigError("require-authentication", "must be true or false")

@@ -7,16 +7,17 @@ so a packaged library can replace this module without touching the charm.
 Wire format (application databags):
 - we write `database` (the name to create) and `requested-secrets` (JSON list of the
   secret fields we want delivered as Juju secrets);
-- the provider answers with `endpoints` (comma-separated host:port), `database`, and
-  `secret-user` (a secret URI whose content has `username` and `password`); older providers
-  put plain `username`/`password` fields in the databag instead.
+- the provider answers with `endpoints` (comma-separated host:port), `database`,
+  `secret-user` (a secret URI whose content has `username` and `password`) and, when TLS is
+  on, `secret-tls` (content `tls` = "True" and `tls-ca`, the CA's PEM). Older providers put
+  the same fields in plain text in the databag instead.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import ops
 
@@ -32,23 +33,38 @@ class DatabaseInfo:
     endpoints: tuple[str, ...]
     username: str
     password: str
+    # The CA certificate(s) that signed the server's certificate, when the provider has TLS on.
+    tls_ca: str | None = None
 
     @property
     def identity(self) -> str:
         """Which database the schema lives in; credentials and endpoints may change freely."""
         return f"{self.database}@relation-{self.relation_id}"
 
-    @property
-    def url(self) -> str:
-        """SQLAlchemy/libpq URL with the credentials URL-encoded."""
+    def url(self, ca_path: str | None = None) -> str:
+        """SQLAlchemy/libpq URL with the credentials URL-encoded.
+
+        With TLS on (`ca_path` names where the CA is in the container), libpq must verify the
+        server's certificate and its host name: anything weaker lets a machine in the middle
+        read the credentials.
+        """
         user = quote(self.username, safe="")
         password = quote(self.password, safe="")
         name = quote(self.database, safe="")
+        tls = ""
+        if self.tls_ca is not None and ca_path is not None:
+            tls = urlencode({"sslmode": "verify-full", "sslrootcert": ca_path}, safe="/")
         if len(self.endpoints) == 1:
-            return f"postgresql://{user}:{password}@{self.endpoints[0]}/{name}"
+            return f"postgresql://{user}:{password}@{self.endpoints[0]}/{name}" + (
+                f"?{tls}" if tls else ""
+            )
         # Several endpoints: libpq's multi-host form, which tries them in order.
         hosts = "&".join(f"host={quote(endpoint, safe=':[]')}" for endpoint in self.endpoints)
-        return f"postgresql://{user}:{password}@/{name}?{hosts}"
+        return f"postgresql://{user}:{password}@/{name}?{hosts}" + (f"&{tls}" if tls else "")
+
+
+class TlsCaMissingError(Exception):
+    """The provider has TLS on but has not sent the CA certificate yet."""
 
 
 class DatabaseRequirer(ops.Object):
@@ -84,7 +100,11 @@ class DatabaseRequirer(ops.Object):
             databag.update(wanted)
 
     def get(self) -> DatabaseInfo | None:
-        """The granted database, or None while the provider has not answered completely."""
+        """The granted database, or None while the provider has not answered completely.
+
+        Raises TlsCaMissingError when TLS is on but the CA has not arrived: connecting without
+        verifying the server is never an option.
+        """
         relation = self.relation
         if relation is None or relation.app is None:
             return None
@@ -97,7 +117,25 @@ class DatabaseRequirer(ops.Object):
         if credentials is None:
             return None
         username, password = credentials
-        return DatabaseInfo(relation.id, database, endpoints, username, password)
+        return DatabaseInfo(
+            relation.id, database, endpoints, username, password, self._tls_ca(remote)
+        )
+
+    def _tls_ca(self, remote: ops.RelationDataContent) -> str | None:
+        secret_id = remote.get("secret-tls")
+        if secret_id:
+            try:
+                content = self._charm.model.get_secret(id=secret_id).get_content(refresh=True)
+            except (ops.SecretNotFoundError, ops.ModelError):
+                content = {}
+            tls, ca = content.get("tls", ""), content.get("tls-ca", "")
+        else:
+            tls, ca = remote.get("tls", ""), remote.get("tls-ca", "")
+        if tls.strip().lower() not in ("true", "enabled", "yes", "1"):
+            return None
+        if not ca.strip():
+            raise TlsCaMissingError()
+        return ca.strip() + "\n"
 
     def _credentials(self, remote: ops.RelationDataContent) -> tuple[str, str] | None:
         secret_id = remote.get("secret-user")

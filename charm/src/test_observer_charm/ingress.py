@@ -2,14 +2,16 @@
 
 Written from the interface specification: every databag value is JSON-encoded. The leader
 publishes the application's `model`, `name`, `port`, `strip-prefix`, `redirect-https` and
-`scheme`; each unit publishes its `host` (and `ip` when known). The provider answers in its
-application databag with `ingress` = `{"url": "..."}`.
+`scheme`, and `healthcheck_params` (the path the provider probes on every unit before it
+routes to it); each unit publishes its `host` (and `ip` when known). The provider answers in
+its application databag with `ingress` = `{"url": "..."}`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 
 import ops
 
@@ -28,7 +30,7 @@ class IngressRequirer(ops.Object):
     def relation(self) -> ops.Relation | None:
         return self._charm.model.get_relation(self.relation_name)
 
-    def publish(self, port: int) -> None:
+    def publish(self, port: int, health_path: str) -> None:
         """Write our side of the relation (idempotent); a no-op without a relation."""
         relation = self.relation
         if relation is None:
@@ -51,6 +53,11 @@ class IngressRequirer(ops.Object):
                     "strip-prefix": json.dumps(True),
                     "redirect-https": json.dumps(False),
                     "scheme": json.dumps("http"),
+                    # Traefik stops routing to a unit whose API the gate stopped, or whose
+                    # schema no longer matches its code.
+                    "healthcheck_params": json.dumps(
+                        {"path": health_path, "interval": "10s", "timeout": "3s"}
+                    ),
                 },
             )
 
@@ -73,7 +80,15 @@ class IngressRequirer(ops.Object):
         # The stable per-unit DNS name Juju creates for sidecar charms.
         unit = self._charm.unit.name.replace("/", "-")
         app = self._charm.app.name
-        return f"{unit}.{app}-endpoints.{self._charm.model.name}.svc.cluster.local"
+        return f"{unit}.{app}-endpoints.{self._charm.model.name}.svc.{cluster_domain()}"
+
+
+def cluster_domain() -> str:
+    """The cluster's DNS domain, read from this pod's own name (not always cluster.local)."""
+    fqdn = socket.getfqdn()
+    if ".svc." in fqdn:
+        return fqdn.split(".svc.", 1)[1].rstrip(".")
+    return "cluster.local"
 
 
 def _update(databag: ops.RelationDataContent, wanted: dict[str, str]) -> None:

@@ -52,7 +52,7 @@ def results(output: str) -> dict[str, object]:
     tables = report["tables"]
     merged = {table["table"]: table["merged-rows"] for table in tables if table["merged-rows"]}
     return {
-        "dry-run": bool(report["dry-run"]),
+        "dry-run": "true" if report["dry-run"] else "false",
         "source-rows": sum(int(table["source-rows"]) for table in tables),
         "imported-rows": sum(int(table["imported-rows"]) for table in tables),
         "merged": json.dumps(merged, sort_keys=True),

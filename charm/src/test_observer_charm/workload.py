@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,8 +28,11 @@ LIVE_CHECK = "api-live"
 READY_CHECK = "api-ready"
 # Migrations on a large database can take a while; a hook must still end eventually.
 MIGRATION_TIMEOUT = 30 * 60
-HEADS_CACHE = "/tmp/test-observer-charm/code-heads"
+# Where the database's CA certificate is written when the provider requires TLS.
+DATABASE_CA_PATH = "/etc/test-observer/database-ca.pem"
 COMMAND_TIMEOUT = 5 * 60
+# A job run on demand (run-job) may walk every artefact or issue.
+JOB_TIMEOUT = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
                 "period": "10s",
                 "timeout": "3s",
                 "threshold": 3,
-                "http": {"url": f"http://localhost:{port}/health/ready"},
+                # Fails as soon as the schema is not this code's, even between two events.
+                "http": {"url": f"http://localhost:{port}/health/serving"},
             },
         },
     }
@@ -162,10 +164,32 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
 class CommandFailedError(Exception):
     """A `test-observer` command failed; the message is its one-line reason."""
 
-    def __init__(self, command: Sequence[str], reason: str) -> None:
+    def __init__(self, command: Sequence[str], reason: str, stdout: str = "") -> None:
         super().__init__(reason)
         self.command = list(command)
         self.reason = reason
+        self.stdout = stdout
+
+
+class ServiceStartError(Exception):
+    """Pebble could not start the API service; the message says why."""
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """One environment variable the API would refuse at start-up."""
+
+    variable: str
+    input: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class SettingsReport:
+    """The API's verdict on an environment, and the version it would report with it."""
+
+    problems: list[SettingProblem]
+    version: str | None
 
 
 @dataclass(frozen=True)
@@ -179,7 +203,6 @@ class Workload:
 
     def __init__(self, container: ops.Container) -> None:
         self.container = container
-        self._heads: str | None = None
 
     def can_connect(self) -> bool:
         return self.container.can_connect()
@@ -202,44 +225,69 @@ class Workload:
             )
             stdout, stderr = process.wait_output()
         except ops.pebble.ExecError as e:
-            raise CommandFailedError(command, _reason(e.stderr, e.stdout, e.exit_code)) from e
+            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+            raise CommandFailedError(
+                command, _reason(e.stderr, e.stdout, e.exit_code), out or ""
+            ) from e
         except ops.pebble.TimeoutError as e:
             raise CommandFailedError(command, f"timed out after {timeout:.0f}s") from e
         except (ops.pebble.ChangeError, ops.pebble.APIError, ops.pebble.ConnectionError) as e:
             raise CommandFailedError(command, f"could not run: {e}") from e
         return CommandOutput(stdout or "", stderr or "")
 
-    def code_heads(self) -> str:
-        """Head revision(s) of the code in this unit's image, comma-joined and sorted.
-
-        Running the CLI costs an interpreter start, so the answer is kept in a file inside the
-        workload container: a new image always means a new container, whose /tmp starts empty.
-        """
-        if self._heads is not None:
-            return self._heads
+    def check_settings(self, env: Mapping[str, str]) -> SettingsReport:
+        """Run the API's own settings check on `env`: what it rejects, and its version."""
         try:
-            cached = self.container.pull(HEADS_CACHE).read().strip()
+            output = self.run(["settings", "check", "--json"], env).stdout
+        except CommandFailedError as e:
+            if not e.stdout.strip():
+                raise
+            output = e.stdout
+        for line in reversed(output.splitlines()):
+            if line.strip().startswith("{"):
+                try:
+                    report = json.loads(line)
+                    problems = [
+                        SettingProblem(
+                            str(p["variable"]),
+                            None if p.get("input") is None else str(p["input"]),
+                            str(p["message"]),
+                        )
+                        for p in report["problems"]
+                    ]
+                    version = report.get("version")
+                    return SettingsReport(problems, str(version) if version else None)
+                except (ValueError, KeyError, TypeError):
+                    break
+        raise CommandFailedError([CLI, "settings", "check"], "printed no report")
+
+    def planned_environment(self) -> dict[str, str] | None:
+        """The API service's environment in the current plan, if it is defined."""
+        service = self.container.get_plan().services.get(SERVICE)
+        return dict(service.environment) if service is not None else None
+
+    def push_file(self, path: str, content: str) -> None:
+        """Write a file readable by the workload user (only when its content changed)."""
+        try:
+            if self.container.pull(path).read() == content:
+                return
         except (ops.pebble.PathError, ops.pebble.APIError):
-            cached = ""
-        if not cached:
-            output = self.run(["db", "heads"]).stdout
-            heads = sorted({line.split()[0] for line in output.splitlines() if line.strip()})
-            if not heads:
-                raise CommandFailedError([CLI, "db", "heads"], "printed no revision")
-            cached = ",".join(heads)
-            try:
-                self.container.push(HEADS_CACHE, cached, make_dirs=True)
-            except (ops.pebble.PathError, ops.pebble.APIError) as e:
-                logger.warning("cannot keep the code's schema head in the container: %s", e)
-        self._heads = cached
-        return cached
+            pass
+        self.container.push(path, content, make_dirs=True, permissions=0o644)
 
     def apply(self, new_layer: ops.pebble.LayerDict, *, serve: bool) -> None:
-        """Make the container's plan match the layer, restarting the API only on real change."""
+        """Make the container's plan match the layer, restarting the API only on real change.
+
+        Raises ServiceStartError when Pebble cannot start the service (it exited at once).
+        """
         self.container.add_layer(SERVICE, new_layer, combine=True)
         if serve:
-            # replan starts enabled services and restarts only those whose definition changed.
-            self.container.replan()
+            try:
+                # replan starts enabled services and restarts only those whose definition
+                # changed.
+                self.container.replan()
+            except ops.pebble.ChangeError as e:
+                raise ServiceStartError(_change_reason(e)) from e
         else:
             self.stop()
 
@@ -254,17 +302,10 @@ class Workload:
         return SERVICE in services and services[SERVICE].is_running()
 
 
-def fetch_version(port: int, timeout: float = 3.0) -> str | None:
-    """Ask the running API which version it reports (the charm shares the pod's network)."""
-    try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/v1/version", timeout=timeout
-        ) as response:
-            version = json.load(response).get("version")
-    except (OSError, ValueError, AttributeError) as e:
-        logger.debug("could not read the API version: %s", e)
-        return None
-    return version if isinstance(version, str) and version else None
+def _change_reason(error: ops.pebble.ChangeError) -> str:
+    # The change's error holds the service's last output lines; the last one says why.
+    lines = [line.strip() for line in str(error.err).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "the service exited at start-up"
 
 
 def _bool(value: bool) -> str:
@@ -276,6 +317,7 @@ def _reason(stderr: str | bytes | None, stdout: str | bytes | None, exit_code: i
         text = stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if lines:
-            # The CLI's contract is a one-line reason; a traceback ends with the exception.
-            return lines[-1][:300]
+            # The CLI's contract is a one-line reason ("Error: ..."); a traceback ends with the
+            # exception.
+            return lines[-1].removeprefix("Error: ")[:300]
     return f"exited with status {exit_code}"

@@ -5,6 +5,7 @@ from .access import (
     authenticated,
     caller,
     loopback_only,
+    probe,
     requires,
     requires_for_artefacts,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "authenticated",
     "caller",
     "loopback_only",
+    "probe",
     "require_artefact_permission",
     "require_grantable",
     "require_permissions",

@@ -139,6 +139,14 @@ class LoopbackRequirement(AccessRule):
             raise ForbiddenError("Forbidden")
 
 
+class ProbeRequirement(AccessRule):
+    """Open to every client, even when authentication is required: the answer is a status
+    word and nothing else, for load balancers and ingress health checks in the cluster."""
+
+    def __call__(self) -> None:
+        return None
+
+
 def requires(*permissions: Permission) -> Any:
     """Declare the permissions an operation needs; resolves to the calling `Principal`."""
     if not permissions:
@@ -179,6 +187,10 @@ def sign_in() -> Any:
 
 def loopback_only() -> Any:
     return Depends(LoopbackRequirement())
+
+
+def probe() -> Any:
+    return Depends(ProbeRequirement())
 
 
 def access_rules(route: APIRoute) -> list[AccessRule]:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from test_observer.auth import authenticated, loopback_only
+from test_observer.auth import authenticated, loopback_only, probe
 from test_observer.auth.access import DbSession
 from test_observer.errors import NotFoundError
 
@@ -52,6 +52,25 @@ def ready(request: Request) -> Any:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     return HealthResponse(status="ready")
+
+
+@router.get(
+    "/health/serving",
+    dependencies=[probe()],
+    responses={503: {"description": "Not serving: no database, or a schema this code is not for"}},
+)
+def serving(request: Request) -> Any:
+    """Whether this server should receive traffic, for probes from anywhere in the cluster.
+
+    Unlike /health/ready it also compares the database's schema revision with the code's, so
+    a load balancer stops routing to a server as soon as the schema moves away from it; the
+    answer never says why, so it leaks nothing to a caller outside the cluster.
+    """
+    if not service.schema_is_current(request.app.state.engine):
+        return JSONResponse(
+            {"detail": "Not serving"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    return HealthResponse(status="serving")
 
 
 # The browser loads these pages without the X-CSRF-Token header, so a session cookie alone

@@ -1,6 +1,8 @@
-"""Checks behind the root and readiness endpoints."""
+"""Checks behind the root, readiness and serving endpoints."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,3 +22,20 @@ def database_reachable(engine: Engine) -> bool:
     except SQLAlchemyError:
         return False
     return True
+
+
+@cache
+def _code_heads() -> frozenset[str]:
+    from test_observer.db import migrate
+
+    return frozenset(migrate.heads())
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is reachable and at exactly this code's schema head."""
+    try:
+        with engine.connect() as connection:
+            revisions = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    except SQLAlchemyError:
+        return False
+    return bool(revisions) and revisions == _code_heads()

@@ -1,0 +1,59 @@
+"""The terraform/ module is well formed, and valid against the Juju provider when it can be had."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "terraform"
+
+
+def _terraform() -> str:
+    binary = shutil.which("terraform")
+    if binary is None:
+        pytest.skip("no terraform binary")
+    return binary
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    return subprocess.run(
+        [_terraform(), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_the_module_is_formatted():
+    result = _run("fmt", "-check", "-diff", "-recursive", cwd=MODULE)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_module_validates_against_the_juju_provider(tmp_path):
+    copy = tmp_path / "module"
+    shutil.copytree(MODULE, copy)
+    init = _run("init", "-backend=false", "-input=false", "-no-color", cwd=copy)
+    if init.returncode != 0:
+        if "registry.terraform.io" in init.stderr or "Failed to query" in init.stderr:
+            pytest.skip("no access to the Terraform registry to install the juju provider")
+        pytest.fail(init.stderr)
+
+    result = _run("validate", "-no-color", cwd=copy)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_module_uses_the_charms_name_and_endpoints():
+    charm = yaml.safe_load((ROOT / "charmcraft.yaml").read_text())
+    main = (MODULE / "main.tf").read_text()
+
+    assert f'name     = "{charm["name"]}"' in main
+    endpoints = set(re.findall(r'endpoint = "([a-z-]+)"', main))
+    assert endpoints <= set(charm["requires"]) | set(charm["provides"])
+    assert {"database", "ingress"} <= endpoints
