@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 from test_observer.db.models.enums import Permission
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LogFormat = Literal["json", "text"]
 
 
 class SettingsError(Exception):
@@ -59,6 +60,17 @@ class Settings(BaseSettings):
     # What GET /v1/version reports instead of the installed package's version.
     version_override: str = ""
     log_level: LogLevel = "info"
+    # json for log collectors (the rock sets it), text for a person at a terminal.
+    log_format: LogFormat = "text"
+    # The Prometheus endpoint of `test-observer serve`; 0 turns it off.
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
+    # How long a scrape reuses the previous scrape's database counts.
+    metrics_cache_seconds: Annotated[float, Field(ge=0)] = 10.0
+    # The domain series count results created in the last N days; 0 counts all history.
+    metrics_init_days: Annotated[int, Field(ge=0)] = 30
+    # OpenTelemetry tracing is loaded only when an OTLP endpoint is set.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "test-observer-api"
 
     @field_validator("db_url")
     @classmethod
@@ -89,6 +101,11 @@ class Settings(BaseSettings):
         if isinstance(items, list):
             return frozenset(item.lower() for item in items)
         return items
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod
