@@ -144,7 +144,7 @@ def _add_observability(
     metrics.instrument_http(app, registry)
     metrics.register_pool(engine, registry)
     # Added last, so outermost: the request id and the log line cover everything inside.
-    app.add_middleware(RequestObservationMiddleware, fastapi_app=app, registry=registry)
+    app.add_middleware(RequestObservationMiddleware, registry=registry)
     tracing.enable_tracing(app, engine, settings)
 
 

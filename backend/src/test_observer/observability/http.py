@@ -9,10 +9,10 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
-from starlette.routing import Match
+from prometheus_fastapi_instrumentator.routing import get_route_name
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logging import request_id
@@ -27,20 +27,15 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 QUIET_ROUTES = frozenset({"/health/live", "/health/ready"})
 
 
-def _route_template(app: Any, scope: Scope) -> str | None:
-    """The path template of the route this request matches ("/v1/artefacts/{artefact_id}")."""
-    for route in getattr(app, "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope["path"]))
-    return None
+def _route_template(scope: Scope) -> str | None:
+    """The path template of the route this request matches ("/v1/artefacts/{artefact_id}"),
+    resolved as the HTTP metrics resolve it, so logs and metrics name routes alike."""
+    return get_route_name(HTTPConnection(scope), should_include_root_path=False)
 
 
 class RequestObservationMiddleware:
-    def __init__(self, app: ASGIApp, *, fastapi_app: Any, registry: CollectorRegistry) -> None:
+    def __init__(self, app: ASGIApp, *, registry: CollectorRegistry) -> None:
         self.app = app
-        # The routes live on the FastAPI app, not on the middleware stack inside it.
-        self.fastapi_app = fastapi_app
         self.in_progress = Gauge(
             INPROGRESS_NAME,
             "HTTP requests being handled, by route template and method",
@@ -59,7 +54,7 @@ class RequestObservationMiddleware:
         incoming = _header(scope, REQUEST_ID_HEADER)
         rid = incoming if incoming and _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
-        template = _route_template(self.fastapi_app, scope)
+        template = _route_template(scope)
         handler = template or "none"
         status = 500
         started = time.perf_counter()

@@ -24,12 +24,28 @@ _STANDARD_ATTRIBUTES = frozenset(
 _IGNORED_EXTRAS = frozenset({"color_message"})
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being handled, if any, when it is logged
+    (a handler may format it later, outside the request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            current = request_id.get()
+            if current is not None:
+                record.request_id = current
+        return True
+
+
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {
+    """Fields passed with `extra=`, the request id first."""
+    fields = {
         key: value
         for key, value in vars(record).items()
         if key not in _STANDARD_ATTRIBUTES and key not in _IGNORED_EXTRAS
     }
+    if "request_id" in fields:
+        fields = {"request_id": fields.pop("request_id"), **fields}
+    return fields
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,9 +58,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        current = request_id.get()
-        if current is not None:
-            entry["request_id"] = current
         entry.update(_extra_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -60,9 +73,6 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = _extra_fields(record)
-        current = request_id.get()
-        if current is not None:
-            fields = {"request_id": current, **fields}
         if fields:
             line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
         return line
@@ -84,6 +94,7 @@ def logging_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
             "json": {"()": f"{__name__}.JsonFormatter"},
             "text": {"()": f"{__name__}.TextFormatter"},
         },
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
         "handlers": {"default": handler},
         "loggers": {
             "test_observer": {"handlers": ["default"], "level": level.upper(), "propagate": False},
