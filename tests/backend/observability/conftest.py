@@ -66,7 +66,10 @@ def make_unit(database_url: str, engine: Engine) -> Iterator[Callable[..., Unit]
         registry = CollectorRegistry()
         engine = make_engine(database_url)
         app = create_app(unit_settings, engine=engine, registry=registry)
-        server = start_metrics_server(unit_settings, registry=registry, host="127.0.0.1", port=0)
+        # Waits for every refresh, so that each scrape shows the database as it is.
+        server = start_metrics_server(
+            unit_settings, registry=registry, host="127.0.0.1", port=0, refresh_wait_seconds=60
+        )
         assert server is not None
         unit = Unit(TestClient(app, client=LOCAL_CLIENT), server)
         started.append(unit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 import urllib.request
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session
 
@@ -128,17 +130,25 @@ def test_results_older_than_init_days_are_not_counted(
     assert everything.value("test_observer_test_results", **FAILED_RESULT) == 1
 
 
+def domain_value(collector: DomainCollector, name: str, labels: dict[str, str]) -> float | None:
+    for family in text_string_to_metric_families(collector.exposition().decode()):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
 def test_counts_are_reused_until_the_cache_expires(
     make_unit: Callable[..., Unit], engine: Engine
 ) -> None:
     unit = make_unit()
     now = [1000.0]
-    collector = DomainCollector(engine, cache_seconds=30, init_days=0, clock=lambda: now[0])
-    registry = CollectorRegistry()
-    registry.register(collector)
+    collector = DomainCollector(
+        engine, cache_seconds=30, init_days=0, refresh_wait_seconds=60, clock=lambda: now[0]
+    )
 
     def failed() -> float | None:
-        return registry.get_sample_value("test_observer_test_results", FAILED_RESULT)
+        return domain_value(collector, "test_observer_test_results", FAILED_RESULT)
 
     assert failed() is None
     post_results(unit, result("wifi/connect", "FAILED"))
@@ -148,14 +158,52 @@ def test_counts_are_reused_until_the_cache_expires(
     assert failed() == 1
 
 
+def test_a_slow_refresh_serves_the_previous_counts_meanwhile(
+    make_unit: Callable[..., Unit], engine: Engine
+) -> None:
+    unit = make_unit()
+    post_results(unit, result("wifi/connect", "FAILED"))
+    collector = DomainCollector(engine, cache_seconds=0, init_days=0, refresh_wait_seconds=0.2)
+    assert domain_value(collector, "test_observer_test_results", FAILED_RESULT) == 1
+    post_results(unit, result("wifi/scan", "FAILED"))
+    scan = {**FAILED_RESULT, "test_name": "wifi/scan"}
+
+    with engine.connect() as locker:
+        locker.execute(text("LOCK TABLE test_result IN ACCESS EXCLUSIVE MODE"))
+        started = time.perf_counter()
+        assert domain_value(collector, "test_observer_test_results", scan) is None
+        assert time.perf_counter() - started < 5
+        locker.rollback()
+
+    deadline = time.monotonic() + 30
+    while domain_value(collector, "test_observer_test_results", scan) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_gzip_scrapes_carry_the_same_series(make_unit: Callable[..., Unit]) -> None:
+    unit = make_unit()
+    post_results(unit, result("wifi/connect", "FAILED"))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{unit.metrics.port}/metrics", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        text_body = gzip.decompress(response.read()).decode()
+    families = {family.name for family in text_string_to_metric_families(text_body)}
+    assert {"test_observer_test_results", "test_observer_api_http_requests"} <= families
+
+
 def test_database_down_is_reported_not_raised(make_unit: Callable[..., Unit]) -> None:
     from sqlalchemy import create_engine
 
     unreachable = create_engine(
         "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
+    collector = DomainCollector(unreachable, cache_seconds=0, init_days=0)
     registry = CollectorRegistry()
-    registry.register(DomainCollector(unreachable, cache_seconds=0, init_days=0))
+    registry.register(collector)
+    assert collector.exposition() == b""
     assert registry.get_sample_value("test_observer_database_up") == 0
     unit = make_unit()
     assert unit.value("test_observer_database_up") == 1

@@ -6,14 +6,17 @@ ingress never exposes them and a slow scrape never competes with requests for a 
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from threading import Thread
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, create_engine
@@ -24,7 +27,7 @@ from test_observer.settings import Settings
 from .collector import DomainCollector
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
+    from _typeshed.wsgi import StartResponse, WSGIApplication
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +93,47 @@ def register_pool(engine: Engine, registry: CollectorRegistry) -> None:
         registry.register(PoolCollector(engine))
 
 
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    # One thread per scrape: a slow scrape never queues the next one, nor a health probe.
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+def metrics_wsgi_app(registry: CollectorRegistry, domain: DomainCollector) -> WSGIApplication:
+    """GET /metrics: the registry's metrics, then the domain series' rendered text."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found: the metrics are at /metrics\n"]
+        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        # The domain part first: its refresh updates the freshness gauges in the registry.
+        domain_part = domain.exposition(gzipped=gzipped)
+        if gzipped:
+            # Two gzip members make one valid gzip stream: the large domain part is compressed
+            # once per refresh, not once per scrape.
+            body = gzip.compress(generate_latest(registry), compresslevel=1) + domain_part
+            headers.append(("Content-Encoding", "gzip"))
+        else:
+            body = generate_latest(registry) + domain_part
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
 @dataclass
 class MetricsServer:
     server: WSGIServer
     thread: Thread
     registry: CollectorRegistry
+    domain: DomainCollector
     engine: Engine
 
     @property
@@ -108,23 +147,13 @@ class MetricsServer:
         self.engine.dispose()
 
 
-def serving_registry(settings: Settings, engine: Engine, base: CollectorRegistry) -> None:
-    """Add what only the metrics server computes: the domain series from the database."""
-    base.register(
-        DomainCollector(
-            engine,
-            cache_seconds=settings.metrics_cache_seconds,
-            init_days=settings.metrics_init_days,
-        )
-    )
-
-
 def start_metrics_server(
     settings: Settings,
     *,
     registry: CollectorRegistry | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
+    refresh_wait_seconds: float = 0.25,
 ) -> MetricsServer | None:
     """Serve the metrics in a thread; None (and a log line) when the port cannot be bound.
 
@@ -150,12 +179,27 @@ def start_metrics_server(
         pool_pre_ping=True,
         connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
     )
-    serving_registry(settings, engine, registry)
+    domain = DomainCollector(
+        engine,
+        cache_seconds=settings.metrics_cache_seconds,
+        init_days=settings.metrics_init_days,
+        refresh_wait_seconds=refresh_wait_seconds,
+    )
     try:
-        server, thread = start_http_server(port, addr=host, registry=registry)
+        server = make_server(
+            host,
+            port,
+            metrics_wsgi_app(registry, domain),
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
     except OSError as error:
         logger.warning("metrics server not started on %s:%s: %s", host, port, error)
         engine.dispose()
         return None
+    # Registered only once serving, so a failed start leaves the registry as it was.
+    registry.register(domain)
+    thread = Thread(target=server.serve_forever, name="metrics-server", daemon=True)
+    thread.start()
     logger.info("serving metrics on http://%s:%s/metrics", host, server.server_port)
-    return MetricsServer(server, thread, registry, engine)
+    return MetricsServer(server, thread, registry, domain, engine)
