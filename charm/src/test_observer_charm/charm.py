@@ -24,6 +24,7 @@ from .migrations import (
     current_revision,
     upgrade_to_head,
 )
+from .observability import Observability
 from .workload import (
     CONTAINER,
     MIGRATION_TIMEOUT,
@@ -88,6 +89,10 @@ class TestObserverCharm(ops.CharmBase):
         self.ingress = IngressRequirer(self, INGRESS_RELATION)
         self.frontend = FrontendProvider(self, FRONTEND_RELATION)
         self.workload = Workload(self.unit.get_container(CONTAINER))
+        # COS relations (metrics-endpoint, grafana-dashboard, logging) handle their own events.
+        self.observability = Observability(
+            self, container_name=CONTAINER, metrics_port=self._metrics_port
+        )
         self._evaluation: Evaluation | None = None
         self._retry_failed_migration = False
 
@@ -120,6 +125,12 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
+
+    def _metrics_port(self) -> int | None:
+        try:
+            return CharmConfig.from_options(dict(self.config)).metrics_port or None
+        except InvalidConfigError:
+            return None
 
     # Reconcile
 
