@@ -15,28 +15,18 @@ from test_observer.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-class TracingUnavailableError(RuntimeError):
-    """An OTLP endpoint is configured but the tracing packages are not installed."""
-
-
 def enable_tracing(app: Any, engine: Engine, settings: Settings) -> bool:
     """Trace requests and SQL statements to the OTLP endpoint; False when none is configured."""
     endpoint = settings.otel_exporter_otlp_endpoint.strip()
     if not endpoint:
         return False
-    try:
-        from opentelemetry import trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError as error:
-        raise TracingUnavailableError(
-            "OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are missing: "
-            "install test-observer[tracing]"
-        ) from error
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: settings.otel_service_name}))
     provider.add_span_processor(
