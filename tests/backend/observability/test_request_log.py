@@ -13,6 +13,7 @@ from test_observer.observability.logging import (
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
+    configure_logging,
     logging_config,
 )
 from test_observer.settings import SettingsError, load_settings
@@ -97,3 +98,28 @@ def test_log_format_setting_chooses_the_formatter() -> None:
     assert load_settings(log_format="JSON").log_format == "json"
     with pytest.raises(SettingsError, match="LOG_FORMAT"):
         load_settings(log_format="xml")
+
+
+def test_the_configured_handler_writes_json_lines_with_the_request_id(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    configure_logging("json", "info")
+    try:
+        client.get("/v1/version", headers={"X-Request-ID": "from-ci"})
+    finally:
+        # Back to pytest's own handlers for the tests that follow.
+        for name in ("test_observer", "uvicorn"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            logger.setLevel(logging.NOTSET)
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    (request_line,) = [line for line in lines if line["logger"] == "test_observer.request"]
+    assert request_line["request_id"] == "from-ci"
+    assert request_line["route"] == "/v1/version"
+    assert request_line["status"] == 200

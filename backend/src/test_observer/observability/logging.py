@@ -85,6 +85,7 @@ def logging_config(log_format: LogFormat, level: LogLevel) -> dict[str, Any]:
     handler = {
         "class": "logging.StreamHandler",
         "formatter": formatter,
+        "filters": ["request_id"],
         "stream": "ext://sys.stderr",
     }
     return {
