@@ -88,15 +88,15 @@ def test_serving_probe_answers_remote_clients_with_a_status_only(
 def test_serving_probe_fails_when_the_schema_is_not_this_codes(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_observer.system import router
+    from test_observer.system import service
 
     # Code whose head differs from the database's revision, as after a newer code migrated.
-    router._code_heads.cache_clear()
+    service._code_heads.cache_clear()
     monkeypatch.setattr("test_observer.db.migrate.heads", lambda: ["9999"])
     try:
         response = TestClient(client.app, client=("10.1.2.3", 40000)).get("/health/serving")
     finally:
-        router._code_heads.cache_clear()
+        service._code_heads.cache_clear()
 
     assert response.status_code == 503
     assert response.json() == {"detail": "Not serving"}

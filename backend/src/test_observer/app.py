@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
@@ -30,6 +31,8 @@ from test_observer.executions.router import router as executions_router
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.notifications.router import router as notifications_router
+from test_observer.observability import metrics, tracing
+from test_observer.observability.http import RequestObservationMiddleware
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
@@ -89,7 +92,13 @@ SECURITY_SCHEMES = {
 }
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The API. Its HTTP and pool metrics go to `registry` (default: one of its own)."""
     settings = settings or load_settings()
     if settings.db_url is None and engine is None:
         raise SettingsError("DB_URL: a database URL is required to serve the API")
@@ -121,6 +130,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
 
     _add_middleware(app, settings)
+    _add_observability(app, engine, settings, registry or CollectorRegistry())
     _add_error_handlers(app)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
@@ -128,7 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 def create_app_from_environment() -> FastAPI:
     """Entry point for uvicorn's `--factory` mode (workers and reload import it)."""
-    return create_app(load_settings())
+    return create_app(load_settings(), registry=metrics.app_registry())
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
@@ -150,6 +160,17 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+
+
+def _add_observability(
+    app: FastAPI, engine: Engine, settings: Settings, registry: CollectorRegistry
+) -> None:
+    app.state.metrics_registry = registry
+    metrics.instrument_http(app, registry)
+    metrics.register_pool(engine, registry)
+    # Added last, so outermost: the request id and the log line cover everything inside.
+    app.add_middleware(RequestObservationMiddleware, registry=registry)
+    tracing.enable_tracing(app, engine, settings)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from test_observer.settings import LogLevel, SettingsError, load_settings
+from test_observer.observability.logging import configure_logging, logging_config
+from test_observer.settings import LogLevel, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -236,6 +237,9 @@ def serve(
     settings = load_settings()
     # Checked again: the database's start and the migrations take a while.
     _check_port_free(host, port)
+    level = log_level or settings.log_level
+    configure_logging(settings.log_format, level)
+    _start_metrics_server(settings, host=host, several_processes=workers > 1 or reload)
     note(f"Serving the API on http://{host}:{port}")
     uvicorn.run(
         "test_observer.app:create_app_from_environment",
@@ -244,8 +248,32 @@ def serve(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        log_level=log_level or settings.log_level,
+        log_level=level,
+        log_config=logging_config(settings.log_format, level),
+        # Our request log (one structured line per request) replaces uvicorn's access log.
+        access_log=False,
     )
+
+
+def _start_metrics_server(settings: Settings, *, host: str, several_processes: bool) -> None:
+    """Serve /metrics on METRICS_PORT from this process, next to the API's workers."""
+    if not settings.metrics_port:
+        return
+    if several_processes and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # Set before any worker starts: each records its HTTP metrics into files there, which
+        # the metrics server sums.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="test-observer-metrics-")
+    from test_observer.observability.metrics import start_metrics_server
+
+    # On loopback when the API is, so a development server exposes nothing more.
+    metrics_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"
+    server = start_metrics_server(settings, host=metrics_host)
+    if server is None:
+        note(f"Metrics are not served: port {settings.metrics_port} is unavailable")
+    else:
+        note(f"Serving metrics on http://{metrics_host}:{server.port}/metrics")
 
 
 @db_app.command("upgrade")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 from test_observer.db.models.enums import Permission
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LogFormat = Literal["json", "text"]
 
 
 def interval_cron(seconds: int) -> str:
@@ -150,6 +151,18 @@ class Settings(BaseSettings):
 
     sentry_dsn: str = ""
 
+    # json for log collectors (the rock sets it), text for a person at a terminal.
+    log_format: LogFormat = "text"
+    # The Prometheus endpoint of `test-observer serve`; 0 turns it off.
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
+    # How long a scrape reuses the previous scrape's database counts.
+    metrics_cache_seconds: Annotated[float, Field(ge=0)] = 10.0
+    # The domain series count results created in the last N days; 0 counts all history.
+    metrics_init_days: Annotated[int, Field(ge=0)] = 30
+    # OpenTelemetry tracing is loaded only when an OTLP endpoint is set.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "test-observer-api"
+
     @field_validator("db_url")
     @classmethod
     def _check_db_url(cls, value: str | None) -> str | None:
@@ -207,6 +220,11 @@ class Settings(BaseSettings):
         if isinstance(items, list):
             return frozenset(item.lower() for item in items)
         return items
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

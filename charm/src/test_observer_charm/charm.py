@@ -42,6 +42,7 @@ from .migrations import (
     change_schema,
     read_schema,
 )
+from .observability import Observability
 from .original_import import ImportOriginalParams
 from .secrets import Credentials, integration_environment, read_credentials
 from .workload import (
@@ -124,6 +125,10 @@ class TestObserverCharm(ops.CharmBase):
         self.ingress = IngressRequirer(self, INGRESS_RELATION)
         self.frontend = FrontendProvider(self, FRONTEND_RELATION)
         self.workload = Workload(self.unit.get_container(CONTAINER))
+        # COS relations (metrics-endpoint, grafana-dashboard, logging) handle their own events.
+        self.observability = Observability(
+            self, container_name=CONTAINER, metrics_port=self._metrics_port
+        )
         self._evaluation: Evaluation | None = None
         # A schema report fresher than the database read (the output of a schema command).
         self._schema_override: SchemaReport | None = None
@@ -163,6 +168,12 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
         framework.observe(on.import_original_action, self._on_import_original_action)
         framework.observe(on.run_job_action, self._on_run_job_action)
+
+    def _metrics_port(self) -> int | None:
+        try:
+            return CharmConfig.from_options(dict(self.config)).metrics_port or None
+        except InvalidConfigError:
+            return None
 
     # Reconcile
 

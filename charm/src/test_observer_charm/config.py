@@ -38,6 +38,8 @@ class CharmConfig:
     frontend_url: str = ""
     log_level: str = "info"
     workers: int = 1
+    # Where Prometheus scrapes the API's metrics; 0 turns them off.
+    metrics_port: int = 9090
     require_authentication: bool = False
     ignore_permissions: tuple[str, ...] = ()
     # URI of a Juju user secret; resolving it needs the model, so it happens elsewhere.
@@ -59,6 +61,13 @@ class CharmConfig:
         workers = _int(options, "workers", 1)
         if not 1 <= workers <= MAX_WORKERS:
             raise InvalidConfigError("workers", f"must be between 1 and {MAX_WORKERS}")
+        metrics_port = _int(options, "metrics-port", 9090)
+        if metrics_port != 0 and not MIN_PORT <= metrics_port <= MAX_PORT:
+            raise InvalidConfigError(
+                "metrics-port", f"must be 0 or between {MIN_PORT} and {MAX_PORT}"
+            )
+        if metrics_port == port:
+            raise InvalidConfigError("metrics-port", "must differ from port")
         log_level = _str(options, "log-level", "info").lower()
         if log_level not in LOG_LEVELS:
             raise InvalidConfigError("log-level", f"must be one of {', '.join(LOG_LEVELS)}")
@@ -84,6 +93,7 @@ class CharmConfig:
             frontend_url=frontend_url,
             log_level=log_level,
             workers=workers,
+            metrics_port=metrics_port,
             require_authentication=require_authentication,
             ignore_permissions=tuple(ignore_permissions),
             sessions_secret=_str(options, "sessions-secret", ""),

@@ -68,6 +68,9 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
         "SESSIONS_HTTPS_ONLY": _bool(inputs.public_url.startswith("https://")),
         "REQUIRE_AUTHENTICATION": _bool(config.require_authentication),
         "LOG_LEVEL": config.log_level,
+        # One JSON object per line, for Loki (see the logging relation).
+        "LOG_FORMAT": "json",
+        "METRICS_PORT": str(config.metrics_port),
     }
     if frontend_url:
         env["FRONTEND_URL"] = frontend_url

@@ -1,0 +1,348 @@
+"""The domain series: grouped counts read from the database when Prometheus scrapes.
+
+Every unit serving the same database reports the same numbers, because they are the database's
+numbers: nothing is counted in the process, so nothing is double counted or lost on restart.
+
+The label sets (test name per artefact line, environment and plan) make these series many: on
+a large database a refresh takes seconds and renders megabytes. So a refresh renders the
+exposition text once and every scrape within `cache_seconds` serves those bytes; a stale
+snapshot starts one refresh, which the scrape waits for at most `refresh_wait_seconds` before
+serving the previous snapshot (the refresh goes on and the next scrape gets it).
+
+To add a series (for example the background jobs' runs, failures or queue depth), append a
+`Series` to `DOMAIN_SERIES` (or pass it to `DomainCollector`): a name, its labels and a query
+returning one row per label combination, the label values first and the value last.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, Select, func, select, text
+
+from test_observer.db.models import (
+    Artefact,
+    ArtefactBuild,
+    Environment,
+    Issue,
+    IssueTestResultAttachment,
+    TestCase,
+    TestExecution,
+    TestExecutionMetadata,
+    TestPlan,
+    TestResult,
+)
+from test_observer.db.models.executions import test_execution_metadata_association_table
+
+logger = logging.getLogger(__name__)
+
+# A select of any number of columns: the label values, then the value.
+Query = Select[*tuple[Any, ...]]
+
+# A refresh must not hold a connection for ever when the database is locked or overloaded.
+QUERY_TIMEOUT_MS = 60_000
+
+RESULT_LABELS = (
+    "family",
+    "artefact_name",
+    "artefact_stage",
+    "track",
+    "series",
+    "os",
+    "environment_name",
+    "test_plan",
+    "test_name",
+    "status",
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One gauge family computed by one grouped query."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    # Given the oldest creation time to count (None: all history), a query selecting the label
+    # values in `labels` order, then the value.
+    query: Callable[[datetime | None], Query]
+
+
+def _counted(since: datetime | None, *extra: Any) -> Query:
+    """Results counted per label combination, with each label standing for an id.
+
+    Grouping integers is what keeps a refresh fast: an artefact's labels leave out its version,
+    so its versions share one "line" id (the lowest artefact id among them); environments
+    share one id per name across architectures; plan and case names are unique already.
+    """
+    artefact_labels = (
+        Artefact.family,
+        Artefact.name,
+        Artefact.stage,
+        Artefact.track,
+        Artefact.series,
+        Artefact.os,
+    )
+    lines = select(
+        ArtefactBuild.id.label("build_id"),
+        func.min(Artefact.id).over(partition_by=artefact_labels).label("line_id"),
+    ).join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+    lines_subquery = lines.subquery()
+    environments = select(
+        Environment.id.label("environment_id"),
+        func.min(Environment.id).over(partition_by=Environment.name).label("name_id"),
+    ).subquery()
+    keys = (
+        lines_subquery.c.line_id,
+        environments.c.name_id,
+        TestExecution.test_plan_id,
+        TestResult.test_case_id,
+        TestResult.status,
+        *extra,
+    )
+    query = (
+        select(*keys, func.count().label("n"))
+        .select_from(TestResult)
+        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
+        .join(lines_subquery, lines_subquery.c.build_id == TestExecution.artefact_build_id)
+        .join(environments, environments.c.environment_id == TestExecution.environment_id)
+    )
+    if since is not None:
+        query = query.where(TestResult.created_at >= since)
+    return query.group_by(*keys)
+
+
+def _labelled(counted: Any, *extra_columns: Any) -> Query:
+    """The label values the ids stand for, and the counts."""
+    return (
+        select(
+            Artefact.family,
+            Artefact.name,
+            Artefact.stage,
+            Artefact.track,
+            Artefact.series,
+            Artefact.os,
+            Environment.name,
+            TestPlan.name,
+            TestCase.name,
+            counted.c.status,
+            *extra_columns,
+            counted.c.n,
+        )
+        .select_from(counted)
+        .join(Artefact, Artefact.id == counted.c.line_id)
+        .join(Environment, Environment.id == counted.c.name_id)
+        .join(TestPlan, TestPlan.id == counted.c.test_plan_id)
+        .join(TestCase, TestCase.id == counted.c.test_case_id)
+    )
+
+
+def _results(since: datetime | None) -> Query:
+    return _labelled(_counted(since).subquery())
+
+
+def _triaged(since: datetime | None) -> Query:
+    attachment = IssueTestResultAttachment
+    counted = (
+        _counted(since, attachment.issue_id)
+        .join(attachment, attachment.test_result_id == TestResult.id)
+        .subquery()
+    )
+    # An issue is unique by (source, project, key): its id stands for its labels.
+    return _labelled(counted, Issue.source, Issue.project, Issue.key).join(
+        Issue, Issue.id == counted.c.issue_id
+    )
+
+
+def _metadata(since: datetime | None) -> Query:
+    association = test_execution_metadata_association_table
+    counted = (
+        _counted(since, association.c.test_execution_metadata_id)
+        .join(association, association.c.test_execution_id == TestExecution.id)
+        .subquery()
+    )
+    # A metadata row is unique by (category, value).
+    return _labelled(counted, TestExecutionMetadata.category, TestExecutionMetadata.value).join(
+        TestExecutionMetadata,
+        TestExecutionMetadata.id == counted.c.test_execution_metadata_id,
+    )
+
+
+TEST_RESULTS = Series(
+    "test_observer_test_results",
+    "Test results by artefact, environment, test and status",
+    RESULT_LABELS,
+    _results,
+)
+TEST_RESULTS_TRIAGED = Series(
+    "test_observer_test_results_triaged",
+    "Test results attached to an issue",
+    (*RESULT_LABELS, "issue_source", "issue_project", "issue_key"),
+    _triaged,
+)
+TEST_RESULTS_METADATA = Series(
+    "test_observer_test_results_metadata",
+    "Test results by a metadata pair of their execution",
+    (*RESULT_LABELS, "metadata_category", "metadata_value"),
+    _metadata,
+)
+DOMAIN_SERIES: tuple[Series, ...] = (TEST_RESULTS, TEST_RESULTS_TRIAGED, TEST_RESULTS_METADATA)
+
+
+def _label(value: object) -> str:
+    # Enums export their JSON value ("snap", "FAILED", "jira"); absent values are "".
+    if value is None:
+        return ""
+    raw = str(getattr(value, "value", value))
+    # The escapes of the text exposition format.
+    return raw.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: object) -> str:
+    return repr(float(value))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    exposition: bytes
+    # The same, compressed once per refresh rather than once per scrape.
+    gzipped: bytes
+    taken_at: float  # monotonic clock
+    query_seconds: float
+    succeeded: bool
+
+
+class DomainCollector(Collector):
+    """Runs the series' queries at scrape time and keeps their rendered text for a while.
+
+    The series themselves are served as text (`exposition`); as a registered collector it
+    reports how fresh that text is and whether the last refresh reached the database.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        cache_seconds: float,
+        init_days: int,
+        series: Sequence[Series] = DOMAIN_SERIES,
+        refresh_wait_seconds: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.cache_seconds = cache_seconds
+        self.init_days = init_days
+        self.series = tuple(series)
+        self.refresh_wait_seconds = refresh_wait_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._refresh: threading.Thread | None = None
+
+    def exposition(self, *, gzipped: bool = False) -> bytes:
+        """The domain series in the text exposition format, at most `cache_seconds` old unless
+        a refresh takes longer than the scrape may wait; `gzipped`: as one gzip member."""
+        snapshot = self._current()
+        if snapshot is None:
+            return gzip.compress(b"") if gzipped else b""
+        return snapshot.gzipped if gzipped else snapshot.exposition
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._snapshot
+        yield GaugeMetricFamily(
+            "test_observer_database_up",
+            "1 when the last refresh of the domain series reached the database, 0 when not",
+            value=1.0 if snapshot and snapshot.succeeded else 0.0,
+        )
+        if snapshot is not None:
+            yield GaugeMetricFamily(
+                "test_observer_domain_metrics_query_seconds",
+                "How long the last refresh of the domain series took",
+                value=snapshot.query_seconds,
+            )
+            yield GaugeMetricFamily(
+                "test_observer_domain_metrics_age_seconds",
+                "How old the served domain series are",
+                value=max(self._clock() - snapshot.taken_at, 0.0),
+            )
+
+    def _current(self) -> Snapshot | None:
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot and self._clock() - snapshot.taken_at < self.cache_seconds:
+                return snapshot
+            # One refresh at a time: concurrent scrapes wait for the same one.
+            if self._refresh is None or not self._refresh.is_alive():
+                self._refresh = threading.Thread(
+                    target=self._run_refresh, name="domain-metrics-refresh", daemon=True
+                )
+                self._refresh.start()
+            refresh = self._refresh
+        # The very first scrape waits for the data; later ones at most refresh_wait_seconds.
+        refresh.join(None if snapshot is None else self.refresh_wait_seconds)
+        return self._snapshot
+
+    def _run_refresh(self) -> None:
+        snapshot = self.refresh()
+        with self._lock:
+            if snapshot.succeeded or self._snapshot is None:
+                self._snapshot = snapshot
+            else:
+                # Keep serving the last good numbers, but report the failure.
+                self._snapshot = replace(
+                    self._snapshot, query_seconds=snapshot.query_seconds, succeeded=False
+                )
+
+    def refresh(self) -> Snapshot:
+        """Query every series and render it (no cache involved)."""
+        since = None
+        if self.init_days:
+            since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=self.init_days)
+        started = time.perf_counter()
+        parts: list[str] = []
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text(f"SET LOCAL statement_timeout = {QUERY_TIMEOUT_MS}"))
+                # Enough to group a large history in memory rather than in temporary files.
+                connection.execute(text("SET LOCAL work_mem = '64MB'"))
+                for series in self.series:
+                    rows = connection.execute(series.query(since))
+                    parts.append(_render(series, rows))
+        except Exception:
+            logger.exception("the domain metrics query failed")
+            empty = b""
+            return Snapshot(
+                empty, gzip.compress(empty), self._clock(), time.perf_counter() - started, False
+            )
+        exposition = "".join(parts).encode()
+        return Snapshot(
+            exposition,
+            gzip.compress(exposition, compresslevel=1),
+            self._clock(),
+            time.perf_counter() - started,
+            True,
+        )
+
+
+def _render(series: Series, rows: Any) -> str:
+    """One family in the text exposition format (what prometheus_client would write, without
+    building an object per sample)."""
+    names = series.labels
+    lines = [f"# HELP {series.name} {series.documentation}\n", f"# TYPE {series.name} gauge\n"]
+    prefix = series.name + "{"
+    for row in rows:
+        values = tuple(row)
+        labels = ",".join(
+            f'{name}="{_label(value)}"' for name, value in zip(names, values, strict=False)
+        )
+        lines.append(f"{prefix}{labels}}} {_number(values[-1])}\n")
+    return "".join(lines)

@@ -1,0 +1,205 @@
+"""Prometheus metrics: what the API process records, and the server that exposes them.
+
+The metrics are served on their own port (METRICS_PORT), never through the API's routes, so the
+ingress never exposes them and a slow scrape never competes with requests for a route.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from threading import Thread
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import QueuePool
+
+from test_observer.settings import Settings
+
+from .collector import DomainCollector
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication
+
+logger = logging.getLogger(__name__)
+
+# The original's names: test_observer_api_http_requests_total and friends.
+HTTP_NAMESPACE = "test_observer"
+HTTP_SUBSYSTEM = "api"
+INPROGRESS_NAME = "http_requests_inprogress"
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_mode() -> bool:
+    """Several server processes record into files that the metrics server sums."""
+    return bool(os.environ.get(MULTIPROCESS_DIRECTORY))
+
+
+def instrument_http(app: Any, registry: CollectorRegistry) -> None:
+    """Request counts, sizes and latencies per route template, method and status class."""
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    Instrumentator(
+        should_group_status_codes=True,
+        should_ignore_untemplated=False,
+        should_group_untemplated=True,
+        # The in-progress gauge is ours (observability.http): the library's one ignores the
+        # registry it is given, which breaks more than one app per process.
+        should_instrument_requests_inprogress=False,
+        excluded_handlers=["/metrics"],
+        registry=registry,
+    ).instrument(app, metric_namespace=HTTP_NAMESPACE, metric_subsystem=HTTP_SUBSYSTEM)
+
+
+class PoolCollector(Collector):
+    """The API's database connection pool, read when scraped."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return
+        values = {
+            "size": ("Connections the pool keeps open", pool.size()),
+            "checked_out": ("Connections in use by requests", pool.checkedout()),
+            "checked_in": ("Idle connections in the pool", pool.checkedin()),
+            "overflow": ("Connections open beyond the pool size", max(pool.overflow(), 0)),
+        }
+        for name, (documentation, value) in values.items():
+            yield GaugeMetricFamily(f"test_observer_db_pool_{name}", documentation, value=value)
+
+
+def app_registry() -> CollectorRegistry:
+    """The registry the API records into when served: the process-wide one.
+
+    In multiprocess mode the values go to files instead, and the metrics server reads them.
+    """
+    return REGISTRY
+
+
+def register_pool(engine: Engine, registry: CollectorRegistry) -> None:
+    # Pool state lives in each process; in multiprocess mode nobody could read it.
+    if not multiprocess_mode():
+        registry.register(PoolCollector(engine))
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    # One thread per scrape: a slow scrape never queues the next one, nor a health probe.
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+def metrics_wsgi_app(registry: CollectorRegistry, domain: DomainCollector) -> WSGIApplication:
+    """GET /metrics: the registry's metrics, then the domain series' rendered text."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found: the metrics are at /metrics\n"]
+        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        # The domain part first: its refresh updates the freshness gauges in the registry.
+        domain_part = domain.exposition(gzipped=gzipped)
+        if gzipped:
+            # Two gzip members make one valid gzip stream: the large domain part is compressed
+            # once per refresh, not once per scrape.
+            body = gzip.compress(generate_latest(registry), compresslevel=1) + domain_part
+            headers.append(("Content-Encoding", "gzip"))
+        else:
+            body = generate_latest(registry) + domain_part
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+@dataclass
+class MetricsServer:
+    server: WSGIServer
+    thread: Thread
+    registry: CollectorRegistry
+    domain: DomainCollector
+    engine: Engine
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        self.engine.dispose()
+
+
+def start_metrics_server(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    refresh_wait_seconds: float = 0.25,
+) -> MetricsServer | None:
+    """Serve the metrics in a thread; None (and a log line) when the port cannot be bound.
+
+    `registry` is what the API records into (default: the process-wide one). In multiprocess
+    mode the per-process files are read instead.
+    """
+    port = settings.metrics_port if port is None else port
+    if settings.db_url is None:
+        raise ValueError("the metrics server needs DB_URL")
+    if registry is None:
+        if multiprocess_mode():
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = app_registry()
+    # Its own small pool: a scrape never waits for a connection behind API requests.
+    engine = create_engine(
+        settings.db_url,
+        pool_size=1,
+        max_overflow=1,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+    )
+    domain = DomainCollector(
+        engine,
+        cache_seconds=settings.metrics_cache_seconds,
+        init_days=settings.metrics_init_days,
+        refresh_wait_seconds=refresh_wait_seconds,
+    )
+    try:
+        server = make_server(
+            host,
+            port,
+            metrics_wsgi_app(registry, domain),
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+    except OSError as error:
+        logger.warning("metrics server not started on %s:%s: %s", host, port, error)
+        engine.dispose()
+        return None
+    # Registered only once serving, so a failed start leaves the registry as it was.
+    registry.register(domain)
+    thread = Thread(target=server.serve_forever, name="metrics-server", daemon=True)
+    thread.start()
+    logger.info("serving metrics on http://%s:%s/metrics", host, server.server_port)
+    return MetricsServer(server, thread, registry, domain, engine)

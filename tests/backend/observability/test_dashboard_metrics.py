@@ -1,0 +1,59 @@
+"""Every series the charm's dashboards and alert rules query exists in a real scrape."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import Issue, IssueSource, IssueTestResultAttachment, TestResult
+from tests.backend.executions.conftest import result
+from tests.backend.observability.conftest import Unit
+from tests.backend.observability.test_metrics import post_results
+
+CHARM_SOURCE = Path(__file__).resolve().parents[3] / "charm" / "src"
+METRIC_NAME = re.compile(r"\btest_observer_[a-z_]+\b")
+
+
+def queried_metrics() -> dict[str, set[str]]:
+    """Metric name -> the files querying it."""
+    found: dict[str, set[str]] = {}
+    for path in (CHARM_SOURCE / "grafana_dashboards").glob("*.json"):
+        dashboard = json.loads(path.read_text())
+        expressions = [
+            target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+        ]
+        expressions += [v["query"] for v in dashboard["templating"]["list"] if "query" in v]
+        for expression in expressions:
+            for name in METRIC_NAME.findall(expression):
+                found.setdefault(name, set()).add(path.name)
+    for path in (CHARM_SOURCE / "prometheus_alert_rules").glob("*.rules"):
+        for name in METRIC_NAME.findall(path.read_text()):
+            found.setdefault(name, set()).add(path.name)
+    return found
+
+
+def test_every_queried_metric_is_scraped(
+    make_unit: Callable[..., Unit], db_session: Session
+) -> None:
+    unit = make_unit()
+    execution_id = post_results(unit, result("wifi/connect", "FAILED"))
+    unit.client.patch(
+        f"/v1/test-executions/{execution_id}", json={"execution_metadata": {"board": ["rev1"]}}
+    )
+    issue = Issue(source=IssueSource.GITHUB, project="canonical/checkbox", key="1")
+    db_session.add(issue)
+    db_session.flush()
+    result_id = db_session.query(TestResult.id).scalar()
+    db_session.add(IssueTestResultAttachment(issue_id=issue.id, test_result_id=result_id))
+    db_session.commit()
+
+    scraped = set(unit.scrape())
+    queried = queried_metrics()
+
+    assert len(queried) >= 8
+    missing = {name: files for name, files in queried.items() if name not in scraped}
+    assert missing == {}

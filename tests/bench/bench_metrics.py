@@ -1,0 +1,90 @@
+"""Scrape latency of the metrics endpoint on the default seeded dataset.
+
+Not part of the default test run: `uv run --frozen pytest tests/bench/bench_metrics.py -s`.
+The dataset is `test-observer seed` with its defaults, in a database of its own (seeding takes
+minutes); set METRICS_BENCH_DB_URL to reuse a database seeded that way.
+
+Prints: the first scrape (it waits for the first refresh), scrapes served from the cache, a
+scrape arriving while a refresh is due (it serves the previous counts after waiting at most
+250 ms), the refresh itself, and the size of a scrape. The target: a cached scrape under
+500 ms at p95.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import statistics
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from test_observer.db import migrate
+from test_observer.observability.metrics import start_metrics_server
+from test_observer.settings import Settings, normalise_database_url
+from tests.database import scratch_database
+
+RUNS = 20
+TARGET_MS = 500.0
+
+
+@pytest.fixture(scope="module")
+def seeded_url(database_server: str) -> Iterator[str]:
+    configured = os.environ.get("METRICS_BENCH_DB_URL")
+    if configured:
+        yield normalise_database_url(configured)
+        return
+    with scratch_database(database_server, "metricsbench") as url:
+        migrate.upgrade(url)
+        subprocess.run(
+            ["test-observer", "seed", "--no-migrate"],
+            env={**os.environ, "DB_URL": url},
+            check=True,
+        )
+        yield url
+
+
+def scrape(port: int, *, compressed: bool) -> tuple[float, int]:
+    headers = {"Accept-Encoding": "gzip"} if compressed else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=600) as response:
+        body = response.read()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if compressed:
+        body = gzip.decompress(body)
+    return elapsed_ms, len(body)
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return f"median {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms"
+
+
+def test_scrape_latency_on_the_default_seed(seeded_url: str) -> None:
+    settings = Settings(db_url=seeded_url, metrics_cache_seconds=3600, metrics_init_days=0)
+    server = start_metrics_server(settings, registry=None, host="127.0.0.1", port=0)
+    assert server is not None
+    try:
+        first_ms, size = scrape(server.port, compressed=True)
+        refresh = server.domain.refresh()
+        cached = [scrape(server.port, compressed=True)[0] for _ in range(RUNS)]
+        plain = [scrape(server.port, compressed=False)[0] for _ in range(5)]
+        server.domain.cache_seconds = 0
+        stale = [scrape(server.port, compressed=True)[0] for _ in range(3)]
+    finally:
+        server.stop()
+
+    print(
+        f"\nmetrics scrape on the default seed: {size / 1e6:.1f} MB of text"
+        f"\n  first scrape (waits for the first refresh): {first_ms:.0f} ms"
+        f"\n  refresh (queries + rendering): {refresh.query_seconds * 1000:.0f} ms"
+        f"\n  cached, gzip: {summary(cached)}"
+        f"\n  cached, plain text: {summary(plain)}"
+        f"\n  refresh due (serves the previous counts): {summary(stale)}"
+    )
+    assert sorted(cached)[round(0.95 * RUNS) - 1] < TARGET_MS
