@@ -8,22 +8,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.middleware.sessions import SessionMiddleware
 
 from test_observer.applications.router import router as applications_router
 from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.db.errors import classify
 from test_observer.environments.router import router as environments_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
+from test_observer.input_safety import reject_non_json_values, safe_detail
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
@@ -84,10 +88,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Larger bodies are refused with 413 before they are read.
+        max_body_size=settings.max_request_body_size,
+        dependencies=[Depends(_only_json_values)],
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = make_session_factory(
+        engine, statement_timeout=settings.statement_timeout
+    )
     app.state.version = settings.version_override or installed_version()
 
     for router in ROUTERS:
@@ -102,6 +111,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 def create_app_from_environment() -> FastAPI:
     """Entry point for uvicorn's `--factory` mode (workers and reload import it)."""
     return create_app(load_settings())
+
+
+async def _only_json_values(request: Request) -> None:
+    """Refuse a JSON body holding NaN, Infinity or lone surrogates, which Python's parser
+    accepts but JSON does not. Like malformed JSON, it is refused before anything else."""
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type.split(";")[0] or not await request.body():
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        # Not JSON at all: the body's own validation answers that.
+        return
+    reject_non_json_values(body)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
@@ -126,32 +149,45 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Last-resort translations, so that a client always gets a JSON body it can act on.
+    """Last-resort translations, so that a client always gets a bounded JSON body it can act on.
 
-    Services validate input before writing; these catch what only the database can decide
-    (a concurrent writer, a value too large for its column).
+    Services validate input before writing; database errors are what only the database can
+    decide (a concurrent writer, a value too large for an index), classified in `db/errors.py`
+    so that only a database that cannot be reached answers 503.
     """
 
-    def conflict(_: Request, error: Exception) -> JSONResponse:
-        logger.info("integrity error: %s", error)
+    def domain_response(error: DomainError) -> JSONResponse:
         return JSONResponse(
-            {"detail": "The request conflicts with existing data"},
-            status_code=status.HTTP_409_CONFLICT,
+            {"detail": safe_detail(error.body())},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
-    def bad_value(_: Request, error: Exception) -> JSONResponse:
-        logger.info("data error: %s", error)
+    def domain(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        return domain_response(error)
+
+    def invalid_request(_: Request, error: Exception) -> JSONResponse:
+        # The errors echo the client's input, which may be huge or not encodable as JSON.
+        assert isinstance(error, RequestValidationError)
         return JSONResponse(
-            {"detail": "A value is invalid for its field (too long or out of range)"},
+            {"detail": safe_detail(list(error.errors()))},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
-    def unavailable(_: Request, error: Exception) -> JSONResponse:
-        logger.warning("database unavailable: %s", error)
-        return JSONResponse(
-            {"detail": "The database is unavailable"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+    def database(_: Request, error: Exception) -> JSONResponse:
+        answer = classify(error)
+        if answer is None:
+            logger.exception("unexpected database error", exc_info=error)
+            return JSONResponse(
+                {"detail": "Internal server error"},
+                status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
+        if answer.status_code >= 500:
+            logger.warning("database error: %s", error)
+        else:
+            logger.info("database refused the request: %s", error)
+        return domain_response(answer)
 
     def internal(_: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
@@ -160,16 +196,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
-    def domain(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, DomainError)
-        return JSONResponse(
-            {"detail": error.body()}, status_code=error.status_code, headers=error.headers
-        )
-
     app.add_exception_handler(DomainError, domain)
-    app.add_exception_handler(IntegrityError, conflict)
-    app.add_exception_handler(DataError, bad_value)
-    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(DBAPIError, database)
+    app.add_exception_handler(PoolTimeoutError, database)
     app.add_exception_handler(Exception, internal)
 
 
@@ -186,5 +216,31 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
                 continue
             entry = schema["paths"][operation.path][operation.method.lower()]
             entry["x-permissions"] = [p.value for p in required_permissions(operation.route)]
+        _declare_what_the_server_answers(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+# Ids are PostgreSQL `integer` columns; a larger id is a 422, like any value out of range.
+MAX_ID = 2**31 - 1
+
+
+def _declare_what_the_server_answers(schema: dict[str, Any]) -> None:
+    """Make the document describe answers the framework does not generate a schema for."""
+    components = schema.get("components", {}).get("schemas", {})
+    validation = components.get("HTTPValidationError")
+    if validation is not None:
+        # Besides FastAPI's list of field errors, a 422 may carry one message: a value the
+        # database refused (out of range, too large to index) or a check without a field.
+        validation["properties"]["detail"] = {
+            "anyOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+                {"type": "string"},
+            ],
+            "title": "Detail",
+        }
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    parameter["schema"]["maximum"] = MAX_ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # What GET /v1/version reports instead of the installed package's version.
     version_override: str = ""
     log_level: LogLevel = "info"
+    # Bytes; a larger request body is answered with 413 before it is read. A 50 MB end-test fits.
+    max_request_body_size: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Seconds one SQL statement may run before the database cancels it and the request fails.
+    statement_timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("db_url")
     @classmethod
