@@ -239,8 +239,8 @@ def _declare_what_the_server_answers(schema: dict[str, Any]) -> None:
             ],
             "title": "Detail",
         }
-    for operations in schema["paths"].values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters", []):
+    for path_item in schema["paths"].values():
+        for entry in path_item.values():
+            for parameter in entry.get("parameters", []):
                 if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
                     parameter["schema"]["maximum"] = MAX_ID
