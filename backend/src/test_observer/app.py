@@ -239,8 +239,28 @@ def _declare_what_the_server_answers(schema: dict[str, Any]) -> None:
             ],
             "title": "Detail",
         }
+    for component in components.values():
+        _naive_timestamps(component)
     for path_item in schema["paths"].values():
         for entry in path_item.values():
             for parameter in entry.get("parameters", []):
                 if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
                     parameter["schema"]["maximum"] = MAX_ID
+
+
+# Timestamps are stored and sent in UTC without an offset (`2025-01-02T03:04:05.123456`), the
+# v1 wire format, which is not an RFC 3339 `date-time`. Requests may carry an offset or not.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+
+
+def _naive_timestamps(schema: object) -> None:
+    if isinstance(schema, dict):
+        if schema.get("format") == "date-time":
+            del schema["format"]
+            schema["pattern"] = TIMESTAMP_PATTERN
+            schema.setdefault("description", "A UTC timestamp in ISO 8601, without an offset")
+        for value in schema.values():
+            _naive_timestamps(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _naive_timestamps(item)
