@@ -54,7 +54,13 @@ def test_no_server_error_and_no_schema_violation(app: FastAPI, tmp_path: Path) -
         ]
         # The subprocess has its own deadline: the run must never outlive its budget by much.
         finished = subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 120, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+            check=False,
+            # Schemathesis keeps a cache in its working directory.
+            cwd=tmp_path,
         )
     output = finished.stdout + finished.stderr
     print(output)
