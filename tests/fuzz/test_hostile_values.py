@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from tests.backend.executions.conftest import snap
 
-MAX_ERROR_BODY = 4096
+MAX_ERROR_BODY = 16384
 FUZZ = settings(
     max_examples=80,
     deadline=None,

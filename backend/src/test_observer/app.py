@@ -27,7 +27,7 @@ from test_observer.environments.router import router as environments_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
-from test_observer.input_safety import reject_non_json_values, safe_detail
+from test_observer.input_safety import RequestBodyLimit, reject_non_json_values, safe_detail
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.permissions.router import router as permissions_router
 from test_observer.reports.router import router as reports_router
@@ -88,8 +88,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
-        # Larger bodies are refused with 413 before they are read.
-        max_body_size=settings.max_request_body_size,
         dependencies=[Depends(_only_json_values)],
     )
     app.state.settings = settings
@@ -138,6 +136,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.sessions_https_only,
         same_site="lax",
     )
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_size)
     # Outermost, so that preflights are answered before anything else runs.
     app.add_middleware(
         CORSMiddleware,

@@ -1,5 +1,5 @@
-"""What the API does with input it cannot trust: JSON that only Python accepts, and error bodies
-that echo hostile values.
+"""What the API does with input it cannot trust: JSON that only Python accepts, error bodies that
+echo hostile values, and request bodies too large to read.
 
 Python's JSON parser accepts `NaN`, `Infinity` and lone UTF-16 surrogates (`"\\ud800"`), none of
 which is JSON (RFC 8259) or text PostgreSQL can store; `reject_non_json_values` turns them into a
@@ -13,14 +13,21 @@ import json
 import math
 import re
 
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from test_observer.errors import UnprocessableError
 
 # What an error body repeats of a client's value, in characters of its JSON text.
 ECHO_LIMIT = 200
-# Longest `msg` or string `detail` an error body carries.
-MESSAGE_LIMIT = 1000
+# Longest `msg` or string `detail` an error body carries (messages may quote the input).
+MESSAGE_LIMIT = 300
 _ECHO_DEPTH = 8
 _ECHO_ITEMS = 20
+# Field errors listed in one 422: enough to fix a request, never all of a huge bad body.
+_ERROR_ITEMS = 10
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -108,7 +115,7 @@ def safe_detail(detail: object) -> object:
     if isinstance(detail, str):
         return _safe_text(detail, MESSAGE_LIMIT)
     if isinstance(detail, list):
-        return [_safe_item(item) for item in detail[:_ECHO_ITEMS]]
+        return [_safe_item(item) for item in detail[:_ERROR_ITEMS]]
     return echo(detail)
 
 
@@ -132,3 +139,51 @@ def _safe_item(item: object) -> object:
             safe[key] = {_safe_text(str(k), ECHO_LIMIT): echo(v) for k, v in items}
         # Anything else (e.g. pydantic's documentation `url`) is left out.
     return safe
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes")
+
+
+class RequestBodyLimit:
+    """ASGI middleware answering 413 to a request body larger than `max_bytes`.
+
+    A declared `Content-Length` over the limit is refused before anything is read. A body sent
+    in chunks is counted as it arrives; crossing the limit raises `BodyTooLarge`, which the
+    framework turns into the same JSON answer. Either way the server never holds more than the
+    limit of one request's body in memory.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = BodyTooLarge(self.max_bytes)
+            response = JSONResponse(
+                {"detail": error.detail},
+                status_code=error.status_code,
+                # The unread body makes the connection unusable for another request.
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)

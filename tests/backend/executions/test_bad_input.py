@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -12,7 +13,16 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.db.models import Base
-from tests.backend.executions.conftest import c3_result, charm, deb, image, snap, solution, start
+from tests.backend.executions.conftest import (
+    EVERY_PERMISSION,
+    c3_result,
+    charm,
+    deb,
+    image,
+    snap,
+    solution,
+    start,
+)
 from tests.backend.executions.live import serve
 from tests.backend.principals import make_user
 
@@ -408,3 +418,27 @@ def test_a_huge_invalid_field_is_not_echoed_in_full(api: TestClient) -> None:
     echoed = {item["loc"][-1]: item["input"] for item in response.json()["detail"]}
     assert echoed["name"].startswith("hhh")
     assert echoed["name"].endswith("…")
+
+
+def test_a_request_body_over_the_limit_is_a_413(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_request_body_size=1000, ignore_permissions=EVERY_PERMISSION)
+    big = client.put("/v1/test-executions/start-test", json=snap(name="x" * 2000))
+    assert big.status_code == 413
+    assert big.json()["detail"] == "The request body is larger than the limit of 1000 bytes"
+
+    def chunks() -> Iterator[bytes]:
+        # No Content-Length: the body is counted as it arrives.
+        yield b'{"family": "snap", "name": "'
+        for _ in range(20):
+            yield b"x" * 100
+        yield b'"}'
+
+    streamed = client.put(
+        "/v1/test-executions/start-test",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["detail"] == big.json()["detail"]
+    small = client.put("/v1/test-executions/start-test", json=snap(ci_link="https://ci/1"))
+    assert small.status_code == 200
