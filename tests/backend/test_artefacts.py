@@ -229,7 +229,7 @@ def test_get_artefact_and_404(api: TestClient, db_session: Session) -> None:
     missing = api.get("/v1/artefacts/9999")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Artefact with id 9999 not found"}
-    assert api.get("/v1/artefacts/abc").status_code == 422
+    assert api.get("/v1/artefacts/abc").status_code == 404
     assert api.get("/v1/artefacts/").status_code == 404
 
 

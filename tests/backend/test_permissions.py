@@ -198,8 +198,11 @@ def test_P10_permission_failures_win_over_validation(api: TestClient, db_session
     for headers in ({}, viewer):
         invalid = api.post("/v1/teams", json={"permissions": 12}, headers=headers)
         assert invalid.status_code == 403
-        bad_id = api.patch("/v1/users/not-a-number", json={}, headers=headers)
-        assert bad_id.status_code == 403
+        bad_body = api.patch("/v1/users/1", json={"is_admin": "maybe"}, headers=headers)
+        assert bad_body.status_code == 403
+        # A non-numeric id names no route at all (ids match digits only, so that
+        # `/v1/users/me` answers 405 for methods it lacks): 404 before any check.
+        assert api.patch("/v1/users/not-a-number", json={}, headers=headers).status_code == 404
 
 
 def test_P11_me_routes_come_before_id_routes(api: TestClient, db_session: Session) -> None:

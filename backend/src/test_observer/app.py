@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.middleware.sessions import SessionMiddleware
 
 from test_observer.applications.router import router as applications_router
@@ -22,12 +24,14 @@ from test_observer.artefacts.router import router as artefacts_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
+from test_observer.db.errors import classify
 from test_observer.environments.router import router as environments_router
 from test_observer.error_reporting import init_error_reporting, report
 from test_observer.error_reporting.router import router as error_reporting_router
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
+from test_observer.input_safety import RequestBodyLimit, reject_non_json_values, safe_detail
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.notifications.router import router as notifications_router
@@ -119,10 +123,13 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(_only_json_values)],
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = make_session_factory(
+        engine, statement_timeout=settings.statement_timeout
+    )
     app.state.version = settings.version_override or installed_version()
     init_error_reporting(settings, app.state.version)
 
@@ -141,6 +148,20 @@ def create_app_from_environment() -> FastAPI:
     return create_app(load_settings(), registry=metrics.app_registry())
 
 
+async def _only_json_values(request: Request) -> None:
+    """Refuse a JSON body holding NaN, Infinity or lone surrogates, which Python's parser
+    accepts but JSON does not. Like malformed JSON, it is refused before anything else."""
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type.split(";")[0] or not await request.body():
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        # Not JSON at all: the body's own validation answers that.
+        return
+    reject_non_json_values(body)
+
+
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Without a configured secret, sessions last as long as the process: better than a
     # well-known default that lets anyone forge a cookie.
@@ -152,6 +173,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.sessions_https_only,
         same_site="lax",
     )
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_size)
     # Outermost, so that preflights are answered before anything else runs.
     app.add_middleware(
         CORSMiddleware,
@@ -174,32 +196,45 @@ def _add_observability(
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Last-resort translations, so that a client always gets a JSON body it can act on.
+    """Last-resort translations, so that a client always gets a bounded JSON body it can act on.
 
-    Services validate input before writing; these catch what only the database can decide
-    (a concurrent writer, a value too large for its column).
+    Services validate input before writing; database errors are what only the database can
+    decide (a concurrent writer, a value too large for an index), classified in `db/errors.py`
+    so that only a database that cannot be reached answers 503.
     """
 
-    def conflict(_: Request, error: Exception) -> JSONResponse:
-        logger.info("integrity error: %s", error)
+    def domain_response(error: DomainError) -> JSONResponse:
         return JSONResponse(
-            {"detail": "The request conflicts with existing data"},
-            status_code=status.HTTP_409_CONFLICT,
+            {"detail": safe_detail(error.body())},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
-    def bad_value(_: Request, error: Exception) -> JSONResponse:
-        logger.info("data error: %s", error)
+    def domain(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        return domain_response(error)
+
+    def invalid_request(_: Request, error: Exception) -> JSONResponse:
+        # The errors echo the client's input, which may be huge or not encodable as JSON.
+        assert isinstance(error, RequestValidationError)
         return JSONResponse(
-            {"detail": "A value is invalid for its field (too long or out of range)"},
+            {"detail": safe_detail(list(error.errors()))},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
-    def unavailable(_: Request, error: Exception) -> JSONResponse:
-        logger.warning("database unavailable: %s", error)
-        return JSONResponse(
-            {"detail": "The database is unavailable"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+    def database(_: Request, error: Exception) -> JSONResponse:
+        answer = classify(error)
+        if answer is None:
+            logger.exception("unexpected database error", exc_info=error)
+            return JSONResponse(
+                {"detail": "Internal server error"},
+                status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
+        if answer.status_code >= 500:
+            logger.warning("database error: %s", error)
+        else:
+            logger.info("database refused the request: %s", error)
+        return domain_response(answer)
 
     def internal(_: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
@@ -209,16 +244,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
-    def domain(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, DomainError)
-        return JSONResponse(
-            {"detail": error.body()}, status_code=error.status_code, headers=error.headers
-        )
-
     app.add_exception_handler(DomainError, domain)
-    app.add_exception_handler(IntegrityError, conflict)
-    app.add_exception_handler(DataError, bad_value)
-    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(DBAPIError, database)
+    app.add_exception_handler(PoolTimeoutError, database)
     app.add_exception_handler(Exception, internal)
 
 
@@ -237,5 +266,51 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
             entry["x-permissions"] = [p.value for p in required_permissions(operation.route)]
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         schema["security"] = [{SECURITY_SCHEME_NAME: []}, {}]
+        _declare_what_the_server_answers(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+# Ids are PostgreSQL `integer` columns; a larger id is a 422, like any value out of range.
+MAX_ID = 2**31 - 1
+
+
+def _declare_what_the_server_answers(schema: dict[str, Any]) -> None:
+    """Make the document describe answers the framework does not generate a schema for."""
+    components = schema.get("components", {}).get("schemas", {})
+    validation = components.get("HTTPValidationError")
+    if validation is not None:
+        # Besides FastAPI's list of field errors, a 422 may carry one message: a value the
+        # database refused (out of range, too large to index) or a check without a field.
+        validation["properties"]["detail"] = {
+            "anyOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+                {"type": "string"},
+            ],
+            "title": "Detail",
+        }
+    for component in components.values():
+        _naive_timestamps(component)
+    for path_item in schema["paths"].values():
+        for entry in path_item.values():
+            for parameter in entry.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    parameter["schema"]["maximum"] = MAX_ID
+
+
+# Timestamps are stored and sent in UTC without an offset (`2025-01-02T03:04:05.123456`), the
+# v1 wire format, which is not an RFC 3339 `date-time`. Requests may carry an offset or not.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+
+
+def _naive_timestamps(schema: object) -> None:
+    if isinstance(schema, dict):
+        if schema.get("format") == "date-time":
+            del schema["format"]
+            schema["pattern"] = TIMESTAMP_PATTERN
+            schema.setdefault("description", "A UTC timestamp in ISO 8601, without an offset")
+        for value in schema.values():
+            _naive_timestamps(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _naive_timestamps(item)

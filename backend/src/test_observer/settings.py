@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "test-observer-api"
 
+    # Bytes; a larger request body is answered with 413 before it is read. A 50 MB end-test fits.
+    max_request_body_size: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Seconds one SQL statement may run before the database cancels it and the request fails.
+    statement_timeout: float = Field(default=30.0, gt=0)
+
     @field_validator("db_url")
     @classmethod
     def _check_db_url(cls, value: str | None) -> str | None:

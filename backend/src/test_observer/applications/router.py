@@ -56,12 +56,12 @@ def rotate_own_key(
     return _response(service.rotate_key(session, principal.application.id))
 
 
-@router.get("/{application_id}", dependencies=[requires(Permission.view_application)])
+@router.get("/{application_id:int}", dependencies=[requires(Permission.view_application)])
 def get_application(application_id: int, session: DbSession) -> ApplicationResponse:
     return _response(service.get_application(session, application_id))
 
 
-@router.patch("/{application_id}", dependencies=[requires(Permission.change_application)])
+@router.patch("/{application_id:int}", dependencies=[requires(Permission.change_application)])
 def update_application(
     application_id: int, body: ApplicationPatch, session: DbSession
 ) -> ApplicationResponse:
@@ -74,7 +74,7 @@ def rotate_key(application_id: int, session: DbSession) -> ApplicationResponse:
 
 
 @router.delete(
-    "/{application_id}",
+    "/{application_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[requires(Permission.change_application)],
 )

@@ -61,12 +61,12 @@ def get_artefact_history(
     )
 
 
-@router.get("/{artefact_id}", dependencies=[requires(Permission.view_artefact)])
+@router.get("/{artefact_id:int}", dependencies=[requires(Permission.view_artefact)])
 def get_artefact(session: DbSession, artefact_id: int) -> ArtefactResponse:
     return service.artefact_response(session, artefact_id)
 
 
-@router.patch("/{artefact_id}")
+@router.patch("/{artefact_id:int}")
 def patch_artefact(
     session: DbSession,
     settings: AppSettings,

@@ -3,8 +3,8 @@
 from collections.abc import Iterator
 
 from fastapi import Request
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 
 def make_engine(url: str, **options: object) -> Engine:
@@ -24,8 +24,24 @@ def make_engine(url: str, **options: object) -> Engine:
     )
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, statement_timeout: float | None = None
+) -> sessionmaker[Session]:
+    """Sessions for requests. With `statement_timeout` (seconds), every transaction limits how
+    long each of its statements may run, so one pathological query cannot hold a connection."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if statement_timeout is not None:
+        milliseconds = str(max(1, round(statement_timeout * 1000)))
+
+        @event.listens_for(factory, "after_begin")
+        def _limit_statements(_: Session, __: SessionTransaction, connection: Connection) -> None:
+            # Local to the transaction: the pooled connection goes back without the limit.
+            connection.execute(
+                text("SELECT set_config('statement_timeout', :value, true)"),
+                {"value": milliseconds},
+            )
+
+    return factory
 
 
 def get_session(request: Request) -> Iterator[Session]:

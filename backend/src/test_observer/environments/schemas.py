@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from test_observer.reported_issues import check_issue_url
+from test_observer.text_limits import NAME_LENGTH
 
 
 class EnvironmentResponse(BaseModel):
@@ -25,7 +27,7 @@ class EnvironmentsResponse(BaseModel):
 
 
 class EnvironmentReportedIssueRequest(BaseModel):
-    environment_name: str
+    environment_name: Annotated[str, Field(max_length=NAME_LENGTH)]
     description: str
     url: HttpUrl | None = None
     is_confirmed: bool

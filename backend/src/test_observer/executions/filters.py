@@ -151,9 +151,10 @@ def parse_id_filter(name: str, values: list[str] | None) -> IdsFilter | None:
 
 
 def _decode(part: str, item: str) -> str:
+    # Query strings arrive as any text: b64decode refuses non-ASCII with a plain ValueError.
     try:
         return base64.b64decode(part, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         raise MetadataFilterError(
             f"Invalid base64 encoding in execution metadata: '{item}'."
         ) from None

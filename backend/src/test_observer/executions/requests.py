@@ -21,8 +21,8 @@ from pydantic import (
 )
 
 from test_observer.db.models import TestExecutionStatus, TestResultStatus
+from test_observer.text_limits import NAME_LENGTH, TEST_CASE_LENGTH
 
-NAME_LENGTH = 200
 ARCH_LENGTH = 100
 LINK_LENGTH = 200
 
@@ -44,6 +44,7 @@ CiLink = Annotated[
     str, Field(min_length=1, max_length=LINK_LENGTH, json_schema_extra={"format": "uri"})
 ]
 Name = Annotated[str, Field(max_length=NAME_LENGTH)]
+TestCaseText = Annotated[str, Field(max_length=TEST_CASE_LENGTH)]
 Arch = Annotated[str, Field(max_length=ARCH_LENGTH)]
 MetadataText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -96,15 +97,15 @@ class _StartTest(BaseModel):
 
 class _NamedStartTest(_StartTest):
     name: Name
-    version: str
+    version: Name
     arch: Arch
 
 
 class StartSnapTestExecutionRequest(_NamedStartTest):
     family: Literal["snap"]
     revision: int
-    track: str
-    store: str
+    track: Name
+    store: Name
     branch: Name = ""
     execution_stage: SnapStage
 
@@ -112,15 +113,15 @@ class StartSnapTestExecutionRequest(_NamedStartTest):
 class StartCharmTestExecutionRequest(_NamedStartTest):
     family: Literal["charm"]
     revision: int
-    track: str
+    track: Name
     branch: Name = ""
     execution_stage: CharmStage
 
 
 class StartDebTestExecutionRequest(_NamedStartTest):
     family: Literal["deb"]
-    series: str
-    repo: str
+    series: Name
+    repo: Name
     source: Name = ""
     execution_stage: DebStage | Literal[""] = Field(
         default="",
@@ -138,7 +139,7 @@ class StartDebTestExecutionRequest(_NamedStartTest):
 
 class StartSolutionTestExecutionRequest(_NamedStartTest):
     family: Literal["solution"]
-    track: str
+    track: Name
     source: Name
     execution_stage: SolutionStage
 
@@ -149,7 +150,7 @@ class StartImageTestExecutionRequest(_StartTest):
     family: Literal["image"]
     sha256: Name
     name: Name | None = None
-    version: str | None = None
+    version: Name | None = None
     arch: Arch | None = None
     os: Name | None = None
     release: Name | None = None
@@ -191,10 +192,10 @@ CATEGORY_RULE = (
 
 
 class C3TestResult(BaseModel):
-    name: str
-    template_id: str | None = None
+    name: TestCaseText
+    template_id: TestCaseText | None = None
     status: C3TestResultStatus
-    category: Annotated[str, Field(description=CATEGORY_RULE)]
+    category: Annotated[TestCaseText, Field(description=CATEGORY_RULE)]
     comment: str
     io_log: str
 
@@ -209,10 +210,10 @@ class EndTestExecutionRequest(BaseModel):
 class TestResultRequest(BaseModel):
     __test__ = False
 
-    name: str
+    name: TestCaseText
     status: TestResultStatus
-    template_id: str = ""
-    category: Annotated[str, Field(description=CATEGORY_RULE)] = ""
+    template_id: TestCaseText = ""
+    category: Annotated[TestCaseText, Field(description=CATEGORY_RULE)] = ""
     comment: str = ""
     io_log: str = ""
 

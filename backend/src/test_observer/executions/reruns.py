@@ -11,8 +11,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, delete, false, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    cast,
+    delete,
+    false,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.responses import artefact_responses
@@ -93,7 +104,10 @@ def _match(session: Session, request: DeleteReruns) -> list[Matched]:
     matching the executions filters."""
     matches: list[ColumnElement[bool]] = []
     if request.test_execution_ids:
-        matches.append(TestExecution.id.in_(request.test_execution_ids))
+        # One array parameter, however many ids: a bound parameter per id would stop at
+        # PostgreSQL's limit of 65535 parameters per statement.
+        ids = sorted(request.test_execution_ids)
+        matches.append(TestExecution.id == any_(cast(ids, ARRAY(Integer))))
     if request.test_results_filters is not None:
         matches.append(TestExecution.id.in_(_results_query(request.test_results_filters)))
     if request.test_executions_filters is not None:

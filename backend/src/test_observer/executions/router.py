@@ -168,12 +168,12 @@ def search_test_executions(
     )
 
 
-@router.get("/{id}", dependencies=[VIEW_TEST])
+@router.get("/{id:int}", dependencies=[VIEW_TEST])
 def get_test_execution(id: int, session: DbSession) -> TestExecutionResponse:
     return service.get_execution(session, id)
 
 
-@router.patch("/{id}", dependencies=[CHANGE_TEST])
+@router.patch("/{id:int}", dependencies=[CHANGE_TEST])
 def patch_test_execution(
     id: int, request: TestExecutionsPatchRequest, session: DbSession
 ) -> TestExecutionResponse:

@@ -9,6 +9,7 @@ from test_observer.matching_rules.schemas import (
     ArtefactMatchingRuleBase,
     ArtefactMatchingRuleInResponse,
 )
+from test_observer.text_limits import PRINCIPAL_NAME_LENGTH
 
 
 class UserMinimalResponse(BaseModel):
@@ -22,7 +23,10 @@ class UserMinimalResponse(BaseModel):
 
 
 class TeamCreate(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=PRINCIPAL_NAME_LENGTH),
+    ]
     permissions: list[Permission] = []
     artefact_matching_rules: list[ArtefactMatchingRuleBase] = []
 

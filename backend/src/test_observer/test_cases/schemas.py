@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from test_observer.reported_issues import check_issue_url
+from test_observer.text_limits import TEST_CASE_LENGTH
 
 
 class TestCaseInfo(BaseModel):
@@ -27,8 +29,8 @@ class TestReportedIssueRequest(BaseModel):
 
     __test__ = False
 
-    template_id: str = ""
-    case_name: str = ""
+    template_id: Annotated[str, Field(max_length=TEST_CASE_LENGTH)] = ""
+    case_name: Annotated[str, Field(max_length=TEST_CASE_LENGTH)] = ""
     description: str
     url: HttpUrl
 

@@ -50,13 +50,13 @@ def get_users(
     )
 
 
-@router.get("/{user_id}", dependencies=[requires(Permission.view_user)])
+@router.get("/{user_id:int}", dependencies=[requires(Permission.view_user)])
 def get_user(user_id: int, session: DbSession) -> UserResponse:
     return UserResponse.model_validate(service.get_user(session, user_id))
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:int}",
     responses={
         status.HTTP_403_FORBIDDEN: {"description": "`is_admin` given by a caller who is no admin"},
         status.HTTP_409_CONFLICT: {"description": "Would remove the last administrator"},
@@ -76,7 +76,7 @@ def update_user(
 
 
 @router.delete(
-    "/{user_id}",
+    "/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         status.HTTP_403_FORBIDDEN: {"description": "An admin deleted by a caller who is no admin"},
