@@ -328,7 +328,7 @@ def test_a_failed_upgrade_reports_the_revision_it_really_reached(database_server
 
         assert result.returncode == 1
         last = result.stderr.strip().splitlines()[-1]
-        assert last.startswith("Error: upgrade to head failed")
+        assert last.startswith("Error: Upgrade to head failed")
         assert "already exists" in last
         report = json.loads(result.stdout)
         # 0002 committed on its own before 0003 failed: the database is between the two.
@@ -414,7 +414,7 @@ def test_settings_check_names_the_variable_and_the_rejected_input() -> None:
     bad = run("settings", "check", "--json", env={"IGNORE_PERMISSIONS": "view_test,view_tests"})
 
     assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines()[-1].startswith("Error: invalid configuration")
+    assert bad.stderr.strip().splitlines()[-1].startswith("Error: Invalid configuration")
     report = json.loads(bad.stdout)
     assert report["valid"] is False
     assert [(p["variable"], p["input"]) for p in report["problems"]] == [

@@ -13,7 +13,7 @@ from test_observer.app import create_app
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.models import Permission
-from test_observer.executions.seed import SeedPlan, seed
+from test_observer.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import scratch_database
 

@@ -896,7 +896,7 @@ def jobs_run(
     try:
         summary = execute(job, env, arguments or [])
     except DomainError as error:
-        fail(f"{name}: {error.detail}")
+        fail(f"Job {name} failed: {error.detail}")
     except OperationalError as error:
         fail(f"cannot reach the database: {error.orig}")
     except ProgrammingError as error:

@@ -35,12 +35,12 @@ def test_unknown_job_and_bad_arguments_fail_with_one_line(database_url: str) -> 
     code, _, err = invoke("jobs", "run", "nope", DB_URL=database_url)
     assert code == 1
     assert err.strip().splitlines() == [
-        "Error: no job named 'nope'; jobs: promote-artefacts, sync-issues, sync-issue, "
+        "Error: No job named 'nope'; jobs: promote-artefacts, sync-issues, sync-issue, "
         "kernel-swm, clean-sessions"
     ]
     code, _, err = invoke("jobs", "run", "sync-issue", DB_URL=database_url)
     assert code == 1
-    assert err.strip().splitlines()[-1] == "Error: sync-issue: usage: sync-issue ID"
+    assert err.strip().splitlines()[-1] == "Error: Job sync-issue failed: usage: sync-issue ID"
     code, _, err = invoke("jobs", "defer", "clean-sessions", "extra", DB_URL=database_url)
     assert code == 1
     assert "usage: clean-sessions" in err
@@ -52,7 +52,7 @@ def test_a_failing_job_exits_non_zero_with_the_reason(database_url: str) -> None
     )
     assert code == 1
     assert out == ""
-    assert err.strip().splitlines()[-1].startswith("Error: kernel-swm: GET http://127.0.0.1:9")
+    assert err.strip().splitlines()[-1].startswith("Error: Job kernel-swm failed: GET http://127.0.0.1:9")
 
 
 def test_bad_interval_is_refused_naming_the_variable() -> None:
