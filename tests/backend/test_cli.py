@@ -336,7 +336,7 @@ def test_a_failed_upgrade_reports_the_revision_it_really_reached(database_server
         assert report["heads"] == migrate.heads()
         assert report["at_head"] is False
         assert report["known"] is True
-        assert report["error"].startswith("upgrade to head failed")
+        assert report["error"].startswith("Upgrade to head failed")
 
 
 def test_current_json_tells_a_revision_this_code_does_not_know(database_server: str) -> None:

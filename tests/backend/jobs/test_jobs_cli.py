@@ -43,7 +43,7 @@ def test_unknown_job_and_bad_arguments_fail_with_one_line(database_url: str) -> 
     assert err.strip().splitlines()[-1] == "Error: Job sync-issue failed: usage: sync-issue ID"
     code, _, err = invoke("jobs", "defer", "clean-sessions", "extra", DB_URL=database_url)
     assert code == 1
-    assert "usage: clean-sessions" in err
+    assert "Usage: clean-sessions" in err
 
 
 def test_a_failing_job_exits_non_zero_with_the_reason(database_url: str) -> None:
