@@ -374,7 +374,7 @@ def test_identity_provider_problems_are_clear_503s(
     assert "invalid" in invalid.json()["detail"]
 
     unconfigured = sso(saml_idp_metadata_url="").get("/v1/auth/saml/login")
-    assert unconfigured.status_code == 503
+    assert unconfigured.status_code == 404
     assert unconfigured.json() == {"detail": "Single sign-on is not configured"}
 
 

@@ -55,7 +55,8 @@ def configured_identity_provider(settings: Settings) -> IdentityProvider:
             if settings.use_local_login
             else ""
         )
-        raise UnavailableError("Single sign-on is not configured" + hint)
+        # Permanent for this deployment, not a passing outage: 404, never a 503 to retry.
+        raise NotFoundError("Single sign-on is not configured" + hint)
     return identity_provider(settings.saml_idp_metadata_url)
 
 
