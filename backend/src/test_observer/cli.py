@@ -29,6 +29,9 @@ app.add_typer(db_app, name="db")
 admin_app = typer.Typer(help="Manage users and API clients.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 
+# Pebble waits 5 s after SIGTERM before it kills a service (its default kill-delay).
+GRACEFUL_SHUTDOWN_SECONDS = 4
+
 # Keeps the embedded database server alive for as long as this process needs it.
 _embedded_server: Any = None
 
@@ -84,7 +87,13 @@ def _run_migration(action: str, url: str, revision: str) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 30000,
-    workers: Annotated[int, typer.Option(help="Number of worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Number of worker processes; 0 starts one per CPU the container may use.",
+            min=0,
+        ),
+    ] = 0,
     reload: Annotated[bool, typer.Option(help="Restart when the code changes (development).")] = (
         False
     ),
@@ -108,7 +117,16 @@ def serve(
         note("Applying pending migrations")
         _run_migration("upgrade", url, "head")
     settings = load_settings()
-    note(f"Serving the API on http://{host}:{port}")
+    if reload:
+        workers = 1
+    elif workers == 0:
+        from test_observer.workers import available_cpus
+
+        workers = available_cpus()
+    note(
+        f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
+        f"{settings.db_pool_size + settings.db_max_overflow} database connections"
+    )
     uvicorn.run(
         "test_observer.app:create_app_from_environment",
         factory=True,
@@ -117,6 +135,9 @@ def serve(
         workers=None if reload else workers,
         reload=reload,
         log_level=log_level or settings.log_level,
+        # On SIGTERM, stop accepting and let requests in flight finish, for at most this long
+        # (it must stay below the time the process manager waits before killing).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # What GET /v1/version reports instead of the installed package's version.
     version_override: str = ""
     log_level: LogLevel = "info"
+    # Per worker process: connections kept open, and extra ones opened under bursts. Every
+    # unit opens at most workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) connections; see the
+    # performance explanation for the sizing rule against PostgreSQL's max_connections.
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
 
     @field_validator("db_url")
     @classmethod

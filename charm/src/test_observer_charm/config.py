@@ -38,7 +38,8 @@ class CharmConfig:
     cors_origins: tuple[str, ...] = ()
     frontend_url: str = ""
     log_level: str = "info"
-    workers: int = 1
+    # 0: as many as the CPUs the container may use (the API server decides).
+    workers: int = 0
     require_authentication: bool = False
     ignore_permissions: tuple[str, ...] = ()
     # URI of a Juju user secret; resolving it needs the model, so it happens elsewhere.
@@ -50,9 +51,9 @@ class CharmConfig:
         port = _int(options, "port", 30000)
         if not MIN_PORT <= port <= MAX_PORT:
             raise InvalidConfigError("port", f"must be between {MIN_PORT} and {MAX_PORT}")
-        workers = _int(options, "workers", 1)
-        if not 1 <= workers <= MAX_WORKERS:
-            raise InvalidConfigError("workers", f"must be between 1 and {MAX_WORKERS}")
+        workers = _int(options, "workers", 0)
+        if not 0 <= workers <= MAX_WORKERS:
+            raise InvalidConfigError("workers", f"must be between 0 (automatic) and {MAX_WORKERS}")
         log_level = _str(options, "log-level", "info").lower()
         if log_level not in LOG_LEVELS:
             raise InvalidConfigError("log-level", f"must be one of {', '.join(LOG_LEVELS)}")
