@@ -33,6 +33,7 @@ def test_defaults() -> None:
     assert settings.ignore_permissions == frozenset()
     assert settings.sessions_https_only is True
     assert settings.version_override == ""
+    assert (settings.db_pool_size, settings.db_max_overflow) == (5, 5)
 
 
 def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,6 +70,8 @@ def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         ("IGNORE_PERMISSIONS", "view_test,fly_to_the_moon"),
         ("SESSIONS_HTTPS_ONLY", "sometimes"),
         ("LOG_LEVEL", "loud"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_MAX_OVERFLOW", "-1"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -78,3 +81,14 @@ def test_a_bad_value_names_its_variable(
     with pytest.raises(SettingsError) as error:
         load_settings()
     assert variable in str(error.value)
+
+
+def test_the_pool_settings_size_each_workers_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_observer.app import create_app
+
+    monkeypatch.setenv("DB_URL", "postgresql://user@db.example/observer")
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "2")
+    app = create_app(load_settings())
+    pool = app.state.engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 2)

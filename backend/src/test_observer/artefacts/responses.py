@@ -72,8 +72,13 @@ def artefact_responses(
     }
 
     bundled: dict[int, list[ArtefactBuildMinimalResponse]] = defaultdict(list)
-    for artefact_id, build in session.execute(
-        select(artefact_bundled_builds_association.c.artefact_id, ArtefactBuild)
+    for artefact_id, build_id, architecture, revision in session.execute(
+        select(
+            artefact_bundled_builds_association.c.artefact_id,
+            ArtefactBuild.id,
+            ArtefactBuild.architecture,
+            ArtefactBuild.revision,
+        )
         .join(
             ArtefactBuild,
             ArtefactBuild.id == artefact_bundled_builds_association.c.artefact_build_id,
@@ -85,7 +90,9 @@ def artefact_responses(
             ArtefactBuild.id,
         )
     ):
-        bundled[artefact_id].append(ArtefactBuildMinimalResponse.model_validate(build))
+        bundled[artefact_id].append(
+            ArtefactBuildMinimalResponse(id=build_id, architecture=architecture, revision=revision)
+        )
 
     responses = {}
     for artefact in artefacts:
