@@ -1,8 +1,9 @@
 """Latency and throughput of the hot endpoints through a real server: `uv run tox -e bench`.
 
 Not part of the default test run. Seeds a database of its own with `test-observer seed`
-(BENCH_SEED_EXECUTIONS executions, default 260; the issue's "10x history" is 26000, about
-4.7 M results; BENCH_HISTORY_FACTOR=10 is a shorthand), or measures an existing, already
+(BENCH_SEED_EXECUTIONS executions, default 260, a tenth of the seed's default size;
+BENCH_HISTORY_FACTOR=10 seeds ten times the default size, 26,000 executions or about 4.7 M
+results), or measures an existing, already
 seeded database given in BENCH_DB_URL. Serves it with `test-observer serve --workers
 BENCH_WORKERS` (default 2) and, for each endpoint and for 1 and 4 concurrent clients, prints
 the median and 95th percentile latency, the requests per second and the server's CPU time per
@@ -251,8 +252,11 @@ def seeded_url(database_server: str) -> Iterator[str]:
         return
     from tests.database import scratch_database
 
-    factor = int(os.environ.get("BENCH_HISTORY_FACTOR", "1"))
-    executions = os.environ.get("BENCH_SEED_EXECUTIONS", str(260 * factor))
+    # A tenth of the seed command's default size unless told; BENCH_HISTORY_FACTOR=10 is ten
+    # times the default size (26,000 executions, about 4.7 M results).
+    factor = os.environ.get("BENCH_HISTORY_FACTOR")
+    default = str(2600 * int(factor)) if factor else "260"
+    executions = os.environ.get("BENCH_SEED_EXECUTIONS", default)
     with scratch_database(database_server, "bench_endpoints") as url:
         subprocess.run(
             [sys.executable, "-m", "test_observer", "seed", "--executions", executions],
