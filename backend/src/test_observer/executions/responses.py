@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from test_observer.db.ids import one_of
@@ -36,7 +36,7 @@ from .schemas import (
     TestResultResponse,
 )
 
-UNTRIAGED_STATUSES = (TestResultStatus.FAILED, TestResultStatus.SKIPPED)
+UNTRIAGED_STATUSES = [TestResultStatus.FAILED, TestResultStatus.SKIPPED]
 
 
 def _metadata_by_execution(session: Session, ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -109,7 +109,11 @@ def execution_responses(
             .distinct()
             .where(
                 one_of(TestResult.test_execution_id, ids),
-                TestResult.status.in_(UNTRIAGED_STATUSES),
+                # Literal values, so that the statement matches the partial index on these
+                # results whatever plan PostgreSQL caches for the prepared statement.
+                TestResult.status.in_(
+                    bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
+                ),
                 ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Entity
@@ -34,6 +34,14 @@ class TestResult(Entity):
         # A test case's newest results first: the results search by test case reads a page off
         # this index instead of walking every result by date.
         Index(None, "test_case_id", "created_at", "id"),
+        # Results that may need triage: an execution's triage state reads only these instead
+        # of every result of the execution. Queries must spell the condition with literals
+        # (see executions.responses) for PostgreSQL to match it with this predicate.
+        Index(
+            "test_result_untriaged_ix",
+            "test_execution_id",
+            postgresql_where=text("status IN ('FAILED', 'SKIPPED')"),
+        ),
     )
 
     status: Mapped[TestResultStatus] = mapped_column(test_result_status_type)
