@@ -3,12 +3,14 @@
 Not part of the default test run. Seeds a database of its own with `test-observer seed`
 (BENCH_SEED_EXECUTIONS executions, default 260, a tenth of the seed's default size;
 BENCH_HISTORY_FACTOR=10 seeds ten times the default size, 26,000 executions or about 4.7 M
-results), or measures an existing, already
-seeded database given in BENCH_DB_URL. Serves it with `test-observer serve --workers
-BENCH_WORKERS` (default 2) and, for each endpoint and for 1 and 4 concurrent clients, prints
-the median and 95th percentile latency, the requests per second and the server's CPU time per
-request (user + system time of the server and its workers, read from /proc: unlike wall-clock
-figures it barely moves when other work loads the machine). Ends with the database size.
+results), or measures an existing, already seeded database given in BENCH_DB_URL. Serves it
+with `test-observer serve --workers BENCH_WORKERS` (default 2) and, for each endpoint and for
+1 and 4 concurrent clients, prints the median and 95th percentile latency, the requests per
+second and the server's CPU time per request (user + system time of the server and its
+workers, read from /proc: unlike wall-clock figures it barely moves when other work loads the
+machine). Ends with the database size. The builds page is that of the seeded snap artefact
+with the most executions, or of the artefact BENCH_ARTEFACT_ID; BENCH_REQUESTS sets the
+requests per client (default 60) and BENCH_ONLY keeps the endpoints whose name contains it.
 
 The same load can drive a server started by hand (for a sampling profiler):
 `BENCH_DB_URL=... python -m tests.bench.bench_endpoints http://127.0.0.1:PORT API_KEY [SECONDS]`.
@@ -39,6 +41,7 @@ from test_observer.db.models import Permission
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "60"))
 CLIENTS = (1, 4)
 RESULTS_PER_POST = 100
+RUN = os.getpid()
 
 
 @dataclass
@@ -55,7 +58,8 @@ Call = Callable[[httpx.Client, int, int], httpx.Response]
 def _start_payload(worker: int, n: int) -> dict[str, Any]:
     return {
         "family": "snap",
-        "name": "bench-snap",
+        # A name of its own per run, so that no artefact grows from one run to the next.
+        "name": f"bench-snap-{RUN}",
         "version": f"1.{n % 10}",
         "revision": 100 + n % 10,
         "track": "latest",
@@ -119,15 +123,19 @@ def endpoints(target: Target) -> dict[str, Call]:
 def find_target(url: str) -> Target:
     engine = make_engine(url)
     with engine.connect() as connection:
-        # The snap artefact with the most executions: the heaviest builds page.
+        # The seeded snap artefact with the most executions: the heaviest builds page. Not
+        # one the start-test benchmark adds to, so that runs stay comparable.
         artefact_id = connection.scalar(
             text(
                 "SELECT b.artefact_id FROM artefact_build b "
                 "JOIN test_execution e ON e.artefact_build_id = b.id "
-                "JOIN artefact a ON a.id = b.artefact_id WHERE a.family = 'snap' "
+                "JOIN artefact a ON a.id = b.artefact_id "
+                "WHERE a.family = 'snap' AND a.name NOT LIKE 'bench-snap-%' "
                 "GROUP BY b.artefact_id ORDER BY count(*) DESC, b.artefact_id LIMIT 1"
             )
         )
+        if os.environ.get("BENCH_ARTEFACT_ID"):
+            artefact_id = int(os.environ["BENCH_ARTEFACT_ID"])
         execution_ids = list(
             connection.scalars(text("SELECT id FROM test_execution ORDER BY id LIMIT 200"))
         )
