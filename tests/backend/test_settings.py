@@ -43,6 +43,7 @@ def test_defaults() -> None:
     assert settings.ignore_permissions == frozenset()
     assert settings.sessions_https_only is True
     assert settings.version_override == ""
+    assert (settings.db_pool_size, settings.db_max_overflow) == (5, 5)
 
 
 def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,6 +80,8 @@ def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         ("IGNORE_PERMISSIONS", "view_test,fly_to_the_moon"),
         ("SESSIONS_HTTPS_ONLY", "sometimes"),
         ("LOG_LEVEL", "loud"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_MAX_OVERFLOW", "-1"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -134,3 +137,14 @@ def test_saml_key_pair_must_match(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAML_SP_KEY", "garbage")
     with pytest.raises(SettingsError, match="not an unencrypted PEM private key"):
         load_settings()
+
+
+def test_the_pool_settings_size_each_workers_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_observer.app import create_app
+
+    monkeypatch.setenv("DB_URL", "postgresql://user@db.example/observer")
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "2")
+    app = create_app(load_settings())
+    pool = app.state.engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 2)

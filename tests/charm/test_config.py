@@ -27,7 +27,7 @@ from .states import (
     [
         ("port", 80),
         ("port", 70000),
-        ("workers", 0),
+        ("workers", -1),
         ("workers", 33),
         ("log-level", "verbose"),
         ("version", "1.0 beta"),
@@ -101,6 +101,16 @@ def test_no_optional_variables_when_options_are_empty(ctx):
         "IGNORE_PERMISSIONS",
     ):
         assert name not in env
+
+
+def test_workers_default_to_automatic_and_zero_reaches_the_server(ctx):
+    default = ctx.run(ctx.on.config_changed(), ready_state())
+    explicit = ctx.run(ctx.on.config_changed(), ready_state(config={"workers": 3}))
+
+    # 0 lets the server start one worker per CPU its container may use.
+    assert "--workers 0 " in default.get_container("api").plan.services[SERVICE].command
+    assert "--workers 3 " in explicit.get_container("api").plan.services[SERVICE].command
+    assert isinstance(default.unit_status, testing.ActiveStatus)
 
 
 def test_changing_an_option_changes_only_the_plan_and_keeps_the_schema_untouched(ctx):
@@ -240,7 +250,7 @@ def test_invalid_option_does_not_keep_old_code_serving_against_a_newer_schema(ct
     relation = db_relation(secret)
     state = ready_state(
         leader=False,
-        config={"workers": 0},
+        config={"workers": -1},
         relation=relation,
         secret=secret,
         container=api_container(heads=OLD, db_revision=HEAD, known=False, running=True),
@@ -257,7 +267,7 @@ def test_invalid_option_without_a_database_stops_the_api(ctx):
     secret = db_secret()
     relation = db_relation(secret)
     state = ready_state(
-        config={"workers": 0},
+        config={"workers": -1},
         relation=relation,
         secret=secret,
         container=api_container(running=True),

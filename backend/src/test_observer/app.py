@@ -106,7 +106,11 @@ def create_app(
     settings = settings or load_settings()
     if settings.db_url is None and engine is None:
         raise SettingsError("DB_URL: a database URL is required to serve the API")
-    engine = engine or make_engine(settings.db_url)  # type: ignore[arg-type]
+    engine = engine or make_engine(
+        settings.db_url,  # type: ignore[arg-type]
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -42,6 +42,9 @@ app.add_typer(jobs_app, name="jobs")
 settings_app = typer.Typer(help="Inspect the server's settings.", no_args_is_help=True)
 app.add_typer(settings_app, name="settings")
 
+# Pebble waits 5 s after SIGTERM before it kills a service (its default kill-delay).
+GRACEFUL_SHUTDOWN_SECONDS = 4
+
 # Keeps the embedded database server alive for as long as this process needs it.
 _embedded_server: Any = None
 
@@ -211,7 +214,13 @@ def _check_port_free(host: str, port: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 30000,
-    workers: Annotated[int, typer.Option(help="Number of worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Number of worker processes; 0 starts one per CPU the container may use.",
+            min=0,
+        ),
+    ] = 0,
     reload: Annotated[bool, typer.Option(help="Restart when the code changes (development).")] = (
         False
     ),
@@ -237,10 +246,19 @@ def serve(
     settings = load_settings()
     # Checked again: the database's start and the migrations take a while.
     _check_port_free(host, port)
+    if reload:
+        workers = 1
+    elif workers == 0:
+        from test_observer.workers import available_cpus
+
+        workers = available_cpus()
     level = log_level or settings.log_level
     configure_logging(settings.log_format, level)
     _start_metrics_server(settings, host=host, several_processes=workers > 1 or reload)
-    note(f"Serving the API on http://{host}:{port}")
+    note(
+        f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
+        f"{settings.db_pool_size + settings.db_max_overflow} database connections"
+    )
     uvicorn.run(
         "test_observer.app:create_app_from_environment",
         factory=True,
@@ -252,6 +270,9 @@ def serve(
         log_config=logging_config(settings.log_format, level),
         # Our request log (one structured line per request) replaces uvicorn's access log.
         access_log=False,
+        # On SIGTERM, stop accepting and let requests in flight finish, for at most this long
+        # (it must stay below the time the process manager waits before killing).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

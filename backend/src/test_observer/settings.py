@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     max_request_body_size: int = Field(default=64 * 1024 * 1024, gt=0)
     # Seconds one SQL statement may run before the database cancels it and the request fails.
     statement_timeout: float = Field(default=30.0, gt=0)
+    # Per worker process: connections kept open, and extra ones opened under bursts. Every
+    # unit opens at most workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW) connections; see the
+    # performance explanation for the sizing rule against PostgreSQL's max_connections.
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
 
     @field_validator("db_url")
     @classmethod

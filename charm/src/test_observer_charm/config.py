@@ -37,7 +37,8 @@ class CharmConfig:
     cors_origins: tuple[str, ...] = ()
     frontend_url: str = ""
     log_level: str = "info"
-    workers: int = 1
+    # 0: as many as the CPUs the container may use (the API server decides).
+    workers: int = 0
     # Where Prometheus scrapes the API's metrics; 0 turns them off.
     metrics_port: int = 9090
     require_authentication: bool = False
@@ -58,9 +59,9 @@ class CharmConfig:
         port = _int(options, "port", 30000)
         if not MIN_PORT <= port <= MAX_PORT:
             raise InvalidConfigError("port", f"must be between {MIN_PORT} and {MAX_PORT}")
-        workers = _int(options, "workers", 1)
-        if not 1 <= workers <= MAX_WORKERS:
-            raise InvalidConfigError("workers", f"must be between 1 and {MAX_WORKERS}")
+        workers = _int(options, "workers", 0)
+        if not 0 <= workers <= MAX_WORKERS:
+            raise InvalidConfigError("workers", f"must be between 0 (automatic) and {MAX_WORKERS}")
         metrics_port = _int(options, "metrics-port", 9090)
         if metrics_port != 0 and not MIN_PORT <= metrics_port <= MAX_PORT:
             raise InvalidConfigError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -23,6 +23,7 @@ from tests.backend.principals import (
     make_user,
     session_headers,
 )
+from tests.backend.statements import count_statements
 
 URL = "/v1/test-executions/reruns"
 
@@ -170,3 +171,25 @@ def test_permissions(make_client: Callable[..., TestClient], db_session: Session
     assert client.request("DELETE", URL, json=both, headers=headers).status_code == 403
     assert client.request("DELETE", URL, json=body, headers=headers).status_code == 200
     assert client.get(URL).status_code == 403
+
+
+def test_listing_sends_the_same_statements_for_one_or_many_reruns(
+    api: TestClient, engine: Engine
+) -> None:
+    first = start(api, snap(environment="env-0"))
+    api.post(URL, json={"test_execution_ids": [first]})
+
+    def statements() -> list[str]:
+        with count_statements(engine) as counter:
+            assert api.get(URL).status_code == 200
+        return counter.statements
+
+    one = statements()
+    for i in range(1, 8):
+        execution_id = start(api, snap(environment=f"env-{i}", version=f"v{i}"))
+        api.post(URL, json={"test_execution_ids": [execution_id]})
+    many = statements()
+    assert len(api.get(URL).json()) == 8
+    # Not only as many statements: the same text, so each is prepared and planned once per
+    # connection whatever the number of listed executions (ids travel as one array).
+    assert many == one

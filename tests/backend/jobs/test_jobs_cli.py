@@ -52,7 +52,11 @@ def test_a_failing_job_exits_non_zero_with_the_reason(database_url: str) -> None
     )
     assert code == 1
     assert out == ""
-    assert err.strip().splitlines()[-1].startswith("Error: Job kernel-swm failed: GET http://127.0.0.1:9")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("Error: Job kernel-swm failed: GET http://127.0.0.1:9")
+    )
 
 
 def test_bad_interval_is_refused_naming_the_variable() -> None:

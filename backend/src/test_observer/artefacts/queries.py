@@ -5,6 +5,7 @@ from collections.abc import Collection
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from test_observer.db.ids import one_of
 from test_observer.db.models import ArtefactBuild
 
 
@@ -24,5 +25,5 @@ def latest_builds(artefact_ids: Collection[int] | None = None) -> Select[int, in
         )
     )
     if artefact_ids is not None:
-        query = query.where(ArtefactBuild.artefact_id.in_(artefact_ids))
+        query = query.where(one_of(ArtefactBuild.artefact_id, artefact_ids))
     return query

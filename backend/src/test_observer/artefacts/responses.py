@@ -6,6 +6,7 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from test_observer.db.ids import one_of
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -36,13 +37,13 @@ def artefact_responses(
     ids = list(set(artefact_ids))
     if not ids:
         return {}
-    artefacts = session.scalars(select(Artefact).where(Artefact.id.in_(ids))).all()
+    artefacts = session.scalars(select(Artefact).where(one_of(Artefact.id, ids))).all()
 
     reviewers: dict[int, list[ReviewerResponse]] = defaultdict(list)
     for artefact_id, user in session.execute(
         select(artefact_reviewers_association.c.artefact_id, User)
         .join(User, User.id == artefact_reviewers_association.c.user_id)
-        .where(artefact_reviewers_association.c.artefact_id.in_(ids))
+        .where(one_of(artefact_reviewers_association.c.artefact_id, ids))
         .order_by(
             artefact_reviewers_association.c.artefact_id,
             artefact_reviewers_association.c.position,
@@ -71,20 +72,27 @@ def artefact_responses(
     }
 
     bundled: dict[int, list[ArtefactBuildMinimalResponse]] = defaultdict(list)
-    for artefact_id, build in session.execute(
-        select(artefact_bundled_builds_association.c.artefact_id, ArtefactBuild)
+    for artefact_id, build_id, architecture, revision in session.execute(
+        select(
+            artefact_bundled_builds_association.c.artefact_id,
+            ArtefactBuild.id,
+            ArtefactBuild.architecture,
+            ArtefactBuild.revision,
+        )
         .join(
             ArtefactBuild,
             ArtefactBuild.id == artefact_bundled_builds_association.c.artefact_build_id,
         )
-        .where(artefact_bundled_builds_association.c.artefact_id.in_(ids))
+        .where(one_of(artefact_bundled_builds_association.c.artefact_id, ids))
         .order_by(
             artefact_bundled_builds_association.c.artefact_id,
             artefact_bundled_builds_association.c.position,
             ArtefactBuild.id,
         )
     ):
-        bundled[artefact_id].append(ArtefactBuildMinimalResponse.model_validate(build))
+        bundled[artefact_id].append(
+            ArtefactBuildMinimalResponse(id=build_id, architecture=architecture, revision=revision)
+        )
 
     responses = {}
     for artefact in artefacts:

@@ -41,7 +41,12 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-AppSettings = Annotated[Settings, Depends(_settings)]
+async def _settings_dependency(request: Request) -> Settings:
+    # Async because it does no I/O: a sync dependency costs a trip through the thread pool.
+    return _settings(request)
+
+
+AppSettings = Annotated[Settings, Depends(_settings_dependency)]
 
 
 def _not_authenticated() -> NotAuthenticatedError:

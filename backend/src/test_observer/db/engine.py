@@ -7,11 +7,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 
-def make_engine(url: str, **options: object) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, **options: object
+) -> Engine:
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # A round trip per checkout, but it turns a connection PostgreSQL closed (restart,
+        # failover, idle timeout of a pooler) into a reconnect instead of a failed request;
+        # the profile puts it under 1 % of a request's CPU time.
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={

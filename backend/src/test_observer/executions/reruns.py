@@ -34,6 +34,7 @@ from test_observer.auth import (
     require_grantable,
     require_permissions,
 )
+from test_observer.db.ids import one_of
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -276,7 +277,7 @@ def pending_reruns(session: Session, request_ids: Iterable[int]) -> list[tuple[i
     ids = list(request_ids)
     if not ids:
         return []
-    newest = _newest_executions().where(TestExecutionRerunRequest.id.in_(ids)).subquery()
+    newest = _newest_executions().where(one_of(TestExecutionRerunRequest.id, ids)).subquery()
     rows = session.execute(
         select(TestExecutionRerunRequest, TestExecution, ArtefactBuild, Artefact.family)
         .join(newest, newest.c[0] == TestExecutionRerunRequest.id)

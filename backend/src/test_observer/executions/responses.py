@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
+from test_observer.db.ids import one_of
 from test_observer.db.models import (
     Environment,
     Issue,
@@ -35,7 +36,7 @@ from .schemas import (
     TestResultResponse,
 )
 
-UNTRIAGED_STATUSES = (TestResultStatus.FAILED, TestResultStatus.SKIPPED)
+UNTRIAGED_STATUSES = [TestResultStatus.FAILED, TestResultStatus.SKIPPED]
 
 
 def _metadata_by_execution(session: Session, ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -51,7 +52,7 @@ def _metadata_by_execution(session: Session, ids: list[int]) -> dict[int, dict[s
             TestExecutionMetadata,
             TestExecutionMetadata.id == association.c.test_execution_metadata_id,
         )
-        .where(association.c.test_execution_id.in_(ids))
+        .where(one_of(association.c.test_execution_id, ids))
         .order_by(TestExecutionMetadata.id)
     ):
         metadata[execution_id][category].append(value)
@@ -61,24 +62,43 @@ def _metadata_by_execution(session: Session, ids: list[int]) -> dict[int, dict[s
 def execution_responses(
     session: Session, execution_ids: Collection[int]
 ) -> dict[int, TestExecutionResponse]:
-    """Responses keyed by execution id; unknown ids are absent. Five queries in all."""
+    """Responses keyed by execution id; unknown ids are absent. Five queries in all.
+
+    Columns, not ORM entities: these builders run for every listed execution, and loading
+    entities (identity map, instance state) cost more than the rest of the request.
+    """
     ids = list(set(execution_ids))
     if not ids:
         return {}
     rows = session.execute(
-        select(TestExecution, Environment, TestPlan.name)
+        select(
+            TestExecution.id,
+            TestExecution.ci_link,
+            TestExecution.c3_link,
+            TestExecution.status,
+            TestExecution.created_at,
+            Environment.id,
+            Environment.name,
+            Environment.architecture,
+            TestPlan.name,
+        )
         .join(Environment, Environment.id == TestExecution.environment_id)
         .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
-        .where(TestExecution.id.in_(ids))
+        .where(one_of(TestExecution.id, ids))
     ).all()
 
     links: dict[int, list[RelevantLinkResponse]] = defaultdict(list)
-    for link in session.scalars(
-        select(TestExecutionRelevantLink)
-        .where(TestExecutionRelevantLink.test_execution_id.in_(ids))
+    for execution_id, link_id, label, url in session.execute(
+        select(
+            TestExecutionRelevantLink.test_execution_id,
+            TestExecutionRelevantLink.id,
+            TestExecutionRelevantLink.label,
+            TestExecutionRelevantLink.url,
+        )
+        .where(one_of(TestExecutionRelevantLink.test_execution_id, ids))
         .order_by(TestExecutionRelevantLink.id)
     ):
-        links[link.test_execution_id].append(RelevantLinkResponse.model_validate(link))
+        links[execution_id].append(RelevantLinkResponse(id=link_id, label=label, url=url))
 
     metadata = _metadata_by_execution(session, ids)
 
@@ -88,8 +108,12 @@ def execution_responses(
             select(TestResult.test_execution_id)
             .distinct()
             .where(
-                TestResult.test_execution_id.in_(ids),
-                TestResult.status.in_(UNTRIAGED_STATUSES),
+                one_of(TestResult.test_execution_id, ids),
+                # Literal values, so that the statement matches the partial index on these
+                # results whatever plan PostgreSQL caches for the prepared statement.
+                TestResult.status.in_(
+                    bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
+                ),
                 ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
             )
         )
@@ -106,26 +130,38 @@ def execution_responses(
                     TestExecutionRerunRequest.environment_id == TestExecution.environment_id,
                 ),
             )
-            .where(TestExecution.id.in_(ids))
+            .where(one_of(TestExecution.id, ids))
         ).all()
     )
 
     return {
-        execution.id: TestExecutionResponse(
-            id=execution.id,
-            ci_link=execution.ci_link,
-            c3_link=execution.c3_link,
-            relevant_links=links[execution.id],
-            environment=EnvironmentResponse.model_validate(environment),
-            status=execution.status,
+        id: TestExecutionResponse(
+            id=id,
+            ci_link=ci_link,
+            c3_link=c3_link,
+            relevant_links=links[id],
+            environment=EnvironmentResponse(
+                id=environment_id, name=environment_name, architecture=architecture
+            ),
+            status=status,
             test_plan=plan_name,
-            created_at=execution.created_at,
-            execution_metadata=dict(metadata[execution.id]),
-            is_triaged=execution.id not in untriaged,
-            is_rerun_requested=execution.id in rerun_priority,
-            rerun_priority=rerun_priority.get(execution.id),
+            created_at=created_at,
+            execution_metadata=dict(metadata[id]),
+            is_triaged=id not in untriaged,
+            is_rerun_requested=id in rerun_priority,
+            rerun_priority=rerun_priority.get(id),
         )
-        for execution, environment, plan_name in rows
+        for (
+            id,
+            ci_link,
+            c3_link,
+            status,
+            created_at,
+            environment_id,
+            environment_name,
+            architecture,
+            plan_name,
+        ) in rows
     }
 
 
@@ -174,9 +210,18 @@ def result_responses(
     if not ids:
         return {}
     rows = session.execute(
-        select(TestResult, TestCase)
+        select(
+            TestResult.id,
+            TestCase.name,
+            TestResult.created_at,
+            TestCase.category,
+            TestCase.template_id,
+            TestResult.status,
+            TestResult.comment,
+            TestResult.io_log,
+        )
         .join(TestCase, TestCase.id == TestResult.test_case_id)
-        .where(TestResult.id.in_(ids))
+        .where(one_of(TestResult.id, ids))
     ).all()
 
     attachments = session.execute(
@@ -186,7 +231,7 @@ def result_responses(
             Issue,
         )
         .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
-        .where(IssueTestResultAttachment.test_result_id.in_(ids))
+        .where(one_of(IssueTestResultAttachment.test_result_id, ids))
         .order_by(IssueTestResultAttachment.id)
     ).all()
     rules = attachment_rule_responses(
@@ -202,17 +247,17 @@ def result_responses(
         )
 
     return {
-        result.id: TestResultResponse(
-            id=result.id,
-            name=case.name,
-            created_at=result.created_at,
-            category=case.category,
-            template_id=case.template_id,
-            status=result.status,
-            comment=result.comment,
-            io_log=result.io_log,
+        id: TestResultResponse(
+            id=id,
+            name=name,
+            created_at=created_at,
+            category=category,
+            template_id=template_id,
+            status=status,
+            comment=comment,
+            io_log=io_log,
             previous_results=[],
-            issues=issues[result.id],
+            issues=issues[id],
         )
-        for result, case in rows
+        for id, name, created_at, category, template_id, status, comment, io_log in rows
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Entity
@@ -40,6 +40,14 @@ class TestResult(Entity):
             "created_at",
             "id",
             postgresql_include=["test_execution_id", "status"],
+        ),
+        # Results that may need triage: an execution's triage state reads only these instead
+        # of every result of the execution. Queries must spell the condition with literals
+        # (see executions.responses) for PostgreSQL to match it with this predicate.
+        Index(
+            "test_result_untriaged_ix",
+            "test_execution_id",
+            postgresql_where=text("status IN ('FAILED', 'SKIPPED')"),
         ),
     )
 
