@@ -11,12 +11,11 @@ import time
 import uuid
 
 from prometheus_client import CollectorRegistry, Gauge
-from prometheus_fastapi_instrumentator.routing import get_route_name
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logging import request_id
-from .metrics import HTTP_NAMESPACE, HTTP_SUBSYSTEM, INPROGRESS_NAME
+from .metrics import HTTP_NAMESPACE, HTTP_SUBSYSTEM, INPROGRESS_NAME, route_template
 
 logger = logging.getLogger("test_observer.request")
 
@@ -30,7 +29,7 @@ QUIET_ROUTES = frozenset({"/health/live", "/health/ready"})
 def _route_template(scope: Scope) -> str | None:
     """The path template of the route this request matches ("/v1/artefacts/{artefact_id}"),
     resolved as the HTTP metrics resolve it, so logs and metrics name routes alike."""
-    return get_route_name(HTTPConnection(scope), should_include_root_path=False)
+    return route_template(HTTPConnection(scope), should_include_root_path=False)
 
 
 class RequestObservationMiddleware:

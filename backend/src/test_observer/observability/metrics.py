@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
@@ -43,9 +44,35 @@ def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROCESS_DIRECTORY))
 
 
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
+def route_template(request: Any, should_include_root_path: bool = False) -> str | None:
+    """The template of the route a request matches, without path convertors.
+
+    Ids that match digits only are declared as "{artefact_id:int}"; the original's dashboards
+    and our logs name the route "/v1/artefacts/{artefact_id}".
+    """
+    from prometheus_fastapi_instrumentator import routing
+
+    name = _library_route_name(routing)(request, should_include_root_path)
+    return _CONVERTOR.sub(r"{\1}", name) if name else name
+
+
+def _library_route_name(routing: Any) -> Any:
+    original = getattr(routing, "_test_observer_original", None)
+    if original is None:
+        original = routing._test_observer_original = routing.get_route_name
+    return original
+
+
 def instrument_http(app: Any, registry: CollectorRegistry) -> None:
     """Request counts, sizes and latencies per route template, method and status class."""
-    from prometheus_fastapi_instrumentator import Instrumentator
+    from prometheus_fastapi_instrumentator import Instrumentator, routing
+
+    # The library names handlers with the route's declared path; ours drops convertors.
+    _library_route_name(routing)
+    routing.get_route_name = route_template
 
     Instrumentator(
         should_group_status_codes=True,
