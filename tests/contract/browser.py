@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +145,14 @@ def headless_browser(
     ]
     if offline:
         arguments.insert(1, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own process group: the renderer and helper processes are stopped with it, so none
+    # is left writing into the profile while the caller deletes it.
+    process = subprocess.Popen(
+        arguments,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     connections = ExitStack()
     try:
         port_file = profile / "DevToolsActivePort"
@@ -166,9 +175,21 @@ def headless_browser(
         yield open_page
     finally:
         connections.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop the browser and every process it started; return once none is left."""
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal_number)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if process.poll() is None:
+                time.sleep(0.05)
+                continue
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
