@@ -894,12 +894,17 @@ def jobs_list() -> None:
         typer.echo(f"{job.usage():<28} {when:<40} {job.help}")
 
 
+# `jobs run` and `jobs defer` take the same arguments.
+JobName = Annotated[str, typer.Argument(help="The job (see `test-observer jobs list`).")]
+JobArguments = Annotated[
+    list[str] | None, typer.Argument(help="The job's arguments.", show_default=False)
+]
+
+
 @jobs_app.command("run")
 def jobs_run(
-    name: Annotated[str, typer.Argument(help="The job (see `test-observer jobs list`).")],
-    arguments: Annotated[
-        list[str] | None, typer.Argument(help="The job's arguments.", show_default=False)
-    ] = None,
+    name: JobName,
+    arguments: JobArguments = None,
 ) -> None:
     """Run one job now, in the foreground, and print its summary as JSON."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -929,10 +934,8 @@ def jobs_run(
 
 @jobs_app.command("defer")
 def jobs_defer(
-    name: Annotated[str, typer.Argument(help="The job (see `test-observer jobs list`).")],
-    arguments: Annotated[
-        list[str] | None, typer.Argument(help="The job's arguments.", show_default=False)
-    ] = None,
+    name: JobName,
+    arguments: JobArguments = None,
 ) -> None:
     """Queue one run of a job for the next free worker; print the queued job's id."""
     from test_observer.errors import DomainError
