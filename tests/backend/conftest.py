@@ -51,6 +51,20 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def _empty_queue(engine: Engine) -> Iterator[None]:
+    """Empties the job queue's tables after a test that queues or runs jobs (they are
+    procrastinate's, not our models', so the clean-up above leaves them)."""
+    yield
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "TRUNCATE procrastinate_events, procrastinate_periodic_defers, "
+                "procrastinate_jobs, procrastinate_workers RESTART IDENTITY CASCADE"
+            )
+        )
+
+
+@pytest.fixture
 def db_session(engine: Engine) -> Iterator[Session]:
     """A session for arranging and checking data directly; commit to make it visible."""
     with Session(engine, expire_on_commit=False) as session:

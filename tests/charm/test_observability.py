@@ -53,6 +53,7 @@ class TestMetricsEndpoint:
             "TestObserverApiDown",
             "TestObserverServerErrors",
             "TestObserverNotReady",
+            "TestObserverJobFailing",
         }
         for rule in alerts.values():
             assert "%%juju_topology%%" not in rule["expr"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from test_observer.db.engine import make_session_factory
 from test_observer.jobs.environment import JobEnvironment
@@ -48,15 +48,3 @@ def make_env(engine: Engine, database_url: str) -> Callable[..., JobEnvironment]
         )
 
     return build
-
-
-@pytest.fixture
-def _empty_queue(engine: Engine) -> Iterator[None]:
-    yield
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "TRUNCATE procrastinate_events, procrastinate_periodic_defers, "
-                "procrastinate_jobs, procrastinate_workers RESTART IDENTITY CASCADE"
-            )
-        )

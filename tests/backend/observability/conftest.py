@@ -15,9 +15,13 @@ from starlette.testclient import TestClient
 from test_observer.app import create_app
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
+from test_observer.jobs import queue
+from test_observer.jobs.environment import JobEnvironment
+from test_observer.jobs.registry import get_job
 from test_observer.observability.metrics import MetricsServer, start_metrics_server
 from test_observer.settings import Settings
 from tests.backend.conftest import LOCAL_CLIENT
+from tests.backend.jobs.conftest import job_settings
 
 EVERY_PERMISSION = ",".join(permission.value for permission in Permission)
 
@@ -79,3 +83,21 @@ def make_unit(database_url: str, engine: Engine) -> Iterator[Callable[..., Unit]
     for unit in started:
         unit.metrics.stop()
         unit.client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def defer_jobs(database_url: str, *jobs: tuple[str, ...]) -> list[int]:
+    """Queue each (job, *arguments) as `test-observer jobs defer` does; the jobs' ids."""
+    settings = job_settings(database_url, disable_periodic_tasks=True)
+    return [queue.defer(settings, get_job(name), list(arguments)) for name, *arguments in jobs]
+
+
+def run_queued_jobs(database_url: str, **settings: object) -> None:
+    """Work through the queue until it is empty, as `test-observer worker` does, in this
+    process. External services are unreachable unless `settings` point somewhere."""
+    env = JobEnvironment.from_settings(
+        job_settings(database_url, disable_periodic_tasks=True, **settings)
+    )
+    try:
+        queue.build_app(env).run_worker(wait=False, install_signal_handlers=False)
+    finally:
+        env.close()

@@ -7,11 +7,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import Issue, IssueSource, IssueTestResultAttachment, TestResult
 from tests.backend.executions.conftest import result
-from tests.backend.observability.conftest import Unit
+from tests.backend.observability.conftest import Unit, defer_jobs, run_queued_jobs
 from tests.backend.observability.test_metrics import post_results
 
 CHARM_SOURCE = Path(__file__).resolve().parents[3] / "charm" / "src"
@@ -36,8 +37,9 @@ def queried_metrics() -> dict[str, set[str]]:
     return found
 
 
+@pytest.mark.usefixtures("_empty_queue")
 def test_every_queried_metric_is_scraped(
-    make_unit: Callable[..., Unit], db_session: Session
+    make_unit: Callable[..., Unit], db_session: Session, database_url: str
 ) -> None:
     unit = make_unit()
     execution_id = post_results(unit, result("wifi/connect", "FAILED"))
@@ -50,6 +52,11 @@ def test_every_queried_metric_is_scraped(
     result_id = db_session.query(TestResult.id).scalar()
     db_session.add(IssueTestResultAttachment(issue_id=issue.id, test_result_id=result_id))
     db_session.commit()
+    # Real jobs: one that succeeds, one that fails (its service is unreachable here), and one
+    # left waiting in the queue.
+    defer_jobs(database_url, ("clean-sessions",), ("kernel-swm",))
+    run_queued_jobs(database_url)
+    defer_jobs(database_url, ("promote-artefacts",))
 
     scraped = set(unit.scrape())
     queried = queried_metrics()

@@ -9,9 +9,13 @@ exposition text once and every scrape within `cache_seconds` serves those bytes;
 snapshot starts one refresh, which the scrape waits for at most `refresh_wait_seconds` before
 serving the previous snapshot (the refresh goes on and the next scrape gets it).
 
-To add a series (for example the background jobs' runs, failures or queue depth), append a
-`Series` to `DOMAIN_SERIES` (or pass it to `DomainCollector`): a name, its labels and a query
-returning one row per label combination, the label values first and the value last.
+The background jobs' series are read the same way, from the job queue's tables (procrastinate's
+`procrastinate_jobs` and `procrastinate_events`): runs finished in the same window, their
+durations, whether each job's latest run failed, and the jobs waiting or running now.
+
+To add a series, append a `Series` to `DOMAIN_SERIES` (or pass it to `DomainCollector`): a name,
+its labels and a query returning one row per label combination, the label values first and the
+value last (a summary ends with its quantiles, sum and count).
 """
 
 from __future__ import annotations
@@ -23,11 +27,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, Select, func, select, text
+from sqlalchemy import (
+    Engine,
+    Float,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+    values,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from test_observer.db.models import (
     Artefact,
@@ -73,8 +94,9 @@ class Series:
     documentation: str
     labels: tuple[str, ...]
     # Given the oldest creation time to count (None: all history), a query selecting the label
-    # values in `labels` order, then the value.
+    # values in `labels` order, then the value (a summary: its quantiles, sum and count).
     query: Callable[[datetime | None], Query]
+    kind: Literal["gauge", "summary"] = "gauge"
 
 
 def _counted(since: datetime | None, *extra: Any) -> Query:
@@ -195,7 +217,172 @@ TEST_RESULTS_METADATA = Series(
     (*RESULT_LABELS, "metadata_category", "metadata_value"),
     _metadata,
 )
-DOMAIN_SERIES: tuple[Series, ...] = (TEST_RESULTS, TEST_RESULTS_TRIAGED, TEST_RESULTS_METADATA)
+
+# The job queue's tables are procrastinate's, not our models: only the columns read here.
+_jobs = table(
+    "procrastinate_jobs",
+    column("id"),
+    column("queue_name"),
+    column("task_name"),
+    column("status"),
+)
+_events = table(
+    "procrastinate_events", column("id"), column("job_id"), column("type"), column("at")
+)
+# The outcomes that end a run. A failed attempt that is retried ends as "deferred_for_retry"
+# and is not a run of its own: the job's run ends when its last attempt does.
+RUN_OUTCOMES = ("succeeded", "failed", "aborted")
+QUEUED_STATUSES = ("todo", "doing")
+SUMMARY_QUANTILES = (0.5, 0.95)
+
+
+def _one_of(expression: Any, names: Sequence[str]) -> Any:
+    """`expression IN ('a', 'b')` with the names written into the SQL: the queue's partial
+    indexes serve a statement only when PostgreSQL sees these values while planning it, which a
+    prepared statement's parameters do not guarantee."""
+    return expression.in_([literal_column(f"'{name}'") for name in names])
+
+
+def _runs_finished(since: datetime | None, *, durations: bool = False) -> Any:
+    """One row per run that ended in the window: its job's name, outcome, end and event id;
+    with `durations`, the seconds from the attempt's start to its end.
+
+    Bounded by the window: the index job_events_finished_ix (revision 0010) finds the ending
+    events by time, and each row looks up its job and start by key, so the cost follows the
+    runs in the window, not the size of the queue's history.
+    """
+    ended = _events.alias("ended")
+    task = select(_jobs.c.task_name).where(_jobs.c.id == ended.c.job_id).scalar_subquery()
+    columns: list[Any] = [
+        task.label("task"),
+        cast(ended.c.type, String).label("status"),
+        ended.c.at.label("at"),
+        ended.c.id.label("id"),
+    ]
+    query = select().select_from(ended)
+    if durations:
+        started = _events.alias("started")
+        start = (
+            select(func.max(started.c.at).label("at"))
+            .where(
+                started.c.job_id == ended.c.job_id,
+                started.c.type == literal_column("'started'"),
+                started.c.id < ended.c.id,
+            )
+            .lateral("start")
+        )
+        query = query.join(start, true())
+        columns.append(cast(func.extract("epoch", ended.c.at - start.c.at), Float).label("seconds"))
+    query = query.add_columns(*columns).where(_one_of(ended.c.type, RUN_OUTCOMES))
+    if since is not None:
+        query = query.where(ended.c.at >= since)
+    return query.subquery("runs")
+
+
+def _job_runs(since: datetime | None) -> Query:
+    runs = _runs_finished(since)
+    counted = (
+        select(runs.c.task, runs.c.status, func.count().label("n"))
+        .group_by(runs.c.task, runs.c.status)
+        .subquery("counted")
+    )
+    # Every job that ran reports every outcome, zero included, so that a failure ratio or an
+    # alert on failures never lacks its series.
+    outcomes = values(column("status", String), name="outcomes").data(
+        [(outcome,) for outcome in RUN_OUTCOMES]
+    )
+    return (
+        select(
+            counted.c.task,
+            outcomes.c.status,
+            func.sum(case((counted.c.status == outcomes.c.status, counted.c.n), else_=0)),
+        )
+        .select_from(counted)
+        .join(outcomes, true())
+        .group_by(counted.c.task, outcomes.c.status)
+    )
+
+
+def _job_durations(since: datetime | None) -> Query:
+    runs = _runs_finished(since, durations=True)
+    quantiles = [
+        func.percentile_cont(quantile).within_group(runs.c.seconds)
+        for quantile in SUMMARY_QUANTILES
+    ]
+    return (
+        select(
+            runs.c.task,
+            runs.c.status,
+            *quantiles,
+            func.sum(runs.c.seconds),
+            func.count(runs.c.seconds),
+        )
+        .where(runs.c.seconds.is_not(None))
+        .group_by(runs.c.task, runs.c.status)
+    )
+
+
+def _job_last_run_failed(since: datetime | None) -> Query:
+    runs = _runs_finished(since)
+    return (
+        select(runs.c.task, cast(runs.c.status == "failed", Integer))
+        .ext(distinct_on(runs.c.task))
+        .order_by(runs.c.task, runs.c.at.desc(), runs.c.id.desc())
+    )
+
+
+def _job_queue(since: datetime | None) -> Query:
+    # The queue as it is now, whatever the window: the partial index on waiting and running
+    # jobs (procrastinate_jobs_id_lock_idx_v1) keeps this to the few jobs in the queue.
+    statuses = values(column("status", String), name="statuses").data(
+        [(status,) for status in QUEUED_STATUSES]
+    )
+    return (
+        select(
+            _jobs.c.queue_name,
+            _jobs.c.task_name,
+            statuses.c.status,
+            func.count().filter(cast(_jobs.c.status, String) == statuses.c.status),
+        )
+        .select_from(_jobs)
+        .join(statuses, true())
+        .where(_one_of(_jobs.c.status, QUEUED_STATUSES))
+        .group_by(_jobs.c.queue_name, _jobs.c.task_name, statuses.c.status)
+    )
+
+
+JOB_RUNS = Series(
+    "test_observer_job_runs",
+    "Background job runs that ended in the window, by job and outcome",
+    ("task", "status"),
+    _job_runs,
+)
+JOB_DURATION = Series(
+    "test_observer_job_duration_seconds",
+    "Seconds from the start to the end of the background job runs that ended in the window",
+    ("task", "status"),
+    _job_durations,
+    kind="summary",
+)
+JOB_LAST_RUN_FAILED = Series(
+    "test_observer_job_last_run_failed",
+    "1 when the latest run of a background job in the window failed, 0 when it did not",
+    ("task",),
+    _job_last_run_failed,
+)
+JOB_QUEUE = Series(
+    "test_observer_job_queue_depth",
+    "Background jobs waiting (todo) or running (doing), by queue and job",
+    ("queue", "task", "status"),
+    _job_queue,
+)
+JOB_SERIES: tuple[Series, ...] = (JOB_RUNS, JOB_DURATION, JOB_LAST_RUN_FAILED, JOB_QUEUE)
+DOMAIN_SERIES: tuple[Series, ...] = (
+    TEST_RESULTS,
+    TEST_RESULTS_TRIAGED,
+    TEST_RESULTS_METADATA,
+    *JOB_SERIES,
+)
 
 
 def _label(value: object) -> str:
@@ -337,12 +524,23 @@ def _render(series: Series, rows: Any) -> str:
     """One family in the text exposition format (what prometheus_client would write, without
     building an object per sample)."""
     names = series.labels
-    lines = [f"# HELP {series.name} {series.documentation}\n", f"# TYPE {series.name} gauge\n"]
-    prefix = series.name + "{"
+    name = series.name
+    lines = [f"# HELP {name} {series.documentation}\n", f"# TYPE {name} {series.kind}\n"]
     for row in rows:
         values = tuple(row)
-        labels = ",".join(
-            f'{name}="{_label(value)}"' for name, value in zip(names, values, strict=False)
-        )
-        lines.append(f"{prefix}{labels}}} {_number(values[-1])}\n")
+        labels = [f'{label}="{_label(value)}"' for label, value in zip(names, values, strict=False)]
+        numbers = values[len(names) :]
+        if series.kind == "gauge":
+            lines.append(_sample(name, labels, numbers[0]))
+            continue
+        quantiles = numbers[: len(SUMMARY_QUANTILES)]
+        for quantile, value in zip(SUMMARY_QUANTILES, quantiles, strict=True):
+            lines.append(_sample(name, [*labels, f'quantile="{quantile}"'], value))
+        total, count = numbers[len(SUMMARY_QUANTILES) :]
+        lines.append(_sample(f"{name}_sum", labels, total))
+        lines.append(_sample(f"{name}_count", labels, count))
     return "".join(lines)
+
+
+def _sample(name: str, labels: Sequence[str], value: object) -> str:
+    return f"{name}{{{','.join(labels)}}} {_number(value)}\n"
