@@ -45,6 +45,7 @@ from .migrations import (
 from .observability import Observability
 from .original_import import ImportOriginalParams
 from .secrets import Credentials, integration_environment, read_credentials
+from .tracing import TRACING_RELATION, TracingRequirer
 from .workload import (
     CONTAINER,
     DATABASE_CA_PATH,
@@ -129,6 +130,7 @@ class TestObserverCharm(ops.CharmBase):
         self.observability = Observability(
             self, container_name=CONTAINER, metrics_port=self._metrics_port
         )
+        self.tracing = TracingRequirer(self, TRACING_RELATION)
         self._evaluation: Evaluation | None = None
         # A schema report fresher than the database read (the output of a schema command).
         self._schema_override: SchemaReport | None = None
@@ -149,7 +151,13 @@ class TestObserverCharm(ops.CharmBase):
             container.pebble_check_recovered,
         ):
             framework.observe(event, self._on_event)
-        for relation in (DATABASE_RELATION, INGRESS_RELATION, FRONTEND_RELATION, PEER_RELATION):
+        for relation in (
+            DATABASE_RELATION,
+            INGRESS_RELATION,
+            FRONTEND_RELATION,
+            PEER_RELATION,
+            TRACING_RELATION,
+        ):
             for event in (
                 on[relation].relation_created,
                 on[relation].relation_joined,
@@ -266,6 +274,7 @@ class TestObserverCharm(ops.CharmBase):
                 proxy=_proxy_environment(),
                 jobs_environment=jobs_env,
                 integrations=integration_environment(ev.config, credentials, public_url),
+                tracing_endpoint=self.tracing.endpoint() or "",
             )
         ev.schema = self._schema_override or self._read_schema(ev)
         if ev.schema is not None:

@@ -49,6 +49,8 @@ class ApiInputs:
     jobs_environment: Mapping[str, str] = field(default_factory=dict)
     # Sign-in, Jira and Sentry variables (see secrets.integration_environment).
     integrations: Mapping[str, str] = field(default_factory=dict)
+    # The OTLP/HTTP receiver of the tracing relation; empty: no tracing.
+    tracing_endpoint: str = ""
 
 
 def environment(inputs: ApiInputs) -> dict[str, str]:
@@ -80,6 +82,8 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
         env["IGNORE_PERMISSIONS"] = ",".join(config.ignore_permissions)
     if config.version:
         env["VERSION_OVERRIDE"] = config.version
+    if inputs.tracing_endpoint:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = inputs.tracing_endpoint
     env.update(inputs.integrations)
     env.update(inputs.proxy)
     return env
