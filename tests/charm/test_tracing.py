@@ -87,9 +87,7 @@ def test_a_provider_without_otlp_http_leaves_the_api_untraced(ctx):
 
 
 def test_malformed_provider_data_leaves_the_api_untraced(ctx):
-    relation = dataclasses.replace(
-        tracing_relation(), remote_app_data={"receivers": "not json"}
-    )
+    relation = dataclasses.replace(tracing_relation(), remote_app_data={"receivers": "not json"})
 
     out = ctx.run(ctx.on.relation_changed(relation), ready_state(relations=[relation]))
 
