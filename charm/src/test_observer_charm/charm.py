@@ -4,8 +4,8 @@ Every event runs the same `_reconcile`: derive the desired state from config, re
 database's schema and the leader's record, then apply only the difference. Statuses are
 computed in one collect-status handler from the same evaluation, so they never contradict
 each other. Each concern lives in its own module: options (config), the database relation
-(database), ingress, the frontend relation (frontend), the schema gate (migrations), action
-parameters (actions) and the container (workload).
+(database), ingress, the frontend relation (frontend), the trace endpoint (tracing), the schema
+gate (migrations), action parameters (actions) and the container (workload).
 """
 
 from __future__ import annotations

@@ -252,6 +252,8 @@ def _runs_finished(since: datetime | None, *, durations: bool = False) -> Any:
     runs in the window, not the size of the queue's history.
     """
     ended = _events.alias("ended")
+    # A lookup per run rather than a join: joined, PostgreSQL prefers to hash the whole jobs
+    # table, which grows with the history.
     task = select(_jobs.c.task_name).where(_jobs.c.id == ended.c.job_id).scalar_subquery()
     columns: list[Any] = [
         task.label("task"),
