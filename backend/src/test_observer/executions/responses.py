@@ -232,7 +232,7 @@ def result_responses(
         )
         .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
         .where(one_of(IssueTestResultAttachment.test_result_id, ids))
-        .order_by(IssueTestResultAttachment.id)
+        .order_by(IssueTestResultAttachment.created_at, IssueTestResultAttachment.issue_id)
     ).all()
     rules = attachment_rule_responses(
         session, [rule_id for _, rule_id, _ in attachments if rule_id is not None]

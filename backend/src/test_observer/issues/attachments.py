@@ -7,14 +7,18 @@ Manual attachments never request reruns; only automatic attachment does
 
 from __future__ import annotations
 
-from sqlalchemy import delete, literal, select
+from psycopg.errors import UniqueViolation
+from sqlalchemy import Select, delete, exists, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from test_observer.db.ids import one_of
 from test_observer.db.models import (
     Issue,
     IssueTestResultAttachment,
     IssueTestResultAttachmentRule,
+    TestExecution,
     TestResult,
 )
 from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
@@ -62,29 +66,63 @@ def _check(session: Session, issue: Issue, request: IssueAttachmentRequest) -> l
     return ids
 
 
-def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
-    issue = find_issue(session, issue_id)
-    ids = _check(session, issue, request)
+def _selected_ids(ids: list[int], request: IssueAttachmentRequest) -> Select[tuple[int]]:
+    """Ids of the results the request names, by id or by filter."""
     selections = []
     if ids:
         selections.append(select(TestResult.id).where(TestResult.id.in_(ids)))
     if request.test_results_filters is not None:
         selections.append(matching_result_ids(request.test_results_filters))
-    for selected in selections:
-        subquery = selected.subquery()
+    return selections[0] if len(selections) == 1 else union(*selections)  # type: ignore[return-value]
+
+
+def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
+    issue = find_issue(session, issue_id)
+    ids = _check(session, issue, request)
+    if not ids and request.test_results_filters is None:
+        return issue_response(session, issue)
+    selected = _selected_ids(ids, request).scalar_subquery()
+    # Results are deleted only while their execution is locked against sharing (end-test
+    # replacing them, or the execution going), so once these locks are held no selected result
+    # can vanish before commit and leave an attachment to nothing behind.
+    locked = list(
+        session.scalars(
+            select(TestExecution.id)
+            .where(
+                TestExecution.id.in_(
+                    select(TestResult.test_execution_id).where(TestResult.id.in_(selected))
+                )
+            )
+            .order_by(TestExecution.id)
+            .with_for_update(read=True)
+        )
+    )
+    rows = select(
+        literal(issue.id),
+        TestResult.id,
+        literal(request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type),
+    ).where(
+        TestResult.id.in_(selected),
+        one_of(TestResult.test_execution_id, locked),
+        ~exists().where(
+            IssueTestResultAttachment.issue_id == issue.id,
+            IssueTestResultAttachment.test_result_id == TestResult.id,
+        ),
+    )
+    columns = ["issue_id", "test_result_id", "attachment_rule_id"]
+    # A plain insert of the missing pairs is about twice as fast as ON CONFLICT, which checks
+    # every row for a conflict. A concurrent writer attaching the same pair in between is rare;
+    # then the insert is redone, skipping conflicts.
+    try:
+        with session.begin_nested():
+            session.execute(insert(IssueTestResultAttachment).from_select(columns, rows))
+    except IntegrityError as error:
+        if not isinstance(error.orig, UniqueViolation):
+            raise
         session.execute(
             insert(IssueTestResultAttachment)
-            .from_select(
-                ["issue_id", "test_result_id", "attachment_rule_id"],
-                select(
-                    literal(issue.id),
-                    subquery.c.id,
-                    literal(
-                        request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type
-                    ),
-                ),
-            )
-            .on_conflict_do_nothing(index_elements=["issue_id", "test_result_id"])
+            .from_select(columns, rows)
+            .on_conflict_do_nothing(index_elements=["test_result_id", "issue_id"])
         )
     return issue_response(session, issue)
 

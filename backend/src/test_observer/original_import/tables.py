@@ -163,5 +163,9 @@ TABLES: tuple[TableCopy, ...] = (
     TableCopy("environment_issue"),
 )
 
-# Source columns that are read only to compute others, never copied.
-SOURCE_ONLY_COLUMNS = {"application": {"api_key"}}
+# Source columns that are read only to compute or choose others, never copied.
+SOURCE_ONLY_COLUMNS = {
+    "application": {"api_key"},
+    # Attachments are keyed by (result, issue); the original's id only picks the kept row.
+    "issue_test_result_attachment": {"id"},
+}

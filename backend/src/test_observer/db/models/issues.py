@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Entity
+from .base import UTC_NOW, Base, Entity
 from .enums import (
     FamilyName,
     IssueSource,
@@ -63,13 +63,18 @@ class Issue(Entity):
         return ISSUE_URL_TEMPLATES[self.source].format(project=self.project, key=self.key)
 
 
-class IssueTestResultAttachment(Entity):
+class IssueTestResultAttachment(Base):
+    """An issue attached to a test result, by hand or by a rule.
+
+    Bulk attachment writes a row per result, so each row is kept cheap: the key is the pair
+    itself, and the references to the issue and the result are checked once per statement by
+    triggers rather than per row by foreign keys (migration 0010 says how).
+    """
+
     __tablename__ = "issue_test_result_attachment"
-    # Bulk attachment inserts a row per result, so every index costs: the unique constraint
-    # serves lookups by issue, and only rule-made rows need finding by rule (when the rule is
-    # deleted).
     __table_args__ = (
-        UniqueConstraint("issue_id", "test_result_id"),
+        Index("issue_test_result_attachment_issue_id_ix", "issue_id"),
+        # Only rule-made rows need finding by rule (when the rule is deleted).
         Index(
             "issue_test_result_attachment_attachment_rule_id_ix",
             "attachment_rule_id",
@@ -77,17 +82,16 @@ class IssueTestResultAttachment(Entity):
         ),
     )
 
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
-    test_result_id: Mapped[int] = mapped_column(
-        ForeignKey("test_result.id", ondelete="CASCADE"), index=True
-    )
+    test_result_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    issue_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     # NULL means attached by hand; otherwise the rule that created the attachment.
     attachment_rule_id: Mapped[int | None] = mapped_column(
         ForeignKey("issue_test_result_attachment_rule.id", ondelete="SET NULL")
     )
-
-    issue: Mapped[Issue] = relationship(lazy="raise")
-    attachment_rule: Mapped[IssueTestResultAttachmentRule | None] = relationship(lazy="raise")
+    created_at: Mapped[datetime] = mapped_column(DateTime(), server_default=UTC_NOW)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(), server_default=UTC_NOW, onupdate=UTC_NOW
+    )
 
 
 def _array_filter(item_type: object) -> Mapped[list]:  # type: ignore[type-arg]

@@ -1,0 +1,188 @@
+"""Attachments never point at an issue or a result that does not exist.
+
+The references are checked once per statement by triggers (migration 0010) instead of per row
+by foreign keys, and bulk attachment and result deletion are ordered by locks on the results'
+executions. These tests hold one side of each race open in a transaction of their own and let
+the other side run through the API.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from test_observer.db.models import IssueTestResultAttachment, TestExecution, TestResult
+from test_observer.issues.attachments import attach
+from test_observer.issues.schemas import IssueAttachmentRequest
+from tests.backend.executions.conftest import c3_result
+from tests.backend.issues.conftest import ISSUES, execution_with_results, put_issue
+
+GITHUB = "https://github.com/acme/widgets/issues/1"
+END = "/v1/test-executions/end-test"
+# How long a call must stay blocked to count as waiting for the other transaction.
+BLOCKED_FOR_S = 0.5
+
+
+def orphans(db_session: Session) -> int:
+    """Attachments whose result is gone."""
+    db_session.rollback()
+    return (
+        db_session.scalar(
+            select(func.count())
+            .select_from(IssueTestResultAttachment)
+            .where(
+                ~select(TestResult.id)
+                .where(TestResult.id == IssueTestResultAttachment.test_result_id)
+                .exists()
+            )
+        )
+        or 0
+    )
+
+
+def in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(call()), daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_an_attachment_to_a_missing_issue_or_result_is_refused(
+    api: TestClient, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    _, results = execution_with_results(api, ("a", "FAILED"))
+    for row, message in (
+        ({"issue_id": issue["id"] + 1, "test_result_id": results["a"]}, "an issue that"),
+        ({"issue_id": issue["id"], "test_result_id": results["a"] + 1}, "a test result that"),
+    ):
+        with pytest.raises(IntegrityError, match=f"refers to {message} does not exist"):
+            db_session.execute(insert(IssueTestResultAttachment).values(**row))
+        db_session.rollback()
+    db_session.execute(
+        insert(IssueTestResultAttachment).values(issue_id=issue["id"], test_result_id=results["a"])
+    )
+    db_session.commit()
+
+
+def test_an_attachment_cannot_be_moved(api: TestClient, db_session: Session) -> None:
+    issue = put_issue(api, GITHUB)
+    other = put_issue(api, "https://github.com/acme/widgets/issues/2")
+    _, results = execution_with_results(api, ("a", "FAILED"))
+    api.post(f"{ISSUES}/{issue['id']}/attach", json={"test_results": [results["a"]]})
+    with pytest.raises(IntegrityError, match="cannot be moved"):
+        db_session.execute(update(IssueTestResultAttachment).values(issue_id=other["id"]))
+    db_session.rollback()
+
+
+def test_deleting_an_execution_deletes_its_attachments(
+    api: TestClient, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    gone, first = execution_with_results(api, ("a", "FAILED"))
+    _, second = execution_with_results(api, ("a", "FAILED"), ci_link="https://ci/2")
+    ids = [first["a"], second["a"]]
+    api.post(f"{ISSUES}/{issue['id']}/attach", json={"test_results": ids})
+    db_session.execute(delete(TestExecution).where(TestExecution.id == gone))
+    db_session.commit()
+    assert list(db_session.scalars(select(IssueTestResultAttachment.test_result_id))) == [
+        second["a"]
+    ]
+
+
+def test_bulk_attach_waits_for_results_being_replaced(
+    api: TestClient, engine: Engine, db_session: Session
+) -> None:
+    """End-test replaces an execution's results while a bulk attach selects them."""
+    issue = put_issue(api, GITHUB)
+    execution_id, _ = execution_with_results(
+        api, ("a", "FAILED"), ("b", "FAILED"), ci_link="https://ci/1"
+    )
+    execution_with_results(api, ("c", "FAILED"), ci_link="https://ci/2")
+    with Session(engine) as replacing:
+        # What end-test does, held open: lock the execution, delete its results.
+        replacing.scalar(
+            select(TestExecution.id)
+            .where(TestExecution.id == execution_id)
+            .with_for_update(key_share=True)
+        )
+        replacing.execute(delete(TestResult).where(TestResult.test_execution_id == execution_id))
+        thread, outcome = in_background(
+            lambda: api.post(
+                f"{ISSUES}/{issue['id']}/attach",
+                json={"test_results_filters": {"test_result_statuses": ["FAILED"]}},
+            )
+        )
+        time.sleep(BLOCKED_FOR_S)
+        assert thread.is_alive(), "the attach did not wait for the results being deleted"
+        replacing.commit()
+    thread.join(timeout=30)
+    assert outcome[0].status_code == 200, outcome[0].text
+    assert orphans(db_session) == 0
+    assert db_session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) == 1
+
+
+def test_replacing_results_waits_for_a_bulk_attach(
+    api: TestClient, engine: Engine, db_session: Session
+) -> None:
+    """A bulk attach holds its results while end-test comes to replace them."""
+    issue = put_issue(api, GITHUB)
+    execution_with_results(api, ("a", "FAILED"), ("b", "FAILED"), ci_link="https://ci/1")
+    with Session(engine) as attaching:
+        attach(
+            attaching,
+            issue["id"],
+            IssueAttachmentRequest.model_validate(
+                {"test_results_filters": {"test_result_statuses": ["FAILED"]}}
+            ),
+        )
+        thread, outcome = in_background(
+            lambda: api.put(
+                END, json={"ci_link": "https://ci/1", "test_results": [c3_result("a", "fail")]}
+            )
+        )
+        time.sleep(BLOCKED_FOR_S)
+        assert thread.is_alive(), "end-test did not wait for the attachment being made"
+        attaching.commit()
+    thread.join(timeout=30)
+    assert outcome[0].status_code == 200, outcome[0].text
+    assert orphans(db_session) == 0
+    # The results were replaced, so the attachments made to the old ones went with them.
+    assert db_session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) == 0
+
+
+def test_a_concurrent_attach_of_the_same_results_is_not_an_error(
+    api: TestClient, engine: Engine, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    _, results = execution_with_results(api, ("a", "FAILED"), ("b", "FAILED"))
+    with Session(engine) as first:
+        first.execute(
+            insert(IssueTestResultAttachment).values(
+                issue_id=issue["id"], test_result_id=results["a"]
+            )
+        )
+        thread, outcome = in_background(
+            lambda: api.post(
+                f"{ISSUES}/{issue['id']}/attach",
+                json={"test_results": [results["a"], results["b"]]},
+            )
+        )
+        time.sleep(BLOCKED_FOR_S)
+        assert thread.is_alive(), "the second attach did not wait for the first"
+        first.commit()
+    thread.join(timeout=30)
+    assert outcome[0].status_code == 200, outcome[0].text
+    db_session.rollback()
+    rows = db_session.execute(
+        text("SELECT test_result_id FROM issue_test_result_attachment ORDER BY 1")
+    ).scalars()
+    assert list(rows) == [results["a"], results["b"]]
