@@ -8,10 +8,10 @@ Manual attachments never request reruns; only automatic attachment does
 from __future__ import annotations
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Select, delete, exists, literal, select, union
+from sqlalchemy import Select, delete, except_, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from test_observer.db.ids import one_of
 from test_observer.db.models import (
@@ -66,13 +66,17 @@ def _check(session: Session, issue: Issue, request: IssueAttachmentRequest) -> l
     return ids
 
 
-def _selected_ids(ids: list[int], request: IssueAttachmentRequest) -> Select[tuple[int]]:
-    """Ids of the results the request names, by id or by filter."""
+def _selected(
+    ids: list[int],
+    request: IssueAttachmentRequest,
+    column: InstrumentedAttribute[int] = TestResult.id,
+) -> Select[int]:
+    """`column` of the results the request names, by id or by filter."""
     selections = []
     if ids:
-        selections.append(select(TestResult.id).where(TestResult.id.in_(ids)))
+        selections.append(select(column).where(TestResult.id.in_(ids)))
     if request.test_results_filters is not None:
-        selections.append(matching_result_ids(request.test_results_filters))
+        selections.append(matching_result_ids(request.test_results_filters, column))
     return selections[0] if len(selections) == 1 else union(*selections)  # type: ignore[return-value]
 
 
@@ -81,7 +85,6 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
     ids = _check(session, issue, request)
     if not ids and request.test_results_filters is None:
         return issue_response(session, issue)
-    selected = _selected_ids(ids, request).scalar_subquery()
     # Results are deleted only while their execution is locked against sharing (end-test
     # replacing them, or the execution going), so once these locks are held no selected result
     # can vanish before commit and leave an attachment to nothing behind.
@@ -90,24 +93,29 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
             select(TestExecution.id)
             .where(
                 TestExecution.id.in_(
-                    select(TestResult.test_execution_id).where(TestResult.id.in_(selected))
+                    _selected(ids, request, TestResult.test_execution_id).scalar_subquery()
                 )
             )
             .order_by(TestExecution.id)
             .with_for_update(read=True)
         )
     )
+    # EXCEPT reads the issue's existing attachments once. A NOT EXISTS anti-join could be
+    # planned as a nested loop over the table being written, rescanning the rows the statement
+    # has just added for every result: quadratic when the table's statistics say it is empty.
+    missing = except_(
+        select(TestResult.id).where(
+            TestResult.id.in_(_selected(ids, request).scalar_subquery()),
+            one_of(TestResult.test_execution_id, locked),
+        ),
+        select(IssueTestResultAttachment.test_result_id).where(
+            IssueTestResultAttachment.issue_id == issue.id
+        ),
+    ).subquery()
     rows = select(
         literal(issue.id),
-        TestResult.id,
+        missing.c.id,
         literal(request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type),
-    ).where(
-        TestResult.id.in_(selected),
-        one_of(TestResult.test_execution_id, locked),
-        ~exists().where(
-            IssueTestResultAttachment.issue_id == issue.id,
-            IssueTestResultAttachment.test_result_id == TestResult.id,
-        ),
     )
     columns = ["issue_id", "test_result_id", "attachment_rule_id"]
     # A plain insert of the missing pairs is about twice as fast as ON CONFLICT, which checks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from test_observer.artefacts.responses import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
@@ -37,10 +37,13 @@ def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
     )
 
 
-def matching_result_ids(filters: TestResultSearchFilters) -> Select[int]:
-    """Ids of every result the search would find with `filters`, as one subquery for set-based
-    writes (bulk issue attachment). The search's pagination does not apply."""
-    return _joined_results(select(TestResult.id)).where(*result_conditions(filters))
+def matching_result_ids(
+    filters: TestResultSearchFilters, column: InstrumentedAttribute[int] = TestResult.id
+) -> Select[int]:
+    """Ids of every result the search would find with `filters` (or another of their columns,
+    such as their executions), as one subquery for set-based writes (bulk issue attachment).
+    The search's pagination does not apply."""
+    return _joined_results(select(column)).where(*result_conditions(filters))
 
 
 def _matching_test_cases(session: Session, filters: TestResultSearchFilters) -> list[int] | None:

@@ -73,7 +73,6 @@ class IssueTestResultAttachment(Base):
 
     __tablename__ = "issue_test_result_attachment"
     __table_args__ = (
-        Index("issue_test_result_attachment_issue_id_ix", "issue_id"),
         # Only rule-made rows need finding by rule (when the rule is deleted).
         Index(
             "issue_test_result_attachment_attachment_rule_id_ix",
@@ -82,8 +81,8 @@ class IssueTestResultAttachment(Base):
         ),
     )
 
-    test_result_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     issue_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    test_result_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, index=True)
     # NULL means attached by hand; otherwise the rule that created the attachment.
     attachment_rule_id: Mapped[int | None] = mapped_column(
         ForeignKey("issue_test_result_attachment_rule.id", ondelete="SET NULL")

@@ -8,8 +8,8 @@ per statement, and the deletions that used to cascade are done by statement-leve
 `issue` and `test_result`. The rule reference keeps its foreign key: it is NULL on rows
 attached by hand, which it does not look up.
 
-The surrogate id goes too: (test_result_id, issue_id) identifies an attachment, so its unique
-constraint becomes the primary key and the index on test_result_id (a prefix of it) is dropped.
+The surrogate id goes too: (issue_id, test_result_id) identifies an attachment, so its unique
+constraint becomes the primary key, and one index fewer is written per attached result.
 
 Writers that select results while another transaction may delete them lock the results'
 executions FOR SHARE first (`issues/attachments.py`); whoever deletes results holds a stronger
@@ -135,9 +135,7 @@ def upgrade() -> None:
     op.drop_constraint(f"{TABLE}_pkey", TABLE, type_="primary")
     op.drop_column(TABLE, "id")
     op.drop_constraint(f"{TABLE}_issue_id_test_result_id_key", TABLE, type_="unique")
-    op.drop_index(f"{TABLE}_test_result_id_ix", table_name=TABLE)
-    op.create_primary_key(f"{TABLE}_pkey", TABLE, ["test_result_id", "issue_id"])
-    op.create_index(f"{TABLE}_issue_id_ix", TABLE, ["issue_id"])
+    op.create_primary_key(f"{TABLE}_pkey", TABLE, ["issue_id", "test_result_id"])
     for body in (_CHECK_REFERENCES, _REFUSE_REKEYING, _DROP_WITH_RESULTS, _DROP_WITH_ISSUES):
         op.execute(body)
     for name, definition in _TRIGGERS:
@@ -149,7 +147,6 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON {_TRIGGER_TABLES[name]}")
     for function in _FUNCTIONS:
         op.execute(f"DROP FUNCTION {function}()")
-    op.drop_index(f"{TABLE}_issue_id_ix", table_name=TABLE)
     op.drop_constraint(f"{TABLE}_pkey", TABLE, type_="primary")
     # Ids are given again in the order the attachments were made.
     op.add_column(TABLE, sa.Column("id", sa.Integer(), autoincrement=True))
@@ -171,7 +168,6 @@ def downgrade() -> None:
     op.create_unique_constraint(
         f"{TABLE}_issue_id_test_result_id_key", TABLE, ["issue_id", "test_result_id"]
     )
-    op.create_index(f"{TABLE}_test_result_id_ix", TABLE, ["test_result_id"])
     op.create_foreign_key(
         f"{TABLE}_issue_id_fkey", TABLE, "issue", ["issue_id"], ["id"], ondelete="CASCADE"
     )
