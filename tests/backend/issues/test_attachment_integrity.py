@@ -1,6 +1,6 @@
 """Attachments never point at an issue or a result that does not exist.
 
-The references are checked once per statement by triggers (migration 0010) instead of per row
+The references are checked once per statement by triggers (migration 0011) instead of per row
 by foreign keys, and bulk attachment and result deletion are ordered by locks on the results'
 executions. These tests hold one side of each race open in a transaction of their own and let
 the other side run through the API.

@@ -68,7 +68,7 @@ class IssueTestResultAttachment(Base):
 
     Bulk attachment writes a row per result, so each row is kept cheap: the key is the pair
     itself, and the references to the issue and the result are checked once per statement by
-    triggers rather than per row by foreign keys (migration 0010 says how).
+    triggers rather than per row by foreign keys (migration 0011 says how).
     """
 
     __tablename__ = "issue_test_result_attachment"

@@ -15,8 +15,8 @@ Writers that select results while another transaction may delete them lock the r
 executions FOR SHARE first (`issues/attachments.py`); whoever deletes results holds a stronger
 lock on their execution, so the two never interleave.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 13:40:00.000000
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
