@@ -19,6 +19,7 @@ gathered and index-only scans possible.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from test_observer.executions.requests import StartTestRequest
+from test_observer.executions.results import IncomingResult
 from test_observer.executions.start_test import StartTest, artefact_fields
 from test_observer.issues.seed import attach_by_hand, create_issues
 from test_observer.seed import (
@@ -99,6 +101,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         "artefact_build_id",
         "environment_id",
         "test_plan_id",
+        "passed_count",
+        "failed_count",
+        "skipped_count",
     ),
     "test_execution_relevant_link": (*ENTITY, "test_execution_id", "label", "url"),
     "test_execution_metadata": (*ENTITY, "category", "value"),
@@ -313,7 +318,9 @@ class _Writer:
         duration = timedelta(minutes=20 + planned.index % 41)
         ended = planned.outcome == Outcome.ENDED
         arrived = started + (duration if ended else duration / 2)
-        statuses = {result.status for result in planned.results}
+        # Within one payload the last result of a name wins.
+        results = list({r.name: r for r in planned.results}.values())
+        statuses = Counter(result.status for result in results)
         status = (
             (
                 TestExecutionStatus.FAILED
@@ -339,6 +346,9 @@ class _Writer:
                 build_id,
                 environment_id,
                 plan_id,
+                statuses[TestResultStatus.PASSED],
+                statuses[TestResultStatus.FAILED],
+                statuses[TestResultStatus.SKIPPED],
             ),
         )
         for label, url in dict.fromkeys(
@@ -356,7 +366,7 @@ class _Writer:
                 ),
             )
 
-        triggers_rerun = self._results(planned, execution_id, environment, arrived)
+        triggers_rerun = self._results(planned, results, execution_id, environment, arrived)
         settled = arrived if planned.results else started
         if triggers_rerun:
             self.reruns.setdefault(group, [0, settled])
@@ -367,16 +377,20 @@ class _Writer:
             self.reruns.setdefault(group, [0, settled])[0] = planned.rerun_priority
 
     def _results(
-        self, planned: PlannedExecution, execution_id: int, environment: str, at: datetime
+        self,
+        planned: PlannedExecution,
+        results: list[IncomingResult],
+        execution_id: int,
+        environment: str,
+        at: datetime,
     ) -> bool:
         """Write the results and the attachments rules make; whether one of those issues asks
         for automatic reruns."""
-        if not planned.results:
+        if not results:
             return False
         chosen_rules, cache = self._rules_for(planned, environment)
         triggers_rerun = False
-        # Within one payload the last result of a name wins.
-        for result in {r.name: r for r in planned.results}.values():
+        for result in results:
             case_id = self._once(
                 "test_case", result.name, at, result.name, result.category, result.template_id
             )

@@ -45,6 +45,7 @@ SNAPSHOT = {
     "plans": "SELECT name FROM test_plan",
     "executions": f"""
         SELECT te.ci_link, te.c3_link, te.status::text, te.checkbox_version, te.resource_url,
+               te.passed_count, te.failed_count, te.skipped_count,
                {ARTEFACT}, b.architecture, e.name, e.architecture, p.name
         FROM test_execution te
         JOIN artefact_build b ON b.id = te.artefact_build_id
