@@ -23,6 +23,7 @@ from test_observer.db.models import (
     TestResult,
     TestResultStatus,
 )
+from test_observer.executions.results import recount_results
 
 
 def make_artefact(session: Session, **fields: Any) -> Artefact:
@@ -114,4 +115,6 @@ def make_result(
     )
     session.add(result)
     session.flush()
+    # As result ingestion does: the results search counts matches from these.
+    recount_results(session, execution.id)
     return result

@@ -151,6 +151,10 @@ def test_ids_and_content_are_kept_as_the_api_shows_them(
     first_case = next(result for result in results if result["name"] == "suite/case-1")
     assert (first_case["status"], first_case["comment"]) == ("FAILED", "uploaded again")
     assert [issue["issue"]["id"] for issue in first_case["issues"]] == [1]
+    # The results search counts the imported results from the executions' counts.
+    for params in ({}, {"test_result_statuses": "FAILED"}):
+        everything = client.get("/v1/test-results", params={**params, "limit": 1000}).json()
+        assert everything["count"] == len(everything["test_results"]) > 0
 
     # User 3 was notified twice of one review: one notification stays unread.
     with psycopg.connect(libpq_url(database_url)) as connection:

@@ -1,16 +1,21 @@
 """Latency and throughput of the hot endpoints through a real server: `uv run tox -e bench`.
 
-Not part of the default test run. Seeds a database of its own with `test-observer seed`
-(BENCH_SEED_EXECUTIONS executions, default 260, a tenth of the seed's default size;
-BENCH_HISTORY_FACTOR=10 seeds ten times the default size, 26,000 executions or about 4.7 M
-results), or measures an existing, already seeded database given in BENCH_DB_URL. Serves it
-with `test-observer serve --workers BENCH_WORKERS` (default 2) and, for each endpoint and for
-1 and 4 concurrent clients, prints the median and 95th percentile latency, the requests per
-second and the server's CPU time per request (user + system time of the server and its
-workers, read from /proc: unlike wall-clock figures it barely moves when other work loads the
-machine). Ends with the database size. The builds page is that of the seeded snap artefact
-with the most executions, or of the artefact BENCH_ARTEFACT_ID; BENCH_REQUESTS sets the
-requests per client (default 60) and BENCH_ONLY keeps the endpoints whose name contains it.
+Not part of the default test run. Seeds a database of its own with `test-observer seed --bulk`
+(the seed's default size, 2,600 executions and about 470,000 results; BENCH_HISTORY_FACTOR=10
+gives ten times the history, 26,000 executions and about 4.7 M results, in a few minutes), or
+measures an existing, already seeded database given in BENCH_DB_URL (the runs write into it).
+With BENCH_TEMPLATE_DB=NAME the seeded database is kept under that name on the test server,
+seeded the first time only, and every run measures a fresh copy of it (CREATE DATABASE ...
+TEMPLATE), so that runs start from the same data and the long history is built once.
+
+Serves the database with `test-observer serve --workers BENCH_WORKERS` (default 2) and, for
+each endpoint and for 1 and 4 concurrent clients, prints the median and 95th percentile
+latency, the requests per second, the server's CPU time per request (user + system time of
+the server and its workers, read from /proc: unlike wall-clock figures it barely moves when
+other work loads the machine) and the machine's load average when the measurement ended.
+Ends with the database size. The builds page is that of the seeded snap artefact with the
+most executions, or of the artefact BENCH_ARTEFACT_ID; BENCH_REQUESTS sets the requests per
+client (default 60) and BENCH_ONLY keeps the endpoints whose name contains it.
 
 The same load can drive a server started by hand (for a sampling profiler):
 `BENCH_DB_URL=... python -m tests.bench.bench_endpoints http://127.0.0.1:PORT API_KEY [SECONDS]`.
@@ -19,6 +24,7 @@ The same load can drive a server started by hand (for a sampling profiler):
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -26,15 +32,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
 
@@ -210,8 +219,8 @@ def measure(
 
 def report(base: str, headers: dict[str, str], target: Target, server_pid: int) -> str:
     lines = [
-        "| endpoint | clients | p50 ms | p95 ms | req/s | server CPU ms/req |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| endpoint | clients | p50 ms | p95 ms | req/s | server CPU ms/req | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     only = os.environ.get("BENCH_ONLY", "")
     for name, call in endpoints(target).items():
@@ -222,7 +231,7 @@ def report(base: str, headers: dict[str, str], target: Target, server_pid: int) 
             cpu = "" if m.cpu_ms is None else f"{m.cpu_ms:.1f}"
             lines.append(
                 f"| {name} | {clients} | {m.p50_ms:.1f} | {m.p95_ms:.1f} | "
-                f"{m.per_second:.0f} | {cpu} |"
+                f"{m.per_second:.0f} | {cpu} | {os.getloadavg()[0]:.1f} |"
             )
             print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines)
@@ -252,26 +261,80 @@ def _wait_live(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
         time.sleep(0.2)
 
 
+def _seed(url: str, factor: str) -> None:
+    """The seed's dataset, `factor` times the history, written with COPY."""
+    began = time.monotonic()
+    load = os.getloadavg()[0]
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "test_observer", "seed", "--bulk"),
+            *("--history-factor", factor),
+        ],
+        env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(
+        f"\nseeded x{factor} in {time.monotonic() - began:.0f} s (load average "
+        f"{load:.1f} before, {os.getloadavg()[0]:.1f} after); {database_size(url)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _seeded_template(server: str, name: str, factor: str) -> None:
+    """Database `name` on the test server, seeded unless an earlier run did it."""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        seeded = connection.scalar(text("SELECT EXISTS (SELECT 1 FROM artefact)"))
+    engine.dispose()
+    if not seeded:
+        _seed(url, factor)
+
+
+@contextmanager
+def _copy_of(server: str, template: str) -> Iterator[str]:
+    name = f"to_bench_copy_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    began = time.monotonic()
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    print(f"\ncopied {template} in {time.monotonic() - began:.0f} s", file=sys.stderr)
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="module")
 def seeded_url(database_server: str) -> Iterator[str]:
     existing = os.environ.get("BENCH_DB_URL")
     if existing:
         yield existing
         return
+    factor = os.environ.get("BENCH_HISTORY_FACTOR", "1")
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    if template:
+        _seeded_template(database_server, template, factor)
+        with _copy_of(database_server, template) as url:
+            yield url
+        return
     from tests.database import scratch_database
 
-    # A tenth of the seed command's default size unless told; BENCH_HISTORY_FACTOR=10 is ten
-    # times the default size (26,000 executions, about 4.7 M results).
-    factor = os.environ.get("BENCH_HISTORY_FACTOR")
-    default = str(2600 * int(factor)) if factor else "260"
-    executions = os.environ.get("BENCH_SEED_EXECUTIONS", default)
     with scratch_database(database_server, "bench_endpoints") as url:
-        subprocess.run(
-            [sys.executable, "-m", "test_observer", "seed", "--executions", executions],
-            env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        _seed(url, factor)
         yield url
 
 
@@ -304,7 +367,10 @@ def test_endpoint_latency(seeded_url: str, tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    print(f"\n\n{workers} worker(s); {database_size(seeded_url)}\n{table}")
+    print(
+        f"\n\n{workers} worker(s); {database_size(seeded_url)}; "
+        f"load average {os.getloadavg()[0]:.1f}\n{table}"
+    )
 
 
 def _drive(base: str, key: str, seconds: float) -> None:

@@ -119,11 +119,13 @@ _COPY_HISTORY = text(
     """
     WITH copies AS (
         INSERT INTO test_execution (created_at, updated_at, status, artefact_build_id,
-                                    environment_id, test_plan_id, checkbox_version, ci_link)
+                                    environment_id, test_plan_id, checkbox_version, ci_link,
+                                    passed_count, failed_count, skipped_count)
         SELECT created_at - make_interval(days => 31 * :generation),
                updated_at - make_interval(days => 31 * :generation),
                status, artefact_build_id, environment_id, test_plan_id, checkbox_version,
-               ci_link || '#history-' || :generation
+               ci_link || '#history-' || :generation,
+               passed_count, failed_count, skipped_count
         FROM test_execution WHERE ci_link NOT LIKE '%#history-%'
         RETURNING id, ci_link
     )

@@ -111,3 +111,41 @@ def test_round_trip_on_a_database_holding_rows(empty_database: str) -> None:
     migrate.downgrade(empty_database, "base")
     migrate.upgrade(empty_database, "head")
     assert migrate.current(empty_database) == migrate.heads()
+
+
+def test_result_counts_start_from_the_stored_results(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0011")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO artefact (name, version, stage, family, status) "
+                "VALUES ('core22', '1', 'beta', 'snap', 'UNDECIDED');"
+                "INSERT INTO artefact_build (architecture, artefact_id) "
+                "SELECT 'amd64', id FROM artefact;"
+                "INSERT INTO environment (name, architecture) VALUES ('rpi4', 'arm64');"
+                "INSERT INTO test_plan (name) VALUES ('smoke');"
+                "INSERT INTO test_execution (status, artefact_build_id, environment_id, "
+                "test_plan_id, ci_link) SELECT 'IN_PROGRESS', b.id, e.id, p.id, link "
+                "FROM artefact_build b, environment e, test_plan p, "
+                "unnest(ARRAY['with', 'without']) AS link;"
+                "INSERT INTO test_case (name, category) "
+                "SELECT 'case' || i, '' FROM generate_series(1, 6) AS i;"
+                "INSERT INTO test_result (status, comment, io_log, test_execution_id, "
+                "test_case_id) SELECT (ARRAY['PASSED', 'PASSED', 'PASSED', 'FAILED', "
+                "'SKIPPED', 'SKIPPED'])[c.id]::testresultstatus, '', '', te.id, c.id "
+                "FROM test_case c, test_execution te WHERE te.ci_link = 'with'"
+            )
+        )
+    migrate.upgrade(empty_database, "0012")
+    with engine.connect() as connection:
+        counts = dict(
+            connection.execute(
+                text(
+                    "SELECT ci_link, ARRAY[passed_count, failed_count, skipped_count] "
+                    "FROM test_execution"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert counts == {"with": [3, 1, 2], "without": [0, 0, 0]}

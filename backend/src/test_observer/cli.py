@@ -677,10 +677,25 @@ def seed_command(
     issues: Annotated[
         int, typer.Option(help="Issues triaging recurring failures (a third with a rule).", min=0)
     ] = 60,
+    history_factor: Annotated[
+        int,
+        typer.Option(
+            help="Multiply the history: the artefacts, the versions per line and the "
+            "executions, so the dashboards keep their size.",
+            min=1,
+        ),
+    ] = 1,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            help="Write the same data with COPY instead of the service code, with dates "
+            "spread over weeks of history: minutes for ten times the default size.",
+        ),
+    ] = False,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
 ) -> None:
     """Fill an empty database with a realistic, deterministic dataset (for development and
-    benchmarks), through the same code paths the API uses."""
+    benchmarks), through the same code paths the API uses, or with COPY (`--bulk`)."""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -703,7 +718,7 @@ def seed_command(
         seed=seed,
         batch=batch,
         issues=issues,
-    )
+    ).with_history(history_factor)
     engine = make_engine(url)
     began = time.monotonic()
     try:
@@ -717,13 +732,20 @@ def seed_command(
             console=None,
             transient=False,
         ) as progress:
-            task = progress.add_task("Seeding executions", total=executions)
-            counts = fill(
-                make_session_factory(engine),
-                plan,
-                Settings(db_url=url),
-                progress=lambda done: progress.update(task, completed=done),
-            )
+            task = progress.add_task("Seeding executions", total=plan.executions)
+            if bulk:
+                from test_observer.bulk_seed import bulk_seed
+
+                counts = bulk_seed(
+                    engine, plan, progress=lambda done: progress.update(task, completed=done)
+                )
+            else:
+                counts = fill(
+                    make_session_factory(engine),
+                    plan,
+                    Settings(db_url=url),
+                    progress=lambda done: progress.update(task, completed=done),
+                )
     except ValueError as error:
         fail(str(error))
     finally:

@@ -2,7 +2,9 @@
 
 Everything goes through the same service functions CI requests use (start-test, end-test,
 posting results, metadata, reruns), so the data has the shape the API produces. Work is
-committed in batches; a rerun of the same numbers and seed builds the same database.
+committed in batches; a rerun of the same numbers and seed builds the same database. What each
+execution does is planned apart from how it is written (`plan_execution`, from a random
+generator of its own), so that `bulk_seed` writes the same executions with COPY.
 
 Shape: artefacts are spread over the five families in lines of several versions (so results
 have history), each version is built for every architecture, and executions walk through the
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -71,6 +74,17 @@ class SeedPlan:
     batch: int = 50
     # Issues triaging recurring failures (see issues/seed.py).
     issues: int = 60
+
+    def with_history(self, factor: int) -> SeedPlan:
+        """`factor` times the history: `factor` times the versions of every artefact line,
+        each tested as often as before. The dashboards, which show the newest version of each
+        line, keep their size (but for charms, where every artefact is its own line)."""
+        return replace(
+            self,
+            artefacts=self.artefacts * factor,
+            versions_per_line=self.versions_per_line * factor,
+            executions=self.executions * factor,
+        )
 
 
 def _artefact_payload(index: int, family: FamilyName, versions_per_line: int) -> dict[str, Any]:
@@ -145,6 +159,97 @@ def _results(rng: random.Random, family: FamilyName, count: int) -> list[Incomin
     return results
 
 
+class Outcome(Enum):
+    ENDED = "ended"  # finished through end-test with every result
+    RUNNING = "running"  # still running, half of its results posted
+    STARTED = "started"  # started, nothing posted yet
+
+
+@dataclass(frozen=True)
+class PlannedExecution:
+    """What the seed does for one execution; the same whichever way it is written."""
+
+    index: int
+    artefact_index: int
+    # The position of the build's architecture among the plan's (before images pin theirs).
+    arch_slot: int
+    # The pass over all (artefact, architecture) combinations this execution belongs to.
+    round: int
+    payload: dict[str, Any]
+    outcome: Outcome
+    results: list[IncomingResult]
+    metadata: dict[str, list[str]]
+    rerun_priority: int | None
+
+    @property
+    def family(self) -> FamilyName:
+        return FamilyName(self.payload["family"])
+
+    @property
+    def ci_link(self) -> str:
+        return str(self.payload["ci_link"])
+
+    @property
+    def c3_link(self) -> str:
+        return f"https://c3.example.com/submissions/{self.index}"
+
+
+CHECKBOX_VERSION = "4.1.0"
+
+
+def artefact_payloads(plan: SeedPlan) -> list[dict[str, Any]]:
+    return [
+        _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)], plan.versions_per_line)
+        for i in range(plan.artefacts)
+    ]
+
+
+def execution_slot(plan: SeedPlan, index: int) -> tuple[int, int, int]:
+    """(round, artefact index, architecture slot) of execution `index`: executions walk
+    through every (artefact, architecture) combination, round after round."""
+    round_, slot = divmod(index, plan.artefacts * plan.architectures)
+    artefact_index, arch_slot = divmod(slot, plan.architectures)
+    return round_, artefact_index, arch_slot
+
+
+def plan_execution(plan: SeedPlan, payloads: list[dict[str, Any]], index: int) -> PlannedExecution:
+    """Execution `index` of the plan. Each execution draws from a generator of its own, so
+    executions can be produced in any order and still be the same."""
+    rng = random.Random(f"{plan.seed}/{index}")
+    round_, artefact_index, arch_slot = execution_slot(plan, index)
+    environment = (round_ + arch_slot * 7 + artefact_index) % plan.environments
+    payload = dict(payloads[artefact_index])
+    family = FamilyName(payload["family"])
+    # An image is built for one architecture only.
+    arch_index = artefact_index % plan.architectures if family == FamilyName.image else arch_slot
+    arch = ARCHITECTURES[arch_index]
+    ci_link = f"https://ci.example.com/job/{family.value}/{index}"
+    payload |= {
+        "arch": arch,
+        "environment": f"{arch}-lab-{environment:02d}",
+        "test_plan": f"{family.value}-certification",
+        "ci_link": ci_link,
+        "relevant_links": [{"label": "Job", "url": ci_link}],
+        "needs_assignment": False,
+    }
+    if family in (FamilyName.snap, FamilyName.charm):
+        payload["revision"] = 100 + artefact_index
+    roll = rng.random()
+    outcome = Outcome.ENDED if roll < 0.85 else Outcome.RUNNING if roll < 0.95 else Outcome.STARTED
+    count = {Outcome.ENDED: plan.results, Outcome.RUNNING: plan.results // 2}.get(outcome, 0)
+    return PlannedExecution(
+        index=index,
+        artefact_index=artefact_index,
+        arch_slot=arch_slot,
+        round=round_,
+        payload=payload,
+        outcome=outcome,
+        results=_results(rng, family, count),
+        metadata={"lab": [f"lab-{environment % 3}"]} if index % 2 == 0 else {},
+        rerun_priority=index % 3 if index % 10 == 0 else None,
+    )
+
+
 def check_can_seed(factory: sessionmaker[Session], plan: SeedPlan) -> None:
     """Raise ValueError when `plan` cannot be seeded into this database."""
     if plan.architectures > len(ARCHITECTURES):
@@ -166,12 +271,7 @@ def seed(
 ) -> dict[str, int]:
     """Fill an empty database; `progress` is called with the number of executions done."""
     check_can_seed(factory, plan)
-    rng = random.Random(plan.seed)
-    payloads = [
-        _artefact_payload(i // len(FAMILIES), FAMILIES[i % len(FAMILIES)], plan.versions_per_line)
-        for i in range(plan.artefacts)
-    ]
-    combinations = plan.artefacts * plan.architectures
+    payloads = artefact_payloads(plan)
     templates = _templates(plan.results)
     # Rules exist before results arrive, so that ingestion attaches through its hook.
     with factory() as session, session.begin():
@@ -180,7 +280,7 @@ def seed(
     while done < plan.executions:
         with factory() as session, session.begin():
             for index in range(done, min(done + plan.batch, plan.executions)):
-                _one_execution(session, settings, rng, plan, payloads, index, combinations)
+                _one_execution(session, settings, plan_execution(plan, payloads, index))
         done = min(done + plan.batch, plan.executions)
         progress(done)
     with factory() as session, session.begin():
@@ -199,48 +299,18 @@ def seed(
         }
 
 
-def _one_execution(
-    session: Session,
-    settings: Settings,
-    rng: random.Random,
-    plan: SeedPlan,
-    payloads: list[dict[str, Any]],
-    index: int,
-    combinations: int,
-) -> None:
-    slot = index % combinations
-    artefact_index, arch_index = divmod(slot, plan.architectures)
-    environment = (index // combinations + arch_index * 7 + artefact_index) % plan.environments
-    payload = dict(payloads[artefact_index])
-    family = FamilyName(payload["family"])
-    if family == FamilyName.image:
-        # An image is built for one architecture only.
-        arch_index = artefact_index % plan.architectures
-    arch = ARCHITECTURES[arch_index]
-    ci_link = f"https://ci.example.com/job/{family.value}/{index}"
-    payload |= {
-        "arch": arch,
-        "environment": f"{arch}-lab-{environment:02d}",
-        "test_plan": f"{family.value}-certification",
-        "ci_link": ci_link,
-        "relevant_links": [{"label": "Job", "url": ci_link}],
-        "needs_assignment": False,
-    }
-    if family in (FamilyName.snap, FamilyName.charm):
-        payload["revision"] = 100 + artefact_index
-    request: StartTest = _START.validate_python(payload)
+def _one_execution(session: Session, settings: Settings, planned: PlannedExecution) -> None:
+    request: StartTest = _START.validate_python(planned.payload)
     execution_id = start_test(session, request, settings)
-
-    results = _results(rng, family, plan.results)
-    roll = rng.random()
-    if roll < 0.85:
+    results = planned.results
+    if planned.outcome == Outcome.ENDED:
         # Finished: the final list through end-test, which also sets the status.
         end_test(
             session,
             EndTestExecutionRequest.model_construct(
-                ci_link=ci_link,
-                c3_link=f"https://c3.example.com/submissions/{index}",
-                checkbox_version="4.1.0",
+                ci_link=planned.ci_link,
+                c3_link=planned.c3_link,
+                checkbox_version=CHECKBOX_VERSION,
                 test_results=[
                     C3TestResult.model_construct(
                         name=r.name,
@@ -254,8 +324,7 @@ def _one_execution(
                 ],
             ),
         )
-    elif roll < 0.95:
-        # Still running: half the results have arrived.
+    elif planned.outcome == Outcome.RUNNING:
         post_results(
             session,
             execution_id,
@@ -268,20 +337,20 @@ def _one_execution(
                     comment=r.comment,
                     io_log=r.io_log,
                 )
-                for r in results[: len(results) // 2]
+                for r in results
             ],
         )
-    if index % 2 == 0:
+    if planned.metadata:
         patch_execution(
             session,
             execution_id,
-            TestExecutionsPatchRequest(execution_metadata={"lab": [f"lab-{environment % 3}"]}),
+            TestExecutionsPatchRequest(execution_metadata=planned.metadata),
         )
-    if index % 10 == 0:
+    if planned.rerun_priority is not None:
         create_reruns(
             session,
             SEEDER,
             settings.model_copy(update={"ignore_permissions": frozenset(Permission)}),
-            RerunRequest(test_execution_ids={execution_id}, priority=index % 3),
+            RerunRequest(test_execution_ids={execution_id}, priority=planned.rerun_priority),
             silent=True,
         )

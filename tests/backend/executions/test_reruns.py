@@ -193,3 +193,26 @@ def test_listing_sends_the_same_statements_for_one_or_many_reruns(
     # Not only as many statements: the same text, so each is prepared and planned once per
     # connection whatever the number of listed executions (ids travel as one array).
     assert many == one
+
+
+def test_listing_a_page_of_a_long_queue_shows_each_groups_newest_execution(
+    api: TestClient, engine: Engine
+) -> None:
+    newest = {}
+    for i in range(6):
+        group = snap(environment=f"env-{i}")
+        start(api, group)
+        newest[i] = start(api, group)
+        api.post(URL, json={"test_execution_ids": [newest[i]], "priority": i % 3})
+
+    def page(limit: int) -> tuple[list[int], int]:
+        with count_statements(engine) as counter:
+            listed = api.get(URL, params={"limit": limit}).json()
+        return [item["test_execution_id"] for item in listed], counter.count
+
+    # Highest priority first, then the oldest request.
+    queue = [newest[i] for i in (2, 5, 1, 4, 0, 3)]
+    two, two_statements = page(2)
+    everything, all_statements = page(100)
+    assert (two, everything) == (queue[:2], queue)
+    assert two_statements == all_statements

@@ -32,31 +32,42 @@ _DROP_RULE_ATTACHMENTS = text(
     """
 )
 
+# The stored results with what the rules look at are read first, from their ids: a separate
+# (materialised) step, so that PostgreSQL cannot start from the rules and the executions they
+# accept, which its estimates of the rules' array conditions sometimes make it do (reading the
+# results of every accepted execution, hundreds of milliseconds, instead of the few stored).
 # DISTINCT ON keeps one row per (issue, result): the lowest matching rule id, which is then
 # the rule recorded. (An ORDER BY feeding an INSERT would not guarantee which row wins.)
 _ATTACH_BY_RULES = text(
     """
+    WITH stored AS MATERIALIZED (
+        SELECT result.id, result.status, tc.name AS case_name, tc.template_id,
+               te.id AS execution_id, a.family, a.name AS artefact, a.version, a.stage,
+               a.track, env.name AS environment
+        FROM test_result AS result
+        JOIN test_case AS tc ON tc.id = result.test_case_id
+        JOIN test_execution AS te ON te.id = result.test_execution_id
+        JOIN artefact_build AS build ON build.id = te.artefact_build_id
+        JOIN artefact AS a ON a.id = build.artefact_id
+        JOIN environment AS env ON env.id = te.environment_id
+        WHERE result.id = ANY(CAST(:result_ids AS integer[]))
+    )
     INSERT INTO issue_test_result_attachment (issue_id, test_result_id, attachment_rule_id)
-    SELECT DISTINCT ON (rule.issue_id, result.id) rule.issue_id, result.id, rule.id
-    FROM test_result AS result
-    JOIN test_case AS tc ON tc.id = result.test_case_id
-    JOIN test_execution AS te ON te.id = result.test_execution_id
-    JOIN artefact_build AS build ON build.id = te.artefact_build_id
-    JOIN artefact AS a ON a.id = build.artefact_id
-    JOIN environment AS env ON env.id = te.environment_id
+    SELECT DISTINCT ON (rule.issue_id, stored.id) rule.issue_id, stored.id, rule.id
+    FROM stored
     JOIN issue_test_result_attachment_rule AS rule ON rule.enabled
-     AND (cardinality(rule.families) = 0 OR a.family = ANY(rule.families))
-     AND (cardinality(rule.artefacts) = 0 OR a.name = ANY(rule.artefacts))
-     AND (cardinality(rule.artefact_versions) = 0 OR a.version = ANY(rule.artefact_versions))
-     AND (cardinality(rule.artefact_stages) = 0 OR a.stage = ANY(rule.artefact_stages))
-     AND (cardinality(rule.artefact_tracks) = 0 OR a.track = ANY(rule.artefact_tracks))
-     AND (cardinality(rule.environment_names) = 0 OR env.name = ANY(rule.environment_names))
-     AND (cardinality(rule.test_case_names) = 0 OR tc.name = ANY(rule.test_case_names))
-     AND (cardinality(rule.template_ids) = 0 OR tc.template_id = ANY(rule.template_ids))
+     AND (cardinality(rule.families) = 0 OR stored.family = ANY(rule.families))
+     AND (cardinality(rule.artefacts) = 0 OR stored.artefact = ANY(rule.artefacts))
+     AND (cardinality(rule.artefact_versions) = 0 OR stored.version = ANY(rule.artefact_versions))
+     AND (cardinality(rule.artefact_stages) = 0 OR stored.stage = ANY(rule.artefact_stages))
+     AND (cardinality(rule.artefact_tracks) = 0 OR stored.track = ANY(rule.artefact_tracks))
+     AND (cardinality(rule.environment_names) = 0
+          OR stored.environment = ANY(rule.environment_names))
+     AND (cardinality(rule.test_case_names) = 0 OR stored.case_name = ANY(rule.test_case_names))
+     AND (cardinality(rule.template_ids) = 0 OR stored.template_id = ANY(rule.template_ids))
      AND (cardinality(rule.test_result_statuses) = 0
-          OR result.status = ANY(rule.test_result_statuses))
-    WHERE result.id = ANY(CAST(:result_ids AS integer[]))
-      AND NOT EXISTS (
+          OR stored.status = ANY(rule.test_result_statuses))
+    WHERE NOT EXISTS (
         SELECT 1
         FROM issue_test_result_attachment_rule_execution_metadata AS wanted
         WHERE wanted.attachment_rule_id = rule.id
@@ -66,12 +77,13 @@ _ATTACH_BY_RULES = text(
             JOIN test_execution_metadata AS md
               ON md.category = accepted.category AND md.value = accepted.value
             JOIN test_execution_metadata_association_table AS link
-              ON link.test_execution_metadata_id = md.id AND link.test_execution_id = te.id
+              ON link.test_execution_metadata_id = md.id
+             AND link.test_execution_id = stored.execution_id
             WHERE accepted.attachment_rule_id = rule.id
               AND accepted.category = wanted.category
           )
       )
-    ORDER BY rule.issue_id, result.id, rule.id
+    ORDER BY rule.issue_id, stored.id, rule.id
     ON CONFLICT (issue_id, test_result_id) DO NOTHING
     """
 )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     or_,
     select,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
@@ -322,11 +323,22 @@ def list_reruns(
     environment_architecture: str | None,
     build_architecture: str | None,
 ) -> list[PendingRerun]:
-    newest = _newest_executions().subquery()
+    # The newest execution of each request's group, looked up per request as the requests are
+    # read in queue order: with a limit, only the requests on the page are looked up, however
+    # long the queue.
+    newest = (
+        select(TestExecution.id)
+        .where(same_group())
+        .order_by(TestExecution.created_at.desc(), TestExecution.id.desc())
+        .limit(1)
+        .correlate(TestExecutionRerunRequest)
+        .lateral()
+    )
     query = (
         select(TestExecutionRerunRequest, TestExecution, ArtefactBuild, Artefact.family)
-        .join(newest, newest.c[0] == TestExecutionRerunRequest.id)
-        .join(TestExecution, TestExecution.id == newest.c[1])
+        .select_from(TestExecutionRerunRequest)
+        .join(newest, true())
+        .join(TestExecution, TestExecution.id == newest.c.id)
         .join(ArtefactBuild, ArtefactBuild.id == TestExecutionRerunRequest.artefact_build_id)
         .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
         .join(Environment, Environment.id == TestExecutionRerunRequest.environment_id)

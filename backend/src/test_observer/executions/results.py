@@ -103,6 +103,25 @@ _UPSERT_RESULTS = text(
 )
 
 
+# The execution's results per status, counted again after every write rather than adjusted:
+# writers of one execution take turns (lock_execution), so the counts are exact when the
+# transaction commits. Leaves `updated_at` alone: the execution itself did not change.
+_RECOUNT = text(
+    """
+    UPDATE test_execution
+    SET passed_count = c.passed, failed_count = c.failed, skipped_count = c.skipped
+    FROM (
+        SELECT count(*) FILTER (WHERE status = 'PASSED') AS passed,
+               count(*) FILTER (WHERE status = 'FAILED') AS failed,
+               count(*) FILTER (WHERE status = 'SKIPPED') AS skipped
+        FROM test_result
+        WHERE test_execution_id = :execution_id
+    ) AS c
+    WHERE test_execution.id = :execution_id
+    """
+)
+
+
 def store_results(
     session: Session,
     execution_id: int,
@@ -112,9 +131,25 @@ def store_results(
 ) -> list[int]:
     """Insert or replace the results of an execution (one per test case); their ids.
 
-    Four statements at most, plus those of the attachment hook.
+    The only way results are written: callers hold the execution's lock. Five statements at
+    most, plus those of the attachment hook.
     """
-    results = _last_per_name(results)
+    result_ids = _store(session, execution_id, _last_per_name(results), update_templates)
+    recount_results(session, execution_id)
+    return result_ids
+
+
+def recount_results(session: Session, execution_id: int) -> None:
+    """Count the execution's results per status again (see `TestExecution.passed_count`)."""
+    session.execute(_RECOUNT, {"execution_id": execution_id})
+
+
+def _store(
+    session: Session,
+    execution_id: int,
+    results: Sequence[IncomingResult],
+    update_templates: bool,
+) -> list[int]:
     if not results:
         return []
     names = [result.name for result in results]

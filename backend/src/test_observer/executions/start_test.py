@@ -59,7 +59,7 @@ IMAGE_DETAILS = (
 )
 
 
-def _artefact_fields(request: StartTest) -> dict[str, Any]:
+def artefact_fields(request: StartTest) -> dict[str, Any]:
     """The artefact's columns as a new artefact would get them from this request."""
     fields: dict[str, Any] = {
         "family": FamilyName(request.family),
@@ -110,7 +110,7 @@ def _artefact(session: Session, request: StartTest) -> tuple[int, str]:
         else:
             return existing, _image_arch(session, existing, request.arch)
 
-    fields = _artefact_fields(request)
+    fields = artefact_fields(request)
     key = {name: fields[name] for name in ARTEFACT_IDENTITY[family]}
     values = {name: value for name, value in fields.items() if name not in key}
     artefact_id, created = find_or_create(session, Artefact, key, values, index_where=partial_index)

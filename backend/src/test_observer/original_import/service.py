@@ -117,6 +117,7 @@ def import_original(
         if dry_run:
             target.rollback()
             return report
+        _count_results_per_execution(target)
         _move_sequences(target)
         _check_counts(target, report)
         target.commit()
@@ -325,6 +326,25 @@ def _drop_secondary_structures(
     for _, drop, _ in rows:
         target.execute(str(drop))
     return [str(create) for _, _, create in reversed(rows)]
+
+
+def _count_results_per_execution(target: psycopg.Connection[tuple[object, ...]]) -> None:
+    """The executions' counts of results per status, which the original does not keep."""
+    target.execute(
+        """
+        UPDATE test_execution AS te
+        SET passed_count = c.passed, failed_count = c.failed, skipped_count = c.skipped
+        FROM (
+            SELECT test_execution_id,
+                   count(*) FILTER (WHERE status = 'PASSED') AS passed,
+                   count(*) FILTER (WHERE status = 'FAILED') AS failed,
+                   count(*) FILTER (WHERE status = 'SKIPPED') AS skipped
+            FROM test_result
+            GROUP BY test_execution_id
+        ) AS c
+        WHERE c.test_execution_id = te.id
+        """
+    )
 
 
 def _move_sequences(target: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from test_observer.artefacts.responses import artefact_responses
@@ -16,8 +16,14 @@ from test_observer.db.models import (
     TestCase,
     TestExecution,
     TestResult,
+    TestResultStatus,
 )
-from test_observer.executions.filters import TestResultSearchFilters, result_conditions
+from test_observer.executions.filters import (
+    TestResultSearchFilters,
+    execution_conditions,
+    joined,
+    result_conditions,
+)
 from test_observer.executions.responses import execution_responses, result_responses
 
 from .schemas import TestResultSearchItem, TestResultSearchResponse
@@ -58,12 +64,46 @@ def _matching_test_cases(session: Session, filters: TestResultSearchFilters) -> 
     return list(session.scalars(query))
 
 
+STATUS_COUNTS = {
+    TestResultStatus.PASSED: TestExecution.passed_count,
+    TestResultStatus.FAILED: TestExecution.failed_count,
+    TestResultStatus.SKIPPED: TestExecution.skipped_count,
+}
+
+
+def _count(
+    session: Session, filters: TestResultSearchFilters, conditions: list[ColumnElement[bool]]
+) -> int:
+    """The number of matching results.
+
+    When only the executions and the results' statuses are filtered, it adds up the
+    executions' counts per status: one row per matching execution instead of one per result,
+    so it does not grow with the number of results. Filters on the results themselves (test
+    cases, templates, issues, dates) count the matching results.
+    """
+    if (
+        filters.test_cases
+        or filters.template_ids
+        or filters.issues
+        or filters.from_date is not None
+        or filters.until_date is not None
+    ):
+        return session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
+    statuses = set(filters.test_result_statuses or STATUS_COUNTS)
+    total: ColumnElement[int] = literal(0)
+    for status, column in STATUS_COUNTS.items():
+        if status in statuses:
+            total = total + column
+    query = joined(select(func.coalesce(func.sum(total), 0)).select_from(TestExecution))
+    return session.scalar(query.where(*execution_conditions(filters, dates=False))) or 0
+
+
 def search_results(
     session: Session, filters: TestResultSearchFilters, limit: int, offset: int
 ) -> TestResultSearchResponse:
     """Newest results first; `count` is the number of matches. Twelve statements at most."""
     conditions = result_conditions(filters, test_case_ids=_matching_test_cases(session, filters))
-    count = session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
+    count = _count(session, filters, conditions)
     rows = (
         session.execute(
             _joined_results(select(TestResult.id, TestExecution.id, Artefact.id, ArtefactBuild))

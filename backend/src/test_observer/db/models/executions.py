@@ -75,6 +75,12 @@ class TestExecution(Entity):
     test_plan_id: Mapped[int] = mapped_column(
         ForeignKey("test_plan.id", ondelete="CASCADE"), index=True
     )
+    # The execution's results per status, recounted whenever its results are written (under
+    # the execution's lock, see executions.results): the results search adds these up instead
+    # of counting every matching result, which grows with the history.
+    passed_count: Mapped[int] = mapped_column(server_default=text("0"))
+    failed_count: Mapped[int] = mapped_column(server_default=text("0"))
+    skipped_count: Mapped[int] = mapped_column(server_default=text("0"))
 
     artefact_build: Mapped[ArtefactBuild] = relationship(lazy="raise")
     environment: Mapped[Environment] = relationship(lazy="raise")
