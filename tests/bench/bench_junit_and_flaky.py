@@ -128,10 +128,10 @@ _COPY_HISTORY = text(
         RETURNING id, ci_link
     )
     INSERT INTO test_result (created_at, updated_at, status, comment, io_log,
-                             test_execution_id, test_case_id)
+                             test_execution_id, environment_id, test_case_id)
     SELECT r.created_at - make_interval(days => 31 * :generation),
            r.updated_at - make_interval(days => 31 * :generation),
-           r.status, r.comment, r.io_log, copies.id, r.test_case_id
+           r.status, r.comment, r.io_log, copies.id, r.environment_id, r.test_case_id
     FROM copies
     JOIN test_execution AS original
       ON original.ci_link || '#history-' || :generation = copies.ci_link
