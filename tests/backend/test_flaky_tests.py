@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -139,6 +139,17 @@ def test_the_default_window_is_the_last_30_days(api: TestClient, db_session: Ses
     # An until_date alone ends a 30-day window.
     until = (datetime.now() - timedelta(days=35)).isoformat()
     assert flaky(api, until_date=until, min_runs=4)["test_cases"][0]["runs"] == 4
+
+
+def test_zoned_dates_are_compared_in_utc(api: TestClient) -> None:
+    for status in [P, F, P, F, P]:
+        run(api, {"t": status})
+    now = datetime.now(UTC)
+    # Read without their offsets, these bounds would leave every result out of the window.
+    since = (now - timedelta(minutes=10)).astimezone(timezone(timedelta(hours=2)))
+    until = (now + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5)))
+    body = flaky(api, from_date=since.isoformat(), until_date=until.isoformat())
+    assert listed(body) == [("t", "rpi4b", 5, 2, 4, 1.0)]
 
 
 def test_results_search_filters_and_test_plans(api: TestClient) -> None:
