@@ -11,7 +11,8 @@ The copy cannot drift: the results' foreign key now references the execution's
 The (test_case_id, created_at, id) index drops the columns that revision 0005 included for
 the list's previous plan.
 
-The backfill rewrites every result once; on a large database this revision takes a while.
+The backfill rewrites every result once; on a large database this revision takes a while, and
+until autovacuum has passed over test_result the list reads the rows as well as the index.
 
 Revision ID: 0010
 Revises: 0009
