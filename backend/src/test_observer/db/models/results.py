@@ -52,7 +52,7 @@ class TestResult(Entity):
             "test_case_id",
             "created_at",
             "id",
-            postgresql_include=["status", "test_execution_id"],
+            postgresql_include=["status"],
             postgresql_where=text("status IN ('PASSED', 'FAILED')"),
         ),
         # Results that may need triage: an execution's triage state reads only these instead

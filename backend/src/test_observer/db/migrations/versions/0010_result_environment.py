@@ -62,7 +62,7 @@ def upgrade() -> None:
         RUNS_INDEX,
         "test_result",
         ["environment_id", "test_case_id", "created_at", "id"],
-        postgresql_include=["status", "test_execution_id"],
+        postgresql_include=["status"],
         postgresql_where=sa.text("status IN ('PASSED', 'FAILED')"),
     )
 
