@@ -129,7 +129,7 @@ def flaky_test_cases(
         .having(run_count >= min_runs, flips >= min_flips)
         .cte("pairs")
     )
-    score = cast(pairs.c.flips, Float) / (pairs.c.runs - 1)
+    score = cast(pairs.c.flips, Float) / cast(pairs.c.runs - 1, Float)
     page = (
         select(
             pairs.c.test_case_id,
