@@ -111,7 +111,11 @@ def make_result(
     values: dict[str, Any] = {"comment": "", "io_log": ""}
     values.update(fields)
     result = TestResult(
-        test_execution_id=execution.id, test_case_id=case.id, status=status, **values
+        test_execution_id=execution.id,
+        environment_id=execution.environment_id,
+        test_case_id=case.id,
+        status=status,
+        **values,
     )
     session.add(result)
     session.flush()

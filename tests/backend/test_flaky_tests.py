@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from test_observer.db.models import TestResult
+from test_observer.db.models import TestExecution, TestResult
 from test_observer.executions.filters import TestResultSearchFilters
 from test_observer.test_cases.flaky import flaky_test_cases
-from tests.backend.executions.conftest import EVERY_PERMISSION, charm, result, snap, start
+from tests.backend.executions.conftest import (
+    EVERY_PERMISSION,
+    c3_result,
+    charm,
+    result,
+    snap,
+    start,
+)
 from tests.backend.statements import count_statements
 
 FLAKY = "/v1/test-cases/flaky"
@@ -133,6 +141,17 @@ def test_the_default_window_is_the_last_30_days(api: TestClient, db_session: Ses
     assert flaky(api, until_date=until, min_runs=4)["test_cases"][0]["runs"] == 4
 
 
+def test_zoned_dates_are_compared_in_utc(api: TestClient) -> None:
+    for status in [P, F, P, F, P]:
+        run(api, {"t": status})
+    now = datetime.now(UTC)
+    # Read without their offsets, these bounds would leave every result out of the window.
+    since = (now - timedelta(minutes=10)).astimezone(timezone(timedelta(hours=2)))
+    until = (now + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5)))
+    body = flaky(api, from_date=since.isoformat(), until_date=until.isoformat())
+    assert listed(body) == [("t", "rpi4b", 5, 2, 4, 1.0)]
+
+
 def test_results_search_filters_and_test_plans(api: TestClient) -> None:
     for i in range(5):
         status = P if i % 2 else F
@@ -181,3 +200,86 @@ def test_one_statement(api: TestClient, engine: Engine) -> None:
             response = flaky_test_cases(session, filters)
         assert response.count == 2
         assert counter.count == 1
+
+
+def test_a_replaced_result_counts_with_its_new_status(api: TestClient) -> None:
+    executions = [run(api, {"t": status}) for status in [P, F, P, F, P]]
+    assert listed(flaky(api)) == [("t", "rpi4b", 5, 2, 4, 1.0)]
+    # Uploaded again into the same executions, the failures become passes: no flips remain.
+    for execution_id in executions[1::2]:
+        response = api.post(
+            f"/v1/test-executions/{execution_id}/test-results", json=[result("t", P)]
+        )
+        assert response.status_code == 200
+    assert listed(flaky(api, min_flips=0)) == [("t", "rpi4b", 5, 0, 0, 0.0)]
+
+
+# Each result carries a copy of its execution's environment, which the list reads instead of
+# the execution's: every way results are written must keep the two equal.
+
+
+def mismatched_results(db_session: Session) -> tuple[int, int]:
+    """(results, results whose environment differs from their execution's)."""
+    row = db_session.execute(
+        text(
+            "SELECT count(*), count(*) FILTER (WHERE r.environment_id <> e.environment_id) "
+            "FROM test_result r JOIN test_execution e ON e.id = r.test_execution_id"
+        )
+    ).one()
+    return row[0], row[1]
+
+
+def test_every_way_of_writing_results_copies_the_execution_environment(
+    api: TestClient, db_session: Session
+) -> None:
+    posted = run(api, {"a": P, "b": F}, environment="lab-1")
+    # Replaced by a later upload of the same names.
+    api.post(f"/v1/test-executions/{posted}/test-results", json=[result("a", F)])
+    start(api, snap(environment="lab-2", ci_link="https://ci/ended"))
+    ended = api.put(
+        "/v1/test-executions/end-test",
+        json={"ci_link": "https://ci/ended", "test_results": [c3_result("a", "fail")]},
+    )
+    assert ended.status_code == 200
+    junit = start(api, snap(environment="lab-3"))
+    report = b'<testsuite><testcase classname="c" name="j"><failure/></testcase></testsuite>'
+    uploaded = api.post(
+        f"/v1/test-executions/{junit}/junit",
+        content=report,
+        headers={"Content-Type": "application/xml"},
+    )
+    assert uploaded.status_code == 200
+    assert mismatched_results(db_session) == (4, 0)
+
+
+def test_a_result_cannot_name_another_environment(api: TestClient, db_session: Session) -> None:
+    execution_id = run(api, {"t": P}, environment="lab-1")
+    other = run(api, {"u": P}, environment="lab-2")
+    other_environment = db_session.get(TestExecution, other)
+    assert other_environment is not None
+    with pytest.raises(IntegrityError):
+        db_session.execute(
+            update(TestResult)
+            .where(TestResult.test_execution_id == execution_id)
+            .values(environment_id=other_environment.environment_id)
+        )
+    db_session.rollback()
+    assert mismatched_results(db_session) == (2, 0)
+
+
+def test_results_follow_their_execution_to_another_environment(
+    api: TestClient, db_session: Session
+) -> None:
+    # No endpoint moves an execution today; should one ever, its results go with it.
+    moved = run(api, {"t": P}, environment="lab-1")
+    for status in [F, P, F, P]:
+        run(api, {"t": status}, environment="lab-2")
+    target = db_session.scalar(
+        select(TestExecution.environment_id).where(TestExecution.id != moved).limit(1)
+    )
+    db_session.execute(
+        update(TestExecution).where(TestExecution.id == moved).values(environment_id=target)
+    )
+    db_session.commit()
+    assert mismatched_results(db_session) == (5, 0)
+    assert listed(flaky(api)) == [("t", "lab-2", 5, 2, 4, 1.0)]

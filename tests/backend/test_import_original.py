@@ -161,7 +161,13 @@ def test_ids_and_content_are_kept_as_the_api_shows_them(
         unread = connection.execute(
             "SELECT id FROM notification WHERE user_id = 3 AND dismissed_at IS NULL"
         ).fetchall()
+        # The original kept the environment on executions only; each result now has a copy.
+        copies = connection.execute(
+            "SELECT count(*) FILTER (WHERE r.environment_id = e.environment_id) "
+            "FROM test_result r JOIN test_execution e ON e.id = r.test_execution_id"
+        ).fetchone()
     assert unread == [(1,)]
+    assert copies == (SHAPE.executions * SHAPE.results_per_execution,)
 
     closed = client.get("/v1/issues/2").json()
     assert (closed["status"], closed["key"]) == ("closed", "12")

@@ -149,3 +149,61 @@ def test_result_counts_start_from_the_stored_results(empty_database: str) -> Non
         )
     engine.dispose()
     assert counts == {"with": [3, 1, 2], "without": [0, 0, 0]}
+
+
+def test_results_receive_their_executions_environment(empty_database: str) -> None:
+    """Revision 0013 copies each execution's environment onto its results; its downgrade
+    removes the copy and keeps the results."""
+    migrate.upgrade(empty_database, "0012")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO artefact (name, version, stage, family, status) "
+                "VALUES ('core22', '20240101', 'beta', 'snap', 'UNDECIDED')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO artefact_build (architecture, revision, artefact_id) "
+                "SELECT 'amd64', 1, id FROM artefact"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO environment (name, architecture) "
+                "VALUES ('rpi4', 'arm64'), ('rpi5', 'arm64')"
+            )
+        )
+        connection.execute(text("INSERT INTO test_plan (name) VALUES ('smoke')"))
+        connection.execute(
+            text(
+                "INSERT INTO test_execution "
+                "(status, artefact_build_id, environment_id, test_plan_id) "
+                "SELECT 'IN_PROGRESS', b.id, e.id, p.id "
+                "FROM artefact_build b, environment e, test_plan p"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO test_case (name, category) VALUES ('a', ''), ('b', '')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO test_result (status, comment, io_log, test_execution_id, "
+                "test_case_id) SELECT 'PASSED', '', '', e.id, c.id "
+                "FROM test_execution e, test_case c"
+            )
+        )
+    copies = text(
+        "SELECT r.environment_id = e.environment_id "
+        "FROM test_result r JOIN test_execution e ON e.id = r.test_execution_id"
+    )
+    migrate.upgrade(empty_database, "0013")
+    with engine.connect() as connection:
+        assert connection.scalars(copies).all() == [True] * 4
+    migrate.downgrade(empty_database, "0012")
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM test_result")) == 4
+        columns = {column["name"] for column in inspect(connection).get_columns("test_result")}
+    assert "environment_id" not in columns
+    engine.dispose()

@@ -118,6 +118,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "comment",
         "io_log",
         "test_execution_id",
+        "environment_id",
         "test_case_id",
     ),
     "issue_test_result_attachment": (
@@ -372,7 +373,9 @@ class _Writer:
                 ),
             )
 
-        triggers_rerun = self._results(planned, results, execution_id, environment, arrived)
+        triggers_rerun = self._results(
+            planned, results, (execution_id, environment_id), environment, arrived
+        )
         settled = arrived if planned.results else started
         if triggers_rerun:
             self.reruns.setdefault(group, [0, settled])
@@ -386,12 +389,12 @@ class _Writer:
         self,
         planned: PlannedExecution,
         results: list[IncomingResult],
-        execution_id: int,
+        execution: tuple[int, int],
         environment: str,
         at: datetime,
     ) -> bool:
-        """Write the results and the attachments rules make; whether one of those issues asks
-        for automatic reruns."""
+        """Write the results of `execution` (its id and environment id) and the attachments
+        rules make; whether one of those issues asks for automatic reruns."""
         if not results:
             return False
         chosen_rules, cache = self._rules_for(planned, environment)
@@ -410,7 +413,7 @@ class _Writer:
                     result.status.value,
                     result.comment,
                     result.io_log,
-                    execution_id,
+                    *execution,
                     case_id,
                 ),
             )

@@ -1,9 +1,10 @@
 """Storing test results in bulk: a fixed number of statements however many results arrive.
 
 Test cases are upserted with one `INSERT … ON CONFLICT DO NOTHING` plus one lookup; results
-with one `INSERT … SELECT FROM unnest(…)` joined to the cases. Within one payload the last
-result for a test name wins. Names are inserted in sorted order so that concurrent uploads
-sharing new test names lock them in the same order and cannot deadlock.
+with one `INSERT … SELECT FROM unnest(…)` joined to the cases, which also copies the
+execution's environment onto each result (the flaky-test list orders runs by it). Within one
+payload the last result for a test name wins. Names are inserted in sorted order so that
+concurrent uploads sharing new test names lock them in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ _UPDATE_TEMPLATES = text(
 
 _UPSERT_RESULTS = text(
     """
-    INSERT INTO test_result (test_execution_id, test_case_id, status, comment, io_log)
-    SELECT :execution_id, test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log
+    INSERT INTO test_result (test_execution_id, environment_id, test_case_id, status, comment,
+                             io_log)
+    SELECT :execution_id, (SELECT environment_id FROM test_execution WHERE id = :execution_id),
+           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log
     FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
                 CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]))
          WITH ORDINALITY AS r(name, status, comment, io_log, position)

@@ -6,7 +6,8 @@ so a table is copied column for column except where ours differs:
 - `application` keeps SHA-256 digests of API keys, never the keys: the digest and the visible
   prefix are computed on the source side, so no clear key reaches our database.
 - reviewer and bundled-build links carry a `position` here; the original kept no order, so
-  the order is that of the ids. A closed issue's `closed_at` is its last update.
+  the order is that of the ids. A closed issue's `closed_at` is its last update. A result
+  carries its execution's environment.
 - the original's races left duplicates that our unique constraints refuse; each is merged
   deterministically (`Merge`), and references to a merged row move to the row that is kept.
 
@@ -60,8 +61,11 @@ _MERGED_RESULTS = f"""(
     JOIN ({_DUPLICATE_GROUPS}) g USING (test_execution_id, test_case_id)
     WHERE r.id <> g.kept_id
 )"""
+# Each result also carries its execution's environment, which the original kept only on the
+# execution.
 _KEPT_RESULTS = f"""(
-    SELECT r.* FROM test_result r
+    SELECT r.*, e.environment_id FROM test_result r
+    JOIN test_execution e ON e.id = r.test_execution_id
     WHERE NOT EXISTS (SELECT FROM {_MERGED_RESULTS} m WHERE m.id = r.id)
 )"""
 _ATTACHMENTS_ON_KEPT_RESULTS = f"""(
@@ -139,6 +143,7 @@ TABLES: tuple[TableCopy, ...] = (
     TableCopy("test_execution_rerun_request"),
     TableCopy(
         "test_result",
+        computed=(("environment_id", "environment_id"),),
         source=_KEPT_RESULTS,
         merge=Merge("several results of one test case in one execution (concurrent uploads)"),
     ),

@@ -59,6 +59,9 @@ class TestExecution(Entity):
         Index(None, "test_plan_id", "artefact_build_id", "environment_id"),
         Index(None, "updated_at"),
         Index(None, "created_at"),
+        # Results carry their execution's environment; their foreign key references this pair,
+        # so that PostgreSQL holds the copy equal to the execution's.
+        UniqueConstraint("id", "environment_id"),
     )
 
     ci_link: Mapped[str | None] = mapped_column(String(200), unique=True)

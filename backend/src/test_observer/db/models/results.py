@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Entity
@@ -30,16 +30,30 @@ class TestResult(Entity):
         # One result per test case within an execution. Being a real constraint, it lets result
         # ingestion replace results with one INSERT ... ON CONFLICT instead of a read per row.
         UniqueConstraint("test_execution_id", "test_case_id"),
+        # The execution, and its environment with it: the copy below cannot differ from the
+        # execution's, and follows it if the execution's environment is ever changed.
+        ForeignKeyConstraint(
+            ["test_execution_id", "environment_id"],
+            ["test_execution.id", "test_execution.environment_id"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
         Index(None, "created_at"),
         # A test case's newest results first: the results search by test case reads a page off
-        # this index instead of walking every result by date. The flaky-test list reads a
-        # window of results in test-case order from it alone, hence the included columns.
+        # this index instead of walking every result by date.
+        Index(None, "test_case_id", "created_at", "id"),
+        # The flaky-test list reads a window of runs (passed and failed results) in the order
+        # its window function needs, (environment, test case, time), with their status, from
+        # this index alone: no join to the executions and no sort. Queries must spell the
+        # condition with literals (see test_cases.flaky) for PostgreSQL to match the predicate.
         Index(
-            None,
+            "test_result_run_history_ix",
+            "environment_id",
             "test_case_id",
             "created_at",
             "id",
-            postgresql_include=["test_execution_id", "status"],
+            postgresql_include=["status"],
+            postgresql_where=text("status IN ('PASSED', 'FAILED')"),
         ),
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
@@ -55,9 +69,10 @@ class TestResult(Entity):
     comment: Mapped[str] = mapped_column(String())
     io_log: Mapped[str] = mapped_column(String())
     # Indexed by the unique constraint above, whose first column it is.
-    test_execution_id: Mapped[int] = mapped_column(
-        ForeignKey("test_execution.id", ondelete="CASCADE")
-    )
+    test_execution_id: Mapped[int] = mapped_column()
+    # The execution's environment, written with the result. Runs are compared per environment,
+    # and with the environment on the result the flaky-test list needs no join to order them.
+    environment_id: Mapped[int] = mapped_column()
     # Indexed by the (test_case_id, created_at, id) index above, whose first column it is.
     test_case_id: Mapped[int] = mapped_column(ForeignKey("test_case.id", ondelete="CASCADE"))
 
