@@ -26,19 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from test_observer.db.models import (
-    Artefact,
     ArtefactStatus,
     FamilyName,
     Issue,
-    IssueTestResultAttachment,
-    IssueTestResultAttachmentRule,
-    TestExecution,
     TestExecutionStatus,
-    TestResult,
     TestResultStatus,
 )
 from test_observer.executions.requests import StartTestRequest
@@ -56,6 +51,7 @@ from test_observer.seed import (
     check_can_seed,
     execution_slot,
     plan_execution,
+    seeded_counts,
 )
 
 _START: TypeAdapter[StartTest] = TypeAdapter(StartTestRequest)
@@ -523,15 +519,4 @@ def bulk_seed(
         attach_by_hand(session, issue_ids, FAMILIES, templates)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE"))
-    with factory() as session:
-        return {
-            name: session.scalar(select(func.count()).select_from(model)) or 0
-            for name, model in (
-                ("artefacts", Artefact),
-                ("executions", TestExecution),
-                ("results", TestResult),
-                ("issues", Issue),
-                ("attachment_rules", IssueTestResultAttachmentRule),
-                ("attachments", IssueTestResultAttachment),
-            )
-        }
+    return seeded_counts(factory)

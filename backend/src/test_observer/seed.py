@@ -285,6 +285,11 @@ def seed(
         progress(done)
     with factory() as session, session.begin():
         attach_by_hand(session, issue_ids, FAMILIES, templates)
+    return seeded_counts(factory)
+
+
+def seeded_counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    """What the database holds, by the names the seed's summary uses."""
     with factory() as session:
         return {
             name: session.scalar(select(func.count()).select_from(model)) or 0
