@@ -140,19 +140,12 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
 def detach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
     issue = find_issue(session, issue_id)
     ids = _check(session, issue, request)
-    if ids:
-        session.execute(
-            delete(IssueTestResultAttachment).where(
-                IssueTestResultAttachment.issue_id == issue.id,
-                IssueTestResultAttachment.test_result_id.in_(ids),
-            )
-        )
-    if request.test_results_filters is not None:
+    if ids or request.test_results_filters is not None:
         session.execute(
             delete(IssueTestResultAttachment).where(
                 IssueTestResultAttachment.issue_id == issue.id,
                 IssueTestResultAttachment.test_result_id.in_(
-                    matching_result_ids(request.test_results_filters)
+                    _selected(ids, request).scalar_subquery()
                 ),
             )
         )
