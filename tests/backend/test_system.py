@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -237,3 +238,14 @@ def test_simple_request_from_the_frontend_carries_cors_headers(client: TestClien
     response = client.get("/v1/version", headers={"Origin": FRONTEND})
     assert response.headers["access-control-allow-origin"] == FRONTEND
     assert response.headers["access-control-allow-credentials"] == "true"
+
+
+def test_the_start_up_heap_is_kept_out_of_full_collections_while_serving(
+    client: TestClient,
+) -> None:
+    assert gc.get_freeze_count() == 0
+    with client:
+        assert client.get("/").status_code == 200
+        assert gc.get_freeze_count() > 10_000
+    # Stopped, the app can be freed again.
+    assert gc.get_freeze_count() == 0
