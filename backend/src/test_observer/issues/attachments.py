@@ -8,7 +8,7 @@ Manual attachments never request reruns; only automatic attachment does
 from __future__ import annotations
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Select, delete, except_, literal, select, union
+from sqlalchemy import ColumnElement, Select, delete, except_, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -70,14 +70,19 @@ def _selected(
     ids: list[int],
     request: IssueAttachmentRequest,
     column: InstrumentedAttribute[int] = TestResult.id,
+    *conditions: ColumnElement[bool],
 ) -> Select[int]:
-    """`column` of the results the request names, by id or by filter."""
+    """`column` of the results the request names, by id or by filter, that meet `conditions`."""
     selections = []
     if ids:
-        selections.append(select(column).where(TestResult.id.in_(ids)))
+        selections.append(select(column).where(TestResult.id.in_(ids), *conditions))
     if request.test_results_filters is not None:
-        selections.append(matching_result_ids(request.test_results_filters, column))
-    return selections[0] if len(selections) == 1 else union(*selections)  # type: ignore[return-value]
+        selections.append(
+            matching_result_ids(request.test_results_filters, column).where(*conditions)
+        )
+    if len(selections) == 1:
+        return selections[0]
+    return select(union(*selections).subquery().c[0])
 
 
 def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:
@@ -104,10 +109,7 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
     # planned as a nested loop over the table being written, rescanning the rows the statement
     # has just added for every result: quadratic when the table's statistics say it is empty.
     missing = except_(
-        select(TestResult.id).where(
-            TestResult.id.in_(_selected(ids, request).scalar_subquery()),
-            one_of(TestResult.test_execution_id, locked),
-        ),
+        _selected(ids, request, TestResult.id, one_of(TestResult.test_execution_id, locked)),
         select(IssueTestResultAttachment.test_result_id).where(
             IssueTestResultAttachment.issue_id == issue.id
         ),
