@@ -1,7 +1,7 @@
-"""Attachments never point at an issue or a result that does not exist.
+"""Attachments never point at an issue, a result or a rule that does not exist.
 
-The references are checked once per statement by triggers (migration 0011) instead of per row
-by foreign keys, and bulk attachment and result deletion are ordered by locks on the results'
+The references are checked once per statement by triggers (migrations 0011 and 0014) instead
+of per row by foreign keys, and bulk attachment and result deletion are ordered by locks on the results'
 executions. These tests hold one side of each race open in a transaction of their own and let
 the other side run through the API.
 """
@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from test_observer.db.models import IssueTestResultAttachment, TestExecution, TestResult
+from test_observer.db.models import (
+    Issue,
+    IssueTestResultAttachment,
+    IssueTestResultAttachmentRule,
+    TestExecution,
+    TestResult,
+)
 from test_observer.issues.attachments import attach
 from test_observer.issues.schemas import IssueAttachmentRequest
 from tests.backend.executions.conftest import c3_result
@@ -29,6 +35,9 @@ GITHUB = "https://github.com/acme/widgets/issues/1"
 END = "/v1/test-executions/end-test"
 # How long a call must stay blocked to count as waiting for the other transaction.
 BLOCKED_FOR_S = 0.5
+# A rule that ingestion never applies to these tests' snap results, so that they write its
+# attachments themselves.
+NO_MATCH = {"families": ["charm"]}
 
 
 def orphans(db_session: Session) -> int:
@@ -71,6 +80,89 @@ def test_an_attachment_to_a_missing_issue_or_result_is_refused(
         insert(IssueTestResultAttachment).values(issue_id=issue["id"], test_result_id=results["a"])
     )
     db_session.commit()
+
+
+def test_an_attachment_to_a_missing_rule_is_refused(api: TestClient, db_session: Session) -> None:
+    issue = put_issue(api, GITHUB)
+    rule = api.post(f"{ISSUES}/{issue['id']}/attachment-rules", json=NO_MATCH).json()
+    _, results = execution_with_results(api, ("a", "FAILED"), ("b", "FAILED"))
+    row = {"issue_id": issue["id"], "test_result_id": results["a"]}
+    with pytest.raises(IntegrityError, match="refers to an attachment rule that does not exist"):
+        db_session.execute(
+            insert(IssueTestResultAttachment).values(**row, attachment_rule_id=rule["id"] + 1)
+        )
+    db_session.rollback()
+    db_session.execute(
+        insert(IssueTestResultAttachment).values(
+            [row, {**row, "test_result_id": results["b"], "attachment_rule_id": rule["id"]}]
+        )
+    )
+    db_session.commit()
+    with pytest.raises(IntegrityError, match="refers to an attachment rule that does not exist"):
+        db_session.execute(
+            update(IssueTestResultAttachment).values(attachment_rule_id=rule["id"] + 1)
+        )
+    db_session.rollback()
+    db_session.execute(update(IssueTestResultAttachment).values(attachment_rule_id=rule["id"]))
+    db_session.commit()
+
+
+def test_deleting_an_issue_deletes_its_rules_and_their_attachments(
+    api: TestClient, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    kept = put_issue(api, "https://github.com/acme/widgets/issues/2")
+    owners = (issue, kept)
+    rules = [
+        api.post(f"{ISSUES}/{owner['id']}/attachment-rules", json=NO_MATCH).json()
+        for owner in owners
+    ]
+    _, results = execution_with_results(api, ("a", "FAILED"))
+    db_session.execute(
+        insert(IssueTestResultAttachment).values(
+            [
+                {
+                    "issue_id": owner["id"],
+                    "test_result_id": results["a"],
+                    "attachment_rule_id": rule["id"],
+                }
+                for owner, rule in zip(owners, rules, strict=True)
+            ]
+        )
+    )
+    db_session.commit()
+    db_session.execute(delete(Issue).where(Issue.id == issue["id"]))
+    db_session.commit()
+    remaining = db_session.execute(
+        select(IssueTestResultAttachment.issue_id, IssueTestResultAttachment.attachment_rule_id)
+    ).all()
+    assert [tuple(row) for row in remaining] == [(kept["id"], rules[1]["id"])]
+    assert list(db_session.scalars(select(IssueTestResultAttachmentRule.id))) == [rules[1]["id"]]
+
+
+def test_deleting_a_rule_waits_for_an_attachment_it_is_making(
+    api: TestClient, engine: Engine, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    rule = api.post(f"{ISSUES}/{issue['id']}/attachment-rules", json=NO_MATCH).json()
+    _, results = execution_with_results(api, ("a", "FAILED"))
+    with Session(engine) as attaching:
+        attaching.execute(
+            insert(IssueTestResultAttachment).values(
+                issue_id=issue["id"], test_result_id=results["a"], attachment_rule_id=rule["id"]
+            )
+        )
+        thread, outcome = in_background(
+            lambda: api.delete(f"{ISSUES}/{issue['id']}/attachment-rules/{rule['id']}")
+        )
+        time.sleep(BLOCKED_FOR_S)
+        assert thread.is_alive(), "the rule was deleted under an attachment being made by it"
+        attaching.commit()
+    thread.join(timeout=30)
+    assert outcome[0].status_code == 204, outcome[0].text
+    db_session.rollback()
+    # The attachment stays, as if made by hand.
+    assert list(db_session.scalars(select(IssueTestResultAttachment.attachment_rule_id))) == [None]
 
 
 def test_an_attachment_cannot_be_moved(api: TestClient, db_session: Session) -> None:

@@ -67,8 +67,9 @@ class IssueTestResultAttachment(Base):
     """An issue attached to a test result, by hand or by a rule.
 
     Bulk attachment writes a row per result, so each row is kept cheap: the key is the pair
-    itself, and the references to the issue and the result are checked once per statement by
-    triggers rather than per row by foreign keys (migration 0011 says how).
+    itself, and the references to the issue, the result and the rule are checked once per
+    statement by triggers rather than per row by foreign keys (migrations 0011 and 0014 say
+    how).
     """
 
     __tablename__ = "issue_test_result_attachment"
@@ -83,10 +84,9 @@ class IssueTestResultAttachment(Base):
 
     issue_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     test_result_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, index=True)
-    # NULL means attached by hand; otherwise the rule that created the attachment.
-    attachment_rule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("issue_test_result_attachment_rule.id", ondelete="SET NULL")
-    )
+    # NULL means attached by hand; otherwise the rule that created the attachment (checked
+    # per statement as well, and cleared when the rule is deleted).
+    attachment_rule_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(DateTime(), server_default=UTC_NOW)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(), server_default=UTC_NOW, onupdate=UTC_NOW
