@@ -8,7 +8,7 @@ Manual attachments never request reruns; only automatic attachment does
 from __future__ import annotations
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import ColumnElement, Select, delete, except_, literal, select, union
+from sqlalchemy import ColumnElement, Select, delete, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -105,22 +105,32 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
             .with_for_update(read=True)
         )
     )
-    # EXCEPT reads the issue's existing attachments once. A NOT EXISTS anti-join could be
-    # planned as a nested loop over the table being written, rescanning the rows the statement
-    # has just added for every result: quadratic when the table's statistics say it is empty.
-    missing = except_(
-        _selected(ids, request, TestResult.id, one_of(TestResult.test_execution_id, locked)),
-        select(IssueTestResultAttachment.test_result_id).where(
-            IssueTestResultAttachment.issue_id == issue.id
-        ),
+    selected = _selected(
+        ids, request, TestResult.id, one_of(TestResult.test_execution_id, locked)
     ).subquery()
-    # In id order, each index grows at its right edge; in the hash order EXCEPT returns them,
-    # every row lands on a random page and the insert takes twice as long.
-    rows = select(
-        literal(issue.id),
-        missing.c.id,
-        literal(request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type),
-    ).order_by(missing.c.id)
+    result_id = selected.c[0]
+    # PostgreSQL answers this with a hash or merge anti-join against the primary key's
+    # (issue_id, test_result_id): it sizes the table by its current pages, not by statistics
+    # that may predate the last bulk attachment, so it does not mistake it for an empty one.
+    attached = (
+        select(IssueTestResultAttachment.test_result_id)
+        .where(
+            IssueTestResultAttachment.issue_id == issue.id,
+            IssueTestResultAttachment.test_result_id == result_id,
+        )
+        .exists()
+    )
+    # In id order, each index grows at its right edge; in the order of a hash join, every row
+    # lands on a random page and the insert takes twice as long.
+    rows = (
+        select(
+            literal(issue.id),
+            result_id,
+            literal(request.attachment_rule, IssueTestResultAttachment.attachment_rule_id.type),
+        )
+        .where(~attached)
+        .order_by(result_id)
+    )
     columns = ["issue_id", "test_result_id", "attachment_rule_id"]
     # A plain insert of the missing pairs is about twice as fast as ON CONFLICT, which checks
     # every row for a conflict. A concurrent writer attaching the same pair in between is rare;
