@@ -105,13 +105,19 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
             .with_for_update(read=True)
         )
     )
-    selected = _selected(
-        ids, request, TestResult.id, one_of(TestResult.test_execution_id, locked)
-    ).subquery()
+    # Planned on its own (MATERIALIZED), the selection keeps its hash joins whatever
+    # PostgreSQL guesses about the issue's existing attachments. Inlined, statistics taken
+    # while everything was attached made it expect one missing result and join the rest of
+    # the selection by nested loops: 3 to 20 s instead of half a second.
+    selected = (
+        _selected(ids, request, TestResult.id, one_of(TestResult.test_execution_id, locked))
+        .cte("selected")
+        .prefix_with("MATERIALIZED")
+    )
     result_id = selected.c[0]
-    # PostgreSQL answers this with a hash or merge anti-join against the primary key's
-    # (issue_id, test_result_id): it sizes the table by its current pages, not by statistics
-    # that may predate the last bulk attachment, so it does not mistake it for an empty one.
+    # The issue's attachments are then hashed, or merged along the primary key
+    # (issue_id, test_result_id), never rescanned per result: PostgreSQL sizes the table by
+    # its current pages, so it cannot take a large table for an empty one.
     attached = (
         select(IssueTestResultAttachment.test_result_id)
         .where(
