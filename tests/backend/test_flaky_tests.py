@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, event, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -200,6 +201,37 @@ def test_one_statement(api: TestClient, engine: Engine) -> None:
             response = flaky_test_cases(session, filters)
         assert response.count == 2
         assert counter.count == 1
+
+
+def test_the_unfiltered_list_reads_its_runs_and_the_failed_pairs_from_indexes(
+    api: TestClient, engine: Engine
+) -> None:
+    for status in [P, F, P, F, P]:
+        run(api, {"a": status, "b": P})
+    sent: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        sent.append((args[2], args[3]))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with Session(engine) as session:
+            response = flaky_test_cases(session, TestResultSearchFilters())
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert [case.test_case for case in response.test_cases] == ["a"]
+    statement, parameters = sent[-1]
+    with engine.connect() as connection:
+        # The tables are tiny here, so PostgreSQL would scan them whatever the indexes: ask
+        # whether the indexes can serve the statement at all, as on a large database.
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = json.dumps(
+            connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar()
+        )
+    assert '"Seq Scan"' not in plan
+    assert "test_result_run_history_ix" in plan
+    # Only the pairs that failed in the window reach the window function.
+    assert "test_result_failed_run_ix" in plan
 
 
 def test_a_replaced_result_counts_with_its_new_status(api: TestClient) -> None:

@@ -55,6 +55,15 @@ class TestResult(Entity):
             postgresql_include=["status"],
             postgresql_where=text("status IN ('PASSED', 'FAILED')"),
         ),
+        # Where each test case failed in each environment: the flaky-test list considers only
+        # the pairs with a failure in its window (a pair that never failed never flipped).
+        Index(
+            "test_result_failed_run_ix",
+            "environment_id",
+            "test_case_id",
+            "created_at",
+            postgresql_where=text("status = 'FAILED'"),
+        ),
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
         # (see executions.responses) for PostgreSQL to match it with this predicate.
