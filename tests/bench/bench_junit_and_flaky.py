@@ -6,14 +6,18 @@ Not part of the default test run (the file name is not collected unless named).
   over HTTP to a real server, into a new execution (every test case new) and again into the
   same one (every result replaced). Target: under 2 s each.
 * Flaky: `GET /v1/test-cases/flaky` on a dataset of the default `test-observer seed` size,
-  unfiltered and with typical filters; median and p95 over RUNS calls. Target: p95 under
-  200 ms. With BENCH_HISTORY=4, the executions and results are copied three times further
-  back in time first (four times the history, the window's contents unchanged); target
-  400 ms.
+  written by `seed --bulk`, which dates it as weeks of history (the service-path seed dates
+  every result today, which no 30-day window of a running service looks like). Unfiltered and
+  with typical filters, at the list's default parameters: median and p95 over RUNS calls,
+  target p95 under 200 ms. With BENCH_HISTORY=4, the executions and results are copied three
+  times further back in time first (four times the history, the window's contents
+  unchanged); target 400 ms. Every pair (`min_flips=0`, not a default) is measured and
+  printed too, without a target: it has every run of the window go through the window
+  function, where the default reads only the pairs that failed.
 
-Seeding the default size takes minutes: set BENCH_FLAKY_DB_URL to a database already seeded
-with `test-observer seed` to reuse it (it is migrated, and with BENCH_HISTORY it grows).
-BENCH_RUNS changes the number of timed calls per query (default 30).
+Set BENCH_FLAKY_DB_URL to a database already seeded with `test-observer seed` (either way) to
+reuse it (it is migrated, and with BENCH_HISTORY it grows). BENCH_RUNS changes the number of
+timed calls per query (default 30).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ JUNIT_TARGET_S = 2.0
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 WARM_UP = 3
 FLAKY_TARGET_MS = {1: 200.0, 4: 400.0}
+EVERY_PAIR = "every pair (min_flips=0)"
 
 
 def _report(size: int) -> bytes:
@@ -173,7 +178,7 @@ def flaky_database(database_server: str) -> Iterator[str]:
         return
     with scratch_database(database_server, "bench_flaky") as url:
         subprocess.run(
-            [sys.executable, "-m", "test_observer", "seed"],
+            [sys.executable, "-m", "test_observer", "seed", "--bulk"],
             env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
             check=True,
             stdout=subprocess.DEVNULL,
@@ -214,7 +219,7 @@ def test_flaky_list_latency(flaky_database: str) -> None:
         "families=snap": {"families": "snap"},
         "one environment": {"environments": environment},
         "one test plan": {"test_plans": plan},
-        "every pair (min_flips=0)": {"min_flips": 0},
+        EVERY_PAIR: {"min_flips": 0},
     }
     target = FLAKY_TARGET_MS.get(history, FLAKY_TARGET_MS[4])
     rows = []
@@ -227,6 +232,11 @@ def test_flaky_list_latency(flaky_database: str) -> None:
     print("| query | median ms | p95 ms | pairs listed | target p95 |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, median, p95, count in rows:
-        print(f"| {label} | {median:.0f} | {p95:.0f} | {count:,} | < {target:.0f} |")
-    slow = [f"{label}: {p95:.0f} ms" for label, _, p95, _ in rows if p95 >= target]
+        goal = "-" if label == EVERY_PAIR else f"< {target:.0f}"
+        print(f"| {label} | {median:.0f} | {p95:.0f} | {count:,} | {goal} |")
+    slow = [
+        f"{label}: {p95:.0f} ms"
+        for label, _, p95, _ in rows
+        if label != EVERY_PAIR and p95 >= target
+    ]
     assert not slow, "p95 over target: " + "; ".join(slow)
