@@ -1,9 +1,9 @@
 """Attachments never point at an issue, a result or a rule that does not exist.
 
 The references are checked once per statement by triggers (migrations 0011 and 0014) instead
-of per row by foreign keys, and bulk attachment and result deletion are ordered by locks on the results'
-executions. These tests hold one side of each race open in a transaction of their own and let
-the other side run through the API.
+of per row by foreign keys, and bulk attachment and result deletion are ordered by locks on the
+results' executions. These tests hold one side of each race open in a transaction of their own
+and let the other side run through the API.
 """
 
 from __future__ import annotations
