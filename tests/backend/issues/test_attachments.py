@@ -174,6 +174,29 @@ def test_filter_attach_matches_the_results_search(  # AR4
     assert attached(db_session) == set()
 
 
+def test_attach_and_detach_by_ids_and_filters_together(
+    api: TestClient, db_session: Session
+) -> None:
+    issue = put_issue(api, GITHUB)
+    _, results = execution_with_results(api, ("a", "PASSED"), ("b", "FAILED"), ("c", "PASSED"))
+    url = f"{ISSUES}/{issue['id']}"
+    # The id names a passed result, the filter the failed one: both are attached, once each.
+    body = {
+        "test_results": [results["a"], results["b"]],
+        "test_results_filters": {"test_result_statuses": ["FAILED"]},
+    }
+    assert api.post(f"{url}/attach", json=body).status_code == 200
+    assert attached(db_session) == {
+        (issue["id"], results["a"], None),
+        (issue["id"], results["b"], None),
+    }
+    assert api.post(f"{url}/attach", json=body).status_code == 200
+    assert len(attached(db_session)) == 2
+    api.post(f"{url}/attach", json={"test_results": [results["c"]]})
+    assert api.post(f"{url}/detach", json=body).status_code == 200
+    assert attached(db_session) == {(issue["id"], results["c"], None)}
+
+
 def test_detach_by_filter_touches_only_this_issue(api: TestClient, db_session: Session) -> None:
     issue = put_issue(api, GITHUB)
     other = put_issue(api, "https://github.com/acme/widgets/issues/2")
