@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Float,
+    SQLColumnExpression,
     bindparam,
     cast,
     func,
@@ -71,6 +72,19 @@ def _literal_time(name: str, value: datetime) -> BindParameter[datetime]:
     return bindparam(name, value, type_=DateTime(), literal_execute=True)
 
 
+def _in_window(
+    created_at: SQLColumnExpression[datetime],
+    since: datetime,
+    until: datetime | None,
+    name: str = "",
+) -> list[ColumnElement[bool]]:
+    """`created_at` within the window, its bounds written into the statement under `name`."""
+    conditions = [created_at >= _literal_time(f"{name}from_date", since)]
+    if until is not None:
+        conditions.append(created_at <= _literal_time(f"{name}until_date", until))
+    return conditions
+
+
 def _failed_in_window(since: datetime, until: datetime | None) -> ColumnElement[bool]:
     """Whether the result's test case failed in its environment within the window.
 
@@ -90,10 +104,8 @@ def _failed_in_window(since: datetime, until: datetime | None) -> ColumnElement[
         == bindparam(
             "failed", TestResultStatus.FAILED, type_=TestResult.status.type, literal_execute=True
         ),
-        failed.created_at >= _literal_time("failed_from_date", since),
+        *_in_window(failed.created_at, since, until, "failed_"),
     ]
-    if until is not None:
-        conditions.append(failed.created_at <= _literal_time("failed_until_date", until))
     return select(failed.id).where(*conditions).exists()
 
 
@@ -111,10 +123,7 @@ def flaky_test_cases(
     until = filters.until_date
     since = filters.from_date or (until or _utc_now()) - DEFAULT_WINDOW
     undated = filters.model_copy(update={"from_date": None, "until_date": None})
-    conditions = result_conditions(undated)
-    conditions.append(TestResult.created_at >= _literal_time("from_date", since))
-    if until is not None:
-        conditions.append(TestResult.created_at <= _literal_time("until_date", until))
+    conditions = result_conditions(undated) + _in_window(TestResult.created_at, since, until)
     filtered = undated.has_filters() or bool(test_plans)
     if min_flips > 0 and not filtered:
         conditions.append(_failed_in_window(since, until))
