@@ -44,8 +44,7 @@ RUNS = 5
 TARGET_S = 1.0
 # Every family: the filter selects every result of the dataset.
 FILTERS = {"families": [family.value for family in FamilyName]}
-TABLE_MODEL = IssueTestResultAttachment
-TABLE = TABLE_MODEL.__tablename__
+TABLE = IssueTestResultAttachment.__tablename__
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +75,13 @@ def _timed(client: TestClient, path: str, body: dict[str, Any]) -> float:
     return elapsed
 
 
+def _run(engine: Any, *statements: str) -> None:
+    """Statements outside a transaction (VACUUM cannot run in one)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """User and system CPU time of a local process, or None when it cannot be read."""
     try:
@@ -87,9 +93,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def _server_cpu_of_one_attach(engine: Any, issue_id: int) -> float | None:
     request = IssueAttachmentRequest(test_results_filters=TestResultSearchFilters(**FILTERS))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"DELETE FROM {TABLE}"))
-        connection.execute(text(f"VACUUM {TABLE}"))
+    _run(engine, f"DELETE FROM {TABLE}", f"VACUUM {TABLE}")
     with Session(engine) as session:
         pid = session.scalar(select(func.pg_backend_pid()))
         before = _cpu_seconds(pid) if pid else None
@@ -103,17 +107,13 @@ def _attach_with_stale_statistics(
     client: TestClient, engine: Any, path: str, body: dict[str, Any]
 ) -> float:
     """One attach into an empty table whose statistics say that everything is attached."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"ALTER TABLE {TABLE} SET (autovacuum_enabled = false)"))
+    _run(engine, f"ALTER TABLE {TABLE} SET (autovacuum_enabled = false)")
     try:
         _timed(client, path, body)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(f"ANALYZE {TABLE}"))
-            connection.execute(text(f"DELETE FROM {TABLE}"))
+        _run(engine, f"ANALYZE {TABLE}", f"DELETE FROM {TABLE}")
         return _timed(client, path, body)
     finally:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(f"ALTER TABLE {TABLE} RESET (autovacuum_enabled)"))
+        _run(engine, f"ALTER TABLE {TABLE} RESET (autovacuum_enabled)")
 
 
 def test_bulk_attach_by_filter(seeded: str) -> None:
@@ -128,8 +128,7 @@ def test_bulk_attach_by_filter(seeded: str) -> None:
     timings: dict[str, list[float]] = {}
     attached = 0
     for _ in range(RUNS):
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(f"VACUUM {TABLE}"))
+        _run(engine, f"VACUUM {TABLE}")
         for step, action in (
             ("attach", "attach"),
             ("again", "attach"),
@@ -140,7 +139,8 @@ def test_bulk_attach_by_filter(seeded: str) -> None:
             timings.setdefault(step, []).append(_timed(client, f"{url}/{action}", body))
             if step == "attach":
                 with Session(engine) as session:
-                    attached = session.scalar(select(func.count()).select_from(TABLE_MODEL)) or 0
+                    counted = select(func.count()).select_from(IssueTestResultAttachment)
+                    attached = session.scalar(counted) or 0
     cpu = _server_cpu_of_one_attach(engine, issue_id)
     stale_s = _attach_with_stale_statistics(client, engine, f"{url}/attach", body)
     engine.dispose()
@@ -152,11 +152,11 @@ def test_bulk_attach_by_filter(seeded: str) -> None:
         "attach again right after detaching": statistics.median(timings["reattach"]),
         "attach, statistics of all attached": stale_s,
     }
-    print()
+    print(f"\nmedians of {RUNS} runs, but for the attach with stale statistics: one run")
     for name, seconds in figures.items():
-        print(f"{name:<36} median {seconds * 1000:8.0f} ms")
+        print(f"{name:<36} {seconds * 1000:8.0f} ms")
     if cpu is not None:
-        print(f"{'server CPU for one attach':<36}        {cpu * 1000:8.0f} ms")
+        print(f"{'server CPU for one attach':<36} {cpu * 1000:8.0f} ms")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     assert attached >= 100_000, "the dataset is too small for the benchmark"
     slow = [
