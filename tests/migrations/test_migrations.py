@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from test_observer.db import migrate
 
@@ -79,34 +79,33 @@ def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> 
     assert leftovers == []
 
 
+def add_executions(
+    connection: Connection, environments: list[str], ci_links: list[str | None]
+) -> None:
+    """One build of one artefact, tested with one plan in each environment for each CI link;
+    written in SQL, as the schema stands at whatever revision the test has reached."""
+    for statement in (
+        "INSERT INTO artefact (name, version, stage, family, status) "
+        "VALUES ('core22', '20240101', 'beta', 'snap', 'UNDECIDED')",
+        "INSERT INTO artefact_build (architecture, revision, artefact_id) "
+        "SELECT 'amd64', 1, id FROM artefact",
+        "INSERT INTO environment (name, architecture) "
+        "SELECT name, 'arm64' FROM unnest(CAST(:environments AS text[])) AS name",
+        "INSERT INTO test_plan (name) VALUES ('smoke')",
+        "INSERT INTO test_execution "
+        "(status, artefact_build_id, environment_id, test_plan_id, ci_link) "
+        "SELECT 'IN_PROGRESS', b.id, e.id, p.id, link "
+        "FROM artefact_build b, environment e, test_plan p, "
+        "unnest(CAST(:ci_links AS text[])) AS link",
+    ):
+        connection.execute(text(statement), {"environments": environments, "ci_links": ci_links})
+
+
 def test_round_trip_on_a_database_holding_rows(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
     engine = create_engine(empty_database)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO artefact (name, version, stage, family, status) "
-                "VALUES ('core22', '20240101', 'beta', 'snap', 'UNDECIDED')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO artefact_build (architecture, revision, artefact_id) "
-                "SELECT 'amd64', 1, id FROM artefact"
-            )
-        )
-        connection.execute(
-            text("INSERT INTO environment (name, architecture) VALUES ('rpi4', 'arm64')")
-        )
-        connection.execute(text("INSERT INTO test_plan (name) VALUES ('smoke')"))
-        connection.execute(
-            text(
-                "INSERT INTO test_execution "
-                "(status, artefact_build_id, environment_id, test_plan_id) "
-                "SELECT 'IN_PROGRESS', b.id, e.id, p.id "
-                "FROM artefact_build b, environment e, test_plan p"
-            )
-        )
+        add_executions(connection, ["rpi4"], [None])
     engine.dispose()
     migrate.downgrade(empty_database, "base")
     migrate.upgrade(empty_database, "head")
@@ -117,18 +116,9 @@ def test_result_counts_start_from_the_stored_results(empty_database: str) -> Non
     migrate.upgrade(empty_database, "0011")
     engine = create_engine(empty_database)
     with engine.begin() as connection:
+        add_executions(connection, ["rpi4"], ["with", "without"])
         connection.execute(
             text(
-                "INSERT INTO artefact (name, version, stage, family, status) "
-                "VALUES ('core22', '1', 'beta', 'snap', 'UNDECIDED');"
-                "INSERT INTO artefact_build (architecture, artefact_id) "
-                "SELECT 'amd64', id FROM artefact;"
-                "INSERT INTO environment (name, architecture) VALUES ('rpi4', 'arm64');"
-                "INSERT INTO test_plan (name) VALUES ('smoke');"
-                "INSERT INTO test_execution (status, artefact_build_id, environment_id, "
-                "test_plan_id, ci_link) SELECT 'IN_PROGRESS', b.id, e.id, p.id, link "
-                "FROM artefact_build b, environment e, test_plan p, "
-                "unnest(ARRAY['with', 'without']) AS link;"
                 "INSERT INTO test_case (name, category) "
                 "SELECT 'case' || i, '' FROM generate_series(1, 6) AS i;"
                 "INSERT INTO test_result (status, comment, io_log, test_execution_id, "
@@ -157,33 +147,7 @@ def test_results_receive_their_executions_environment(empty_database: str) -> No
     migrate.upgrade(empty_database, "0012")
     engine = create_engine(empty_database)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO artefact (name, version, stage, family, status) "
-                "VALUES ('core22', '20240101', 'beta', 'snap', 'UNDECIDED')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO artefact_build (architecture, revision, artefact_id) "
-                "SELECT 'amd64', 1, id FROM artefact"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO environment (name, architecture) "
-                "VALUES ('rpi4', 'arm64'), ('rpi5', 'arm64')"
-            )
-        )
-        connection.execute(text("INSERT INTO test_plan (name) VALUES ('smoke')"))
-        connection.execute(
-            text(
-                "INSERT INTO test_execution "
-                "(status, artefact_build_id, environment_id, test_plan_id) "
-                "SELECT 'IN_PROGRESS', b.id, e.id, p.id "
-                "FROM artefact_build b, environment e, test_plan p"
-            )
-        )
+        add_executions(connection, ["rpi4", "rpi5"], [None])
         connection.execute(
             text("INSERT INTO test_case (name, category) VALUES ('a', ''), ('b', '')")
         )
