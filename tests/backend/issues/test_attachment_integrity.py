@@ -57,11 +57,17 @@ def orphans(db_session: Session) -> int:
     )
 
 
-def in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+def waits_for(holder: Session, call: Callable[[], Any], waiting: str) -> Any:
+    """What `call` returns, run while `holder`'s transaction is open: it must still be running
+    after a while (`waiting` says what it should wait for), and end once `holder` commits."""
     outcome: list[Any] = []
     thread = threading.Thread(target=lambda: outcome.append(call()), daemon=True)
     thread.start()
-    return thread, outcome
+    time.sleep(BLOCKED_FOR_S)
+    assert thread.is_alive(), waiting
+    holder.commit()
+    thread.join(timeout=30)
+    return outcome[0]
 
 
 def test_an_attachment_to_a_missing_issue_or_result_is_refused(
@@ -152,14 +158,12 @@ def test_deleting_a_rule_waits_for_an_attachment_it_is_making(
                 issue_id=issue["id"], test_result_id=results["a"], attachment_rule_id=rule["id"]
             )
         )
-        thread, outcome = in_background(
-            lambda: api.delete(f"{ISSUES}/{issue['id']}/attachment-rules/{rule['id']}")
+        response = waits_for(
+            attaching,
+            lambda: api.delete(f"{ISSUES}/{issue['id']}/attachment-rules/{rule['id']}"),
+            "the rule was deleted under an attachment being made by it",
         )
-        time.sleep(BLOCKED_FOR_S)
-        assert thread.is_alive(), "the rule was deleted under an attachment being made by it"
-        attaching.commit()
-    thread.join(timeout=30)
-    assert outcome[0].status_code == 204, outcome[0].text
+    assert response.status_code == 204, response.text
     db_session.rollback()
     # The attachment stays, as if made by hand.
     assert list(db_session.scalars(select(IssueTestResultAttachment.attachment_rule_id))) == [None]
@@ -207,17 +211,15 @@ def test_bulk_attach_waits_for_results_being_replaced(
             .with_for_update(key_share=True)
         )
         replacing.execute(delete(TestResult).where(TestResult.test_execution_id == execution_id))
-        thread, outcome = in_background(
+        response = waits_for(
+            replacing,
             lambda: api.post(
                 f"{ISSUES}/{issue['id']}/attach",
                 json={"test_results_filters": {"test_result_statuses": ["FAILED"]}},
-            )
+            ),
+            "the attach did not wait for the results being deleted",
         )
-        time.sleep(BLOCKED_FOR_S)
-        assert thread.is_alive(), "the attach did not wait for the results being deleted"
-        replacing.commit()
-    thread.join(timeout=30)
-    assert outcome[0].status_code == 200, outcome[0].text
+    assert response.status_code == 200, response.text
     assert orphans(db_session) == 0
     assert db_session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) == 1
 
@@ -236,16 +238,14 @@ def test_replacing_results_waits_for_a_bulk_attach(
                 {"test_results_filters": {"test_result_statuses": ["FAILED"]}}
             ),
         )
-        thread, outcome = in_background(
+        response = waits_for(
+            attaching,
             lambda: api.put(
                 END, json={"ci_link": "https://ci/1", "test_results": [c3_result("a", "fail")]}
-            )
+            ),
+            "end-test did not wait for the attachment being made",
         )
-        time.sleep(BLOCKED_FOR_S)
-        assert thread.is_alive(), "end-test did not wait for the attachment being made"
-        attaching.commit()
-    thread.join(timeout=30)
-    assert outcome[0].status_code == 200, outcome[0].text
+    assert response.status_code == 200, response.text
     assert orphans(db_session) == 0
     # The results were replaced, so the attachments made to the old ones went with them.
     assert db_session.scalar(select(func.count()).select_from(IssueTestResultAttachment)) == 0
@@ -262,17 +262,15 @@ def test_a_concurrent_attach_of_the_same_results_is_not_an_error(
                 issue_id=issue["id"], test_result_id=results["a"]
             )
         )
-        thread, outcome = in_background(
+        response = waits_for(
+            first,
             lambda: api.post(
                 f"{ISSUES}/{issue['id']}/attach",
                 json={"test_results": [results["a"], results["b"]]},
-            )
+            ),
+            "the second attach did not wait for the first",
         )
-        time.sleep(BLOCKED_FOR_S)
-        assert thread.is_alive(), "the second attach did not wait for the first"
-        first.commit()
-    thread.join(timeout=30)
-    assert outcome[0].status_code == 200, outcome[0].text
+    assert response.status_code == 200, response.text
     db_session.rollback()
     rows = db_session.execute(
         text("SELECT test_result_id FROM issue_test_result_attachment ORDER BY 1")
