@@ -32,12 +32,15 @@ def server_url(tmp_dir: Path) -> tuple[str, Any]:
 
 
 @contextmanager
-def scratch_database(admin_url: str, label: str = "test") -> Iterator[str]:
-    """Create an empty, uniquely named database; drop it afterwards."""
+def scratch_database(
+    admin_url: str, label: str = "test", template: str | None = None
+) -> Iterator[str]:
+    """Create a uniquely named database, empty or a copy of `template`; drop it afterwards."""
     name = f"to_{label}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

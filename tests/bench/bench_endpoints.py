@@ -24,7 +24,6 @@ The same load can drive a server started by hand (for a sampling profiler):
 from __future__ import annotations
 
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ from sqlalchemy.orm import Session
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
+from tests.database import scratch_database
 
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "60"))
 CLIENTS = (1, 4)
@@ -302,22 +301,6 @@ def _seeded_template(server: str, name: str, factor: str) -> None:
         _seed(url, factor)
 
 
-@contextmanager
-def _copy_of(server: str, template: str) -> Iterator[str]:
-    name = f"to_bench_copy_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    began = time.monotonic()
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    print(f"\ncopied {template} in {time.monotonic() - began:.0f} s", file=sys.stderr)
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def seeded_url(database_server: str) -> Iterator[str]:
     existing = os.environ.get("BENCH_DB_URL")
@@ -328,11 +311,11 @@ def seeded_url(database_server: str) -> Iterator[str]:
     template = os.environ.get("BENCH_TEMPLATE_DB")
     if template:
         _seeded_template(database_server, template, factor)
-        with _copy_of(database_server, template) as url:
+        began = time.monotonic()
+        with scratch_database(database_server, "bench_copy", template) as url:
+            print(f"\ncopied {template} in {time.monotonic() - began:.0f} s", file=sys.stderr)
             yield url
         return
-    from tests.database import scratch_database
-
     with scratch_database(database_server, "bench_endpoints") as url:
         _seed(url, factor)
         yield url
