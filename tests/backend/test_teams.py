@@ -17,7 +17,16 @@ Json = dict[str, Any]
 
 @pytest.fixture
 def headers(db_session: Session) -> dict[str, str]:
-    return application_headers(db_session, Permission.view_team, Permission.change_team)
+    # The caller holds every permission these tests grant: nobody grants what they do not hold.
+    return application_headers(
+        db_session,
+        Permission.view_team,
+        Permission.change_team,
+        Permission.view_test,
+        Permission.change_test,
+        Permission.change_artefact,
+        Permission.change_rerun,
+    )
 
 
 def create_team(
@@ -38,6 +47,7 @@ def test_U4_create_team_defaults_and_duplicate(api: TestClient, headers: dict[st
         "id": team["id"],
         "name": "hw-cert",
         "permissions": [],
+        "launchpad_team": None,
         "members": [],
         "artefact_matching_rules": [],
     }
