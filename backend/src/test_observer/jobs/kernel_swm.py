@@ -62,13 +62,13 @@ def run(env: JobEnvironment) -> dict[str, Any]:
             column("id", Integer), column("due_date", Date), column("bug_link", String), name="swm"
         ).data(links)
         with env.sessions.begin() as session:
-            previous = dict(
-                session.execute(
-                    select(Artefact.id, Artefact.due_date)
-                    .where(Artefact.id.in_([artefact for artefact, _, _ in links]))
-                    .with_for_update()
-                ).tuples()
-            )
+            previous: dict[int, date | None] = {}
+            for artefact_id, due_date in session.execute(
+                select(Artefact.id, Artefact.due_date)
+                .where(Artefact.id.in_([artefact for artefact, _, _ in links]))
+                .with_for_update()
+            ):
+                previous[artefact_id] = due_date
             result = session.execute(
                 update(Artefact)
                 .where(Artefact.id == rows.c.id)
