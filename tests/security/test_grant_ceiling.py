@@ -239,3 +239,39 @@ def test_only_admins_link_a_team_to_launchpad(api: TestClient, db_session: Sessi
     assert user is not None
     refused = api.post(f"/v1/teams/{team.id}/members/{user.id}", headers=admin)
     assert refused.status_code == 409
+
+
+def test_refused_change_team_reusing_a_granting_rule_through_an_empty_spec(
+    api: TestClient, db_session: Session
+) -> None:
+    """A team's rule spec equal to an existing rule links the team to that rule: with all the
+    permissions the rule already grants to its other teams."""
+    admin = user_headers(db_session, "root@example.com", is_admin=True)
+    signers = api.post(
+        "/v1/teams",
+        json={
+            "name": "signers",
+            "artefact_matching_rules": [
+                {"family": "snap", "grant_permissions": ["change_artefact"]}
+            ],
+        },
+        headers=admin,
+    )
+    assert signers.status_code == 201
+    headers = user_headers(db_session, permissions=[Permission.change_team])
+    own_team = db_session.scalar(select(Team).where(Team.name == "team-of-ada@example.com"))
+    assert own_team is not None
+    response = api.patch(
+        f"/v1/teams/{own_team.id}",
+        json={"artefact_matching_rules": [{"family": "snap"}]},
+        headers=headers,
+    )
+    assert response.status_code == 403
+    assert "change_artefact" in _detail(response)
+    created = api.post(
+        "/v1/teams",
+        json={"name": "sneaky", "artefact_matching_rules": [{"family": "snap"}]},
+        headers=headers,
+    )
+    assert created.status_code == 403
+    assert db_session.scalar(select(Team).where(Team.name == "sneaky")) is None

@@ -104,16 +104,20 @@ def record_audit_event(
     """Append one event in the caller's transaction. `actor` None means the service itself;
     `before`/`after` are any JSON-able values (enums, dates and pydantic models included)."""
     change = Change(action, target_type, target_id, before, after, artefact_id)
-    session.execute(insert(AuditEvent).values(_row(actor_of(actor), change)))
+    session.execute(insert(AuditEvent), [_row(actor_of(actor), change)])
 
 
 def record_audit_events(
     session: Session, actor: Principal | Actor | None, changes: Sequence[Change]
 ) -> None:
-    """Append several events with one multi-row INSERT."""
+    """Append several events with one multi-row INSERT.
+
+    Given as a list of parameter sets, SQLAlchemy sends them as one INSERT … VALUES (…), (…)
+    statement compiled once and cached, where `.values([...])` would compile a new statement
+    for every call (tens of milliseconds for fifty rows)."""
     if changes:
         who = actor_of(actor)
-        session.execute(insert(AuditEvent).values([_row(who, change) for change in changes]))
+        session.execute(insert(AuditEvent), [_row(who, change) for change in changes])
 
 
 @dataclass(frozen=True)

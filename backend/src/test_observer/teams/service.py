@@ -103,6 +103,16 @@ def _requested(
     return wanted
 
 
+def _require_grants_within_ceiling(
+    session: Session, principal: Principal, settings: Settings, team_id: int
+) -> None:
+    """After a rule set is replaced: a spec equal to an existing rule links the team to that
+    rule, which may grant more than the spec asked for (its other teams' permissions)."""
+    require_within_ceiling(
+        principal, settings, _granted_by_team(session, team_id), what="grant permissions"
+    )
+
+
 def _require_admin_to_link(principal: Principal | None) -> None:
     # Linking decides who joins the team from outside the service: only admins may.
     if principal is not None and not principal.is_admin:
@@ -139,6 +149,7 @@ def create_team(
         _link(session, team_id, launchpad_team)
     if matching_rules:
         rules.replace_team_rules(session, team_id, matching_rules)
+        _require_grants_within_ceiling(session, principal, settings, team_id)
     response = team_response(session, team_id)
     record_audit_event(
         session,
@@ -221,6 +232,7 @@ def update_team(
         _link(session, team_id, patch.launchpad_team)
     if matching_rules is not None:
         rules.replace_team_rules(session, team_id, matching_rules)
+        _require_grants_within_ceiling(session, principal, settings, team_id)
     new = team_response(session, team_id)
     if permissions is not None:
         before["permissions"], after["permissions"] = old_permissions, new.permissions
