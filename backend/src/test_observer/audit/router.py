@@ -91,6 +91,7 @@ def get_artefact_audit_events(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> AuditEventsResponse:
-    """Changes of the artefact and of its parts (reviews, reviewers), newest first."""
+    """Changes of the artefact and of its parts (reviews, reviewers), newest first. The
+    events outlive the artefact: a deleted artefact's are still answered."""
     filters = service.AuditFilters(artefact_id=artefact_id, since=since, until=until)
     return _page(session, filters, limit, offset)
