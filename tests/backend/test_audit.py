@@ -226,3 +226,15 @@ def test_bad_filters_are_422(api: TestClient, db_session: Session) -> None:
     headers = application_headers(db_session, Permission.view_audit)
     for params in ({"limit": 0}, {"since": "yesterday"}, {"actor_kind": "robot"}):
         assert api.get("/v1/audit-events", params=params, headers=headers).status_code == 422
+
+
+def test_times_at_the_edge_of_the_calendar_are_no_error(
+    api: TestClient, db_session: Session
+) -> None:
+    headers = application_headers(db_session, Permission.view_audit)
+    for params in (
+        {"since": "0001-01-01T00:00:00+05:00"},
+        {"until": "9999-12-31T23:59:59-05:00"},
+    ):
+        response = api.get("/v1/audit-events", params=params, headers=headers)
+        assert response.status_code == 200, response.text

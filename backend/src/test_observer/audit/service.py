@@ -157,7 +157,11 @@ def _naive_utc(moment: datetime) -> datetime:
     """Timestamps are stored as UTC without a zone; an aware filter is converted."""
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        # Within a day of year 1 or 9999: the edge of the calendar, before or after any event.
+        return datetime.min if moment.year == 1 else datetime.max
 
 
 def search_audit_events(
