@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import Application, Permission
-from tests.backend.principals import application_headers, bearer, user_headers
+from tests.backend.principals import application_headers, bearer, make_application, user_headers
 
 KEY = re.compile(r"to_[A-Za-z0-9_-]{43}")
 
@@ -171,6 +171,8 @@ def test_each_operation_needs_its_permission(
 ) -> None:
     others = [p for p in Permission if p is not needed]
     body = {"name": "new", "permissions": []} if method != "GET" else None
+    # Application 1 holds no permission, so the grant ceiling lets any caller act on it.
+    make_application(db_session, "target", [])
     without = application_headers(db_session, *others, name="without")
     assert api.request(method, path, json=body, headers=without).status_code == 403
     with_it = application_headers(db_session, needed, name="with")

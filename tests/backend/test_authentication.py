@@ -106,7 +106,7 @@ def test_a_rotated_or_deleted_applications_key_is_401(api: TestClient, db_sessio
 
     application, key = make_application(db_session, "ci", [Permission.view_permission])
     assert api.get("/v1/permissions", headers=bearer(key)).status_code == 200
-    service.rotate_key(db_session, application.id)
+    service.rotate_key(db_session, None, api.app.state.settings, application.id)
     db_session.commit()
     rotated = api.get("/v1/permissions", headers=bearer(key))
     assert (rotated.status_code, rotated.json()) == (401, {"detail": "Invalid API key"})

@@ -179,6 +179,9 @@ def test_ids_and_content_are_kept_as_the_api_shows_them(
         "qa": [1, 2],
         "kernel": [3],
     }
+    # A team that grants nothing was made by sign-in: it follows its Launchpad team from now on.
+    links = {team["name"]: team["launchpad_team"] for team in teams}
+    assert links["kernel"] == "kernel"
 
 
 def test_new_rows_get_ids_past_the_imported_ones(

@@ -17,7 +17,16 @@ Json = dict[str, Any]
 
 @pytest.fixture
 def headers(db_session: Session) -> dict[str, str]:
-    return application_headers(db_session, Permission.view_team, Permission.change_team)
+    # The caller holds every permission these tests grant: nobody grants what they do not hold.
+    return application_headers(
+        db_session,
+        Permission.view_team,
+        Permission.change_team,
+        Permission.view_test,
+        Permission.change_test,
+        Permission.change_artefact,
+        Permission.change_rerun,
+    )
 
 
 def create_team(
@@ -38,6 +47,7 @@ def test_U4_create_team_defaults_and_duplicate(api: TestClient, headers: dict[st
         "id": team["id"],
         "name": "hw-cert",
         "permissions": [],
+        "launchpad_team": None,
         "members": [],
         "artefact_matching_rules": [],
     }
@@ -296,3 +306,28 @@ def test_each_operation_needs_its_permission(
     assert api.request(method, path, json=body, headers=without).status_code == 403
     with_it = application_headers(db_session, needed, name="with")
     assert api.request(method, path, json=body, headers=with_it).status_code != 403
+
+
+def test_admins_link_unlink_and_cannot_link_twice(api: TestClient, db_session: Session) -> None:
+    from tests.backend.principals import user_headers
+
+    admin = user_headers(db_session, "root@example.com", is_admin=True)
+    one = create_team(api, admin, "one", launchpad_team="canonical-qa")
+    assert one["launchpad_team"] == "canonical-qa"
+    two = create_team(api, admin, "two")
+    taken = api.patch(
+        f"/v1/teams/{two['id']}", json={"launchpad_team": "canonical-qa"}, headers=admin
+    )
+    assert taken.status_code == 409
+    assert taken.json() == {
+        "detail": "Another team is already linked to Launchpad team 'canonical-qa'"
+    }
+    unlinked = api.patch(f"/v1/teams/{one['id']}", json={"launchpad_team": None}, headers=admin)
+    assert unlinked.json()["launchpad_team"] is None
+    moved = api.patch(
+        f"/v1/teams/{two['id']}", json={"launchpad_team": "canonical-qa"}, headers=admin
+    )
+    assert moved.json()["launchpad_team"] == "canonical-qa"
+    # Leaving the field out keeps the link.
+    kept = api.patch(f"/v1/teams/{two['id']}", json={"permissions": []}, headers=admin)
+    assert kept.json()["launchpad_team"] == "canonical-qa"

@@ -61,8 +61,8 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    # 32 tables, the job queue's 4 and alembic_version
-    assert len(table_names(empty_database)) == 37
+    # 33 tables, the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 38
     assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}
@@ -171,3 +171,47 @@ def test_results_receive_their_executions_environment(empty_database: str) -> No
         columns = {column["name"] for column in inspect(connection).get_columns("test_result")}
     assert "environment_id" not in columns
     engine.dispose()
+
+
+def test_teams_created_at_sign_in_become_linked(empty_database: str) -> None:
+    """Revision 0016 links the teams sign-in created (those granting nothing, and those made in
+    the transaction of a member's sign-in) and leaves teams made through the API alone; its
+    downgrade drops the link and the `view_audit` permission, keeping the grants."""
+    migrate.upgrade(empty_database, "0015")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        # One transaction, as a first sign-in: the user and the team share a creation time.
+        connection.execute(
+            text(
+                "INSERT INTO app_user (email, name) VALUES ('ada@example.com', 'Ada');"
+                "INSERT INTO team (name, permissions) VALUES ('hw-cert', '{}');"
+                "INSERT INTO team_users_association SELECT u.id, t.id FROM app_user u, team t"
+            )
+        )
+    with engine.begin() as connection:
+        # Later requests: permissions granted to the sign-in team, and two API teams.
+        connection.execute(
+            text(
+                "UPDATE team SET permissions = '{change_artefact}' WHERE name = 'hw-cert';"
+                "INSERT INTO team (name, permissions) VALUES "
+                "('admins', '{change_user}'), ('empty', '{}');"
+                "INSERT INTO team_users_association "
+                "SELECT u.id, t.id FROM app_user u, team t WHERE t.name = 'admins'"
+            )
+        )
+    migrate.upgrade(empty_database, "0016")
+    with engine.connect() as connection:
+        links = dict(connection.execute(text("SELECT name, launchpad_team FROM team")).all())
+    assert links == {"hw-cert": "hw-cert", "admins": None, "empty": "empty"}
+
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE team SET permissions = '{change_user,view_audit}' WHERE name = 'admins'")
+        )
+    migrate.downgrade(empty_database, "0015")
+    with engine.connect() as connection:
+        permissions = connection.scalar(
+            text("SELECT permissions::text FROM team WHERE name = 'admins'")
+        )
+    engine.dispose()
+    assert permissions == "{change_user}"

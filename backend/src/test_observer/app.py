@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from test_observer.applications.router import router as applications_router
 from test_observer.artefacts.router import router as artefacts_router
+from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
@@ -71,6 +72,7 @@ ROUTERS = [
     applications_router,
     executions_router,
     issues_router,
+    audit_router,
 ]
 
 # The version of the HTTP contract, not of the server: the committed OpenAPI document must not

@@ -566,7 +566,10 @@ def admin_create_application(
     except ValueError as error:
         fail(str(error))
     with _transaction() as session:
-        created = service.create_application(session, name.strip(), permissions)
+        # No principal: the operator at the command line, recorded as the system.
+        created = service.create_application(
+            session, None, load_settings(), name.strip(), permissions
+        )
     note(
         f"Created application {created.name!r} (id {created.id}) with "
         f"{len(created.permissions)} permission(s). Store the key now: it cannot be shown again."

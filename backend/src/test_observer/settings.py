@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     promote_interval_s: int = 600
     kernel_swm_interval_s: int = 300
     clean_sessions_interval_s: int = 600
+    # The audit trail keeps events this many days (at least 30: the table's trigger refuses
+    # to delete anything younger); `prune-audit-events` deletes older ones.
+    audit_retention_days: int = Field(default=400, ge=30)
+    audit_prune_interval_s: int = 86400
     sync_open_interval_s: int = 3600
     sync_recent_closed_interval_s: int = 21600
     sync_old_closed_interval_s: int = 604800
@@ -199,6 +203,7 @@ class Settings(BaseSettings):
         "promote_interval_s",
         "kernel_swm_interval_s",
         "clean_sessions_interval_s",
+        "audit_prune_interval_s",
         "sync_open_interval_s",
         "sync_recent_closed_interval_s",
         "sync_old_closed_interval_s",

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from test_observer.audit.service import record_audit_event
 from test_observer.auth import Principal, require_artefact_permission, require_grantable
 from test_observer.db.models import (
     Artefact,
@@ -32,7 +33,7 @@ from test_observer.errors import BadRequestError, UnprocessableError
 from test_observer.settings import Settings
 
 from .queries import latest_builds
-from .reviewers import set_reviewers
+from .reviewers import reviewer_ids, set_reviewers
 from .schemas import (
     ArtefactPatch,
     ArtefactResponse,
@@ -184,16 +185,46 @@ def patch_artefact(
     require_artefact_permission(
         session, principal, settings, Permission.change_artefact, [artefact_id]
     )
-    return _apply_patch(session, artefact, patch, settings)
+    return _apply_patch(session, principal, artefact, patch, settings)
+
+
+def _audited_state(
+    session: Session, artefact: Artefact, reviewers: bool, bundled: bool
+) -> dict[str, object]:
+    """The artefact's fields a patch can change, as the audit trail keeps them."""
+    state: dict[str, object] = {
+        "status": artefact.status,
+        "stage": artefact.stage,
+        "archived": artefact.archived,
+        "comment": artefact.comment,
+        "jira_issue": artefact.jira_issue,
+    }
+    if reviewers:
+        state["reviewer_ids"] = reviewer_ids(session, artefact.id)
+    if bundled:
+        association = artefact_bundled_builds_association
+        state["bundled_builds"] = list(
+            session.scalars(
+                select(association.c.artefact_build_id)
+                .where(association.c.artefact_id == artefact.id)
+                .order_by(association.c.position)
+            )
+        )
+    return state
 
 
 def _apply_patch(
-    session: Session, artefact: Artefact, patch: ArtefactPatch, settings: Settings
+    session: Session,
+    principal: Principal,
+    artefact: Artefact,
+    patch: ArtefactPatch,
+    settings: Settings,
 ) -> ArtefactResponse:
     """Validate everything, then apply; the request's transaction makes it all-or-nothing."""
     check_artefact_patch(session, artefact, patch)
     reviewers = _requested_reviewers(session, patch)
     bundled = _requested_bundled_builds(session, patch)
+    before = _audited_state(session, artefact, reviewers is not None, bundled is not None)
 
     if patch.status is not None:
         artefact.status = patch.status
@@ -210,4 +241,17 @@ def _apply_patch(
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     session.flush()
+    after = _audited_state(session, artefact, reviewers is not None, bundled is not None)
+    changed = [field for field in after if after[field] != before[field]]
+    if changed:
+        record_audit_event(
+            session,
+            principal,
+            "artefact.changed",
+            "artefact",
+            artefact.id,
+            before={field: before[field] for field in changed},
+            after={field: after[field] for field in changed},
+            artefact_id=artefact.id,
+        )
     return artefact_response(session, artefact.id)

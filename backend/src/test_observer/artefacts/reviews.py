@@ -12,6 +12,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from test_observer.audit.service import Change, record_audit_events
+from test_observer.auth import Principal
 from test_observer.db.models import (
     ArtefactBuild,
     ArtefactBuildEnvironmentReview,
@@ -103,43 +105,82 @@ def _apply_review_changes(session: Session, changes: dict[int, dict[str, Any]]) 
         session.execute(update(ArtefactBuildEnvironmentReview), rows)
 
 
-def _reviews_of_artefact(
+def _current_reviews(
     session: Session, artefact_id: int, review_ids: Collection[int]
-) -> set[int]:
-    return set(
-        session.scalars(
-            select(ArtefactBuildEnvironmentReview.id)
-            .join(
-                ArtefactBuild, ArtefactBuild.id == ArtefactBuildEnvironmentReview.artefact_build_id
-            )
-            .where(
-                ArtefactBuildEnvironmentReview.id.in_(list(review_ids)),
-                ArtefactBuild.artefact_id == artefact_id,
-            )
+) -> dict[int, dict[str, Any]]:
+    """Decision and comment of those of `review_ids` that belong to the artefact, by id."""
+    rows = session.execute(
+        select(
+            ArtefactBuildEnvironmentReview.id,
+            ArtefactBuildEnvironmentReview.review_decision,
+            ArtefactBuildEnvironmentReview.review_comment,
+        )
+        .join(ArtefactBuild, ArtefactBuild.id == ArtefactBuildEnvironmentReview.artefact_build_id)
+        .where(
+            ArtefactBuildEnvironmentReview.id.in_(list(review_ids)),
+            ArtefactBuild.artefact_id == artefact_id,
         )
     )
+    return {
+        row.id: {"review_decision": list(row.review_decision), "review_comment": row.review_comment}
+        for row in rows
+    }
+
+
+def _record_review_changes(
+    session: Session,
+    principal: Principal,
+    artefact_id: int,
+    before: dict[int, dict[str, Any]],
+    changes: dict[int, dict[str, Any]],
+) -> None:
+    """One audit event per review whose decision or comment changed, in one INSERT."""
+    events = []
+    for review_id, values in changes.items():
+        changed = {key: value for key, value in values.items() if before[review_id][key] != value}
+        if changed:
+            events.append(
+                Change(
+                    "environment_review.changed",
+                    "environment_review",
+                    review_id,
+                    before={key: before[review_id][key] for key in changed},
+                    after=changed,
+                    artefact_id=artefact_id,
+                )
+            )
+    record_audit_events(session, principal, events)
 
 
 def update_environment_reviews(
-    session: Session, artefact_id: int, patches: Sequence[EnvironmentReviewPatch]
+    session: Session,
+    principal: Principal,
+    artefact_id: int,
+    patches: Sequence[EnvironmentReviewPatch],
 ) -> list[EnvironmentReviewResponse]:
     """Apply the patches that name a review of this artefact; skip the others silently."""
     wanted = {patch.id for patch in patches if patch.id is not None}
     if not wanted:
         return []
-    owned = _reviews_of_artefact(session, artefact_id, wanted)
+    before = _current_reviews(session, artefact_id, wanted)
+    owned = set(before)
     kept = [patch for patch in patches if patch.id in owned]
     changes: dict[int, dict[str, Any]] = defaultdict(dict)
     for patch in kept:
         assert patch.id is not None
         changes[patch.id].update(_review_changes(patch))
     _apply_review_changes(session, changes)
+    _record_review_changes(session, principal, artefact_id, before, changes)
     responses = environment_review_responses(session, owned)
     return [responses[patch.id] for patch in kept if patch.id is not None]
 
 
 def update_environment_review(
-    session: Session, artefact_id: int, review_id: int, patch: EnvironmentReviewPatch
+    session: Session,
+    principal: Principal,
+    artefact_id: int,
+    review_id: int,
+    patch: EnvironmentReviewPatch,
 ) -> EnvironmentReviewResponse:
     belongs_to = session.scalar(
         select(ArtefactBuild.artefact_id)
@@ -155,5 +196,8 @@ def update_environment_review(
         raise UnprocessableError(
             f"Environment review {review_id} doesn't belong to artefact {artefact_id}",
         )
-    _apply_review_changes(session, {review_id: _review_changes(patch)})
+    before = _current_reviews(session, artefact_id, [review_id])
+    changes = {review_id: _review_changes(patch)}
+    _apply_review_changes(session, changes)
+    _record_review_changes(session, principal, artefact_id, before, changes)
     return environment_review_responses(session, [review_id])[review_id]

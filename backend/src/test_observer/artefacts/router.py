@@ -101,24 +101,26 @@ def get_environment_reviews(
     return reviews.environment_reviews(session, artefact_id)
 
 
-@router.patch(
-    "/{artefact_id}/environment-reviews",
-    dependencies=[requires(Permission.change_environment_review)],
-    tags=["environment-reviews"],
-)
+ChangeEnvironmentReview = Annotated[Principal, requires(Permission.change_environment_review)]
+
+
+@router.patch("/{artefact_id}/environment-reviews", tags=["environment-reviews"])
 def bulk_update_environment_reviews(
-    session: DbSession, artefact_id: int, requests: list[EnvironmentReviewPatch]
+    session: DbSession,
+    artefact_id: int,
+    requests: list[EnvironmentReviewPatch],
+    principal: ChangeEnvironmentReview,
 ) -> list[EnvironmentReviewResponse]:
     """Update several reviews; items naming no review of this artefact are skipped."""
-    return reviews.update_environment_reviews(session, artefact_id, requests)
+    return reviews.update_environment_reviews(session, principal, artefact_id, requests)
 
 
-@router.patch(
-    "/{artefact_id}/environment-reviews/{review_id}",
-    dependencies=[requires(Permission.change_environment_review)],
-    tags=["environment-reviews"],
-)
+@router.patch("/{artefact_id}/environment-reviews/{review_id}", tags=["environment-reviews"])
 def update_environment_review(
-    session: DbSession, artefact_id: int, review_id: int, request: EnvironmentReviewPatch
+    session: DbSession,
+    artefact_id: int,
+    review_id: int,
+    request: EnvironmentReviewPatch,
+    principal: ChangeEnvironmentReview,
 ) -> EnvironmentReviewResponse:
-    return reviews.update_environment_review(session, artefact_id, review_id, request)
+    return reviews.update_environment_review(session, principal, artefact_id, review_id, request)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from test_observer.artefacts.queries import latest_builds
 from test_observer.artefacts.reviewers import add_reviewers, reviewer_ids
+from test_observer.audit.service import SYSTEM, record_audit_event
 from test_observer.db.models import (
     MATCHING_FIELDS,
     Artefact,
@@ -92,6 +93,17 @@ def assign_reviewers(session: Session, artefact_id: int, settings: Settings) -> 
         if not is_kernel(artefact.name):
             due = datetime.now(UTC).date() + DUE_IN
         session.execute(update(Artefact).where(Artefact.id == artefact_id).values(due_date=due))
+        # The service's own rule chose them, whoever reported the test: the system acts.
+        record_audit_event(
+            session,
+            SYSTEM,
+            "artefact.reviewers_assigned",
+            "artefact",
+            artefact_id,
+            before={"reviewer_ids": sorted(current), "due_date": artefact.due_date},
+            after={"reviewer_ids": sorted(current | set(added)), "due_date": due},
+            artefact_id=artefact_id,
+        )
     reviewers = current | set(added)
     if reviewers:
         _assign_environment_reviews(session, artefact_id, reviewers)

@@ -169,21 +169,22 @@ def remove_issue_attachments(
     return attachments.detach(session, issue_id, request)
 
 
-@router.post(
-    "/{issue_id}/attachment-rules",
-    dependencies=[requires(Permission.change_attachment_rule)],
-    responses=ISSUE_NOT_FOUND,
-)
+ChangeAttachmentRule = Annotated[Principal, requires(Permission.change_attachment_rule)]
+
+
+@router.post("/{issue_id}/attachment-rules", responses=ISSUE_NOT_FOUND)
 def post_attachment_rule(
-    issue_id: int, request: AttachmentRuleRequest, session: DbSession
+    issue_id: int,
+    request: AttachmentRuleRequest,
+    session: DbSession,
+    principal: ChangeAttachmentRule,
 ) -> MinimalAttachmentRule:
     """A rule attaching the issue to results stored from now on that meet every criterion."""
-    return rules.create_rule(session, issue_id, request)
+    return rules.create_rule(session, principal, issue_id, request)
 
 
 @router.patch(
     "/{issue_id}/attachment-rules/{attachment_rule_id}",
-    dependencies=[requires(Permission.change_attachment_rule)],
     responses={
         **RULE_ERRORS,
         status.HTTP_404_NOT_FOUND: {"description": "The rule does not exist"},
@@ -194,16 +195,18 @@ def patch_attachment_rule(
     attachment_rule_id: int,
     request: AttachmentRulePatchRequest,
     session: DbSession,
+    principal: ChangeAttachmentRule,
 ) -> MinimalAttachmentRule:
-    return rules.patch_rule(session, issue_id, attachment_rule_id, request)
+    return rules.patch_rule(session, principal, issue_id, attachment_rule_id, request)
 
 
 @router.delete(
     "/{issue_id}/attachment-rules/{attachment_rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[requires(Permission.change_attachment_rule)],
     responses=RULE_ERRORS,
 )
-def delete_attachment_rule(issue_id: int, attachment_rule_id: int, session: DbSession) -> Response:
-    rules.delete_rule(session, issue_id, attachment_rule_id)
+def delete_attachment_rule(
+    issue_id: int, attachment_rule_id: int, session: DbSession, principal: ChangeAttachmentRule
+) -> Response:
+    rules.delete_rule(session, principal, issue_id, attachment_rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,8 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
 from test_observer.db.models import (
     IssueTestResultAttachmentRule,
     IssueTestResultAttachmentRuleExecutionMetadata,
@@ -19,13 +21,15 @@ from .attachments import RULE_NOT_FOUND, RULE_OF_ANOTHER_ISSUE
 from .schemas import AttachmentRulePatchRequest, AttachmentRuleRequest
 from .service import find_issue
 
+TARGET = "attachment_rule"
+
 
 def _response(session: Session, rule_id: int) -> MinimalAttachmentRule:
     return attachment_rule_responses(session, [rule_id])[rule_id]
 
 
 def create_rule(
-    session: Session, issue_id: int, request: AttachmentRuleRequest
+    session: Session, principal: Principal | None, issue_id: int, request: AttachmentRuleRequest
 ) -> MinimalAttachmentRule:
     """A new rule; it applies to results stored from now on, not to existing ones."""
     find_issue(session, issue_id)
@@ -52,7 +56,16 @@ def create_rule(
     ]
     if rows:
         session.execute(insert(IssueTestResultAttachmentRuleExecutionMetadata).values(rows))
-    return _response(session, rule.id)
+    response = _response(session, rule.id)
+    record_audit_event(
+        session,
+        principal,
+        "attachment_rule.created",
+        TARGET,
+        rule.id,
+        after={"issue_id": issue_id, **response.model_dump(mode="json", exclude={"id"})},
+    )
+    return response
 
 
 def _rule_of(session: Session, issue_id: int, rule_id: int) -> IssueTestResultAttachmentRule | None:
@@ -63,22 +76,43 @@ def _rule_of(session: Session, issue_id: int, rule_id: int) -> IssueTestResultAt
 
 
 def patch_rule(
-    session: Session, issue_id: int, rule_id: int, request: AttachmentRulePatchRequest
+    session: Session,
+    principal: Principal,
+    issue_id: int,
+    rule_id: int,
+    request: AttachmentRulePatchRequest,
 ) -> MinimalAttachmentRule:
     rule = _rule_of(session, issue_id, rule_id)
     if rule is None:
         raise NotFoundError(RULE_NOT_FOUND)
-    if request.enabled is not None:
+    if request.enabled is not None and request.enabled != rule.enabled:
+        before = rule.enabled
         rule.enabled = request.enabled
         session.flush()
+        record_audit_event(
+            session,
+            principal,
+            "attachment_rule.changed",
+            TARGET,
+            rule_id,
+            before={"enabled": before},
+            after={"enabled": request.enabled},
+        )
     return _response(session, rule.id)
 
 
-def delete_rule(session: Session, issue_id: int, rule_id: int) -> None:
+def delete_rule(session: Session, principal: Principal, issue_id: int, rule_id: int) -> None:
     """Delete the rule (and its metadata criteria); the attachments it made stay, as if made by
     hand. Deleting a rule that does not exist succeeds: the outcome is the same."""
     if _rule_of(session, issue_id, rule_id) is None:
         return
+    before = {
+        "issue_id": issue_id,
+        **_response(session, rule_id).model_dump(mode="json", exclude={"id"}),
+    }
     session.execute(
         delete(IssueTestResultAttachmentRule).where(IssueTestResultAttachmentRule.id == rule_id)
+    )
+    record_audit_event(
+        session, principal, "attachment_rule.deleted", TARGET, rule_id, before=before
     )

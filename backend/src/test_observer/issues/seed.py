@@ -69,6 +69,7 @@ def create_issues(
         if has_rule(index) and templates:
             create_rule(
                 session,
+                None,
                 issue.id,
                 AttachmentRuleRequest(
                     families=[family], template_ids=[template], test_result_statuses=FAILED

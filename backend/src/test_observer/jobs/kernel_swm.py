@@ -10,8 +10,9 @@ import logging
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, column, func, update, values
+from sqlalchemy import Date, Integer, String, column, func, select, update, values
 
+from test_observer.audit.service import SYSTEM, Change, record_audit_events
 from test_observer.db.models import Artefact
 
 from .clients import swm
@@ -61,6 +62,13 @@ def run(env: JobEnvironment) -> dict[str, Any]:
             column("id", Integer), column("due_date", Date), column("bug_link", String), name="swm"
         ).data(links)
         with env.sessions.begin() as session:
+            previous: dict[int, date | None] = {}
+            for artefact_id, due_date in session.execute(
+                select(Artefact.id, Artefact.due_date)
+                .where(Artefact.id.in_([artefact for artefact, _, _ in links]))
+                .with_for_update()
+            ):
+                previous[artefact_id] = due_date
             result = session.execute(
                 update(Artefact)
                 .where(Artefact.id == rows.c.id)
@@ -68,9 +76,25 @@ def run(env: JobEnvironment) -> dict[str, Any]:
                     due_date=func.coalesce(rows.c.due_date, Artefact.due_date),
                     bug_link=rows.c.bug_link,
                 )
-                .returning(Artefact.id)
+                .returning(Artefact.id, Artefact.due_date)
+            ).all()
+            updated = len(result)
+            record_audit_events(
+                session,
+                SYSTEM,
+                [
+                    Change(
+                        "artefact.due_date_changed",
+                        "artefact",
+                        artefact_id,
+                        before={"due_date": previous.get(artefact_id)},
+                        after={"due_date": due_date},
+                        artefact_id=artefact_id,
+                    )
+                    for artefact_id, due_date in result
+                    if previous.get(artefact_id) != due_date
+                ],
             )
-            updated = len(result.all())
     return {
         "trackers": len(document.get("trackers", {})),
         "open_trackers_with_artefact": len(links),

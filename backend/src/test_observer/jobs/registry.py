@@ -12,7 +12,7 @@ from typing import Any
 from test_observer.errors import UnprocessableError
 from test_observer.settings import Settings
 
-from . import clean_sessions, kernel_swm, promote_artefacts, sync_issues
+from . import clean_sessions, kernel_swm, promote_artefacts, prune_audit_events, sync_issues
 from .environment import JobEnvironment
 
 logger = logging.getLogger("test_observer.jobs")
@@ -99,6 +99,12 @@ JOBS: dict[str, Job] = {
             "Delete expired browser sessions.",
             clean_sessions.run,
             schedules=(Schedule("clean_sessions_interval_s"),),
+        ),
+        Job(
+            "prune-audit-events",
+            "Delete audit events older than AUDIT_RETENTION_DAYS.",
+            prune_audit_events.run,
+            schedules=(Schedule("audit_prune_interval_s"),),
         ),
     )
 }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
 
-from test_observer.auth import requires
+from test_observer.auth import AppSettings, Principal, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
 
@@ -24,20 +24,30 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+CEILING: dict[int | str, dict[str, Any]] = {
+    status.HTTP_403_FORBIDDEN: {"description": "The caller lacks a permission the rule grants"}
+}
+ChangeTeam = Annotated[Principal, requires(Permission.change_team)]
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Permission.change_team)],
     responses={
+        **CEILING,
         status.HTTP_400_BAD_REQUEST: {"description": "No team given"},
         status.HTTP_409_CONFLICT: {"description": "A rule with these values exists"},
         **NOT_FOUND,
     },
 )
 def create_artefact_matching_rule(
-    body: ArtefactMatchingRuleRequest, session: DbSession
+    body: ArtefactMatchingRuleRequest,
+    session: DbSession,
+    settings: AppSettings,
+    principal: ChangeTeam,
 ) -> ArtefactMatchingRuleResponse:
-    rule = service.create_rule(session, body, body.team_ids)
+    """Create a rule; the caller must hold every permission it grants."""
+    rule = service.create_rule(session, principal, settings, body, body.team_ids)
     return ArtefactMatchingRuleResponse.model_validate(rule)
 
 
@@ -58,26 +68,32 @@ def get_artefact_matching_rule(rule_id: int, session: DbSession) -> ArtefactMatc
 
 @router.patch(
     "/{rule_id}",
-    dependencies=[requires(Permission.change_team)],
     responses={
+        **CEILING,
         status.HTTP_400_BAD_REQUEST: {"description": "`team_ids` is empty"},
         status.HTTP_409_CONFLICT: {"description": "Another rule has these values"},
         **NOT_FOUND,
     },
 )
 def update_artefact_matching_rule(
-    rule_id: int, body: ArtefactMatchingRulePatch, session: DbSession
+    rule_id: int,
+    body: ArtefactMatchingRulePatch,
+    session: DbSession,
+    settings: AppSettings,
+    principal: ChangeTeam,
 ) -> ArtefactMatchingRuleResponse:
-    rule = service.update_rule(session, rule_id, body)
+    """Change a rule; the caller must hold what it grants, before and after."""
+    rule = service.update_rule(session, principal, settings, rule_id, body)
     return ArtefactMatchingRuleResponse.model_validate(rule)
 
 
 @router.delete(
     "/{rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[requires(Permission.change_team)],
     responses=NOT_FOUND,
 )
-def delete_artefact_matching_rule(rule_id: int, session: DbSession) -> Response:
-    service.delete_rule(session, rule_id)
+def delete_artefact_matching_rule(
+    rule_id: int, session: DbSession, principal: ChangeTeam
+) -> Response:
+    service.delete_rule(session, principal, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

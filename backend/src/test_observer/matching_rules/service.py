@@ -10,6 +10,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
+from test_observer.auth.ceiling import require_within_ceiling
 from test_observer.db.models import (
     MATCHING_FIELDS,
     ArtefactMatchingRule,
@@ -19,12 +22,23 @@ from test_observer.db.models import (
 )
 from test_observer.db.models.enums import permission_type
 from test_observer.errors import BadRequestError, ConflictError, NotFoundError
+from test_observer.settings import Settings
 
 from .schemas import ArtefactMatchingRuleBase, ArtefactMatchingRulePatch
 
 UNIQUE_FIELDS = "artefact_matching_rule_fields_from_artefact"
 ATTRIBUTES = ("family", *MATCHING_FIELDS)
 rule_teams = artefact_matching_rule_team_association
+TARGET = "artefact_matching_rule"
+
+
+def _state(rule: ArtefactMatchingRule) -> dict[str, Any]:
+    """What the audit trail keeps of a rule."""
+    return {
+        **{field: getattr(rule, field) for field in ATTRIBUTES},
+        "grant_permissions": list(rule.grant_permissions),
+        "team_ids": sorted(team.id for team in rule.teams),
+    }
 
 
 def _rule_not_found(rule_id: int) -> NotFoundError:
@@ -72,8 +86,14 @@ def get_rule(session: Session, rule_id: int) -> ArtefactMatchingRule:
 
 
 def create_rule(
-    session: Session, spec: ArtefactMatchingRuleBase, team_ids: Sequence[int]
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    spec: ArtefactMatchingRuleBase,
+    team_ids: Sequence[int],
 ) -> ArtefactMatchingRule:
+    """A new rule linked to `team_ids`: the caller must hold every permission it grants."""
+    require_within_ceiling(principal, settings, spec.grant_permissions, what="grant permissions")
     teams = _require_teams(
         session, team_ids, "At least one team is required to create a matching rule"
     )
@@ -88,15 +108,32 @@ def create_rule(
     if rule_id is None:
         raise ConflictError("Artefact matching rule with these values already exists")
     _link_teams(session, rule_id, teams)
-    return _load(session, rule_id)
+    rule = _load(session, rule_id)
+    record_audit_event(
+        session, principal, "artefact_matching_rule.created", TARGET, rule_id, after=_state(rule)
+    )
+    return rule
 
 
 def update_rule(
-    session: Session, rule_id: int, patch: ArtefactMatchingRulePatch
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    rule_id: int,
+    patch: ArtefactMatchingRulePatch,
 ) -> ArtefactMatchingRule:
+    """Change a rule: the caller must hold what it grants, before and after the change."""
     rule = session.get(ArtefactMatchingRule, rule_id, with_for_update=True)
     if rule is None:
         raise _rule_not_found(rule_id)
+    require_within_ceiling(
+        principal,
+        settings,
+        [*rule.grant_permissions, *(patch.grant_permissions or [])],
+        what=f"act on artefact matching rule {rule_id}",
+    )
+    rule = _load(session, rule_id)
+    before = _state(rule)
     teams = None
     if patch.team_ids is not None:
         teams = _require_teams(
@@ -117,17 +154,36 @@ def update_rule(
     if teams is not None:
         session.execute(delete(rule_teams).where(rule_teams.c.artefact_matching_rule_id == rule_id))
         _link_teams(session, rule_id, teams)
-    return _load(session, rule_id)
+    rule = _load(session, rule_id)
+    after = _state(rule)
+    if after != before:
+        record_audit_event(
+            session,
+            principal,
+            "artefact_matching_rule.changed",
+            TARGET,
+            rule_id,
+            before=before,
+            after=after,
+        )
+    return rule
 
 
-def delete_rule(session: Session, rule_id: int) -> None:
-    deleted = session.scalar(
-        delete(ArtefactMatchingRule)
+def delete_rule(session: Session, principal: Principal, rule_id: int) -> None:
+    rule = session.scalar(
+        select(ArtefactMatchingRule)
         .where(ArtefactMatchingRule.id == rule_id)
-        .returning(ArtefactMatchingRule.id)
+        .options(selectinload(ArtefactMatchingRule.teams))
+        .with_for_update()
     )
-    if deleted is None:
+    if rule is None:
         raise _rule_not_found(rule_id)
+    before = _state(rule)
+    session.execute(delete(ArtefactMatchingRule).where(ArtefactMatchingRule.id == rule_id))
+    session.expunge(rule)
+    record_audit_event(
+        session, principal, "artefact_matching_rule.deleted", TARGET, rule_id, before=before
+    )
 
 
 def rules_of_teams(

@@ -118,6 +118,7 @@ def import_original(
             target.rollback()
             return report
         _count_results_per_execution(target)
+        _link_teams_created_at_sign_in(target)
         _move_sequences(target)
         _check_counts(target, report)
         target.commit()
@@ -343,6 +344,36 @@ def _count_results_per_execution(target: psycopg.Connection[tuple[object, ...]])
             GROUP BY test_execution_id
         ) AS c
         WHERE c.test_execution_id = te.id
+        """
+    )
+
+
+def _link_teams_created_at_sign_in(target: psycopg.Connection[tuple[object, ...]]) -> None:
+    """The original made a team of each Launchpad team name at sign-in; here only teams linked
+    to a Launchpad team follow it. Imported teams are linked by the rule of migration 0016:
+    those that grant nothing, and those created with one of their members or their sessions."""
+    target.execute(
+        """
+        UPDATE team SET launchpad_team = team.name
+        WHERE (
+            cardinality(team.permissions) = 0
+            AND NOT EXISTS (
+                SELECT 1 FROM artefact_matching_rule_team_association rules
+                WHERE rules.team_id = team.id
+            )
+        ) OR EXISTS (
+            SELECT 1 FROM team_users_association members
+            JOIN app_user ON app_user.id = members.user_id
+            WHERE members.team_id = team.id
+              AND (
+                app_user.created_at = team.created_at
+                OR EXISTS (
+                    SELECT 1 FROM user_session
+                    WHERE user_session.user_id = app_user.id
+                      AND user_session.created_at = team.created_at
+                )
+              )
+        )
         """
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from test_observer.audit.service import SYSTEM, Change, record_audit_events
 from test_observer.db.models import (
     ConsumedAssertion,
     SignInLink,
@@ -114,37 +115,82 @@ def sign_in_with_saml(session: Session, settings: Settings, saml_response: str |
 
 
 def provision_user(session: Session, settings: Settings, email: str, name: str) -> int:
-    """Create or refresh the user signing in, and add their Launchpad teams.
+    """Create or refresh the user signing in, and bring their Launchpad-linked teams in line.
 
-    Memberships are only ever added: teams granted through the API stay. A Launchpad outage
+    Only teams linked to a Launchpad team (`team.launchpad_team`) are joined or left here;
+    memberships of other teams, granted through the API, stay as they are. A Launchpad outage
     does not stop the sign-in; the teams are then brought up to date at the next one.
     """
     handle: str | None = None
-    teams: list[str] = []
+    teams: list[str] | None = None
     if not settings.use_local_login:
         try:
             person = Launchpad(settings.launchpad_api_url).person_by_email(email)
         except LaunchpadError as error:
             logger.warning("%s; signing in without refreshing teams", error)
-            person = None
-        if person is not None:
-            handle, teams = person.handle, person.teams
+        else:
+            # Launchpad knowing nobody with this email is an answer: the person is in no team.
+            handle, teams = (person.handle, person.teams) if person else (None, [])
     user_id = _upsert_user(session, email, name, handle)
-    if teams:
-        session.execute(
+    if teams is not None:
+        _sync_linked_teams(session, user_id, teams)
+    return user_id
+
+
+def _sync_linked_teams(session: Session, user_id: int, launchpad_teams: list[str]) -> None:
+    """Make the user a member of exactly the linked teams whose Launchpad team they are in.
+
+    A Launchpad team no team follows yet gets a new team of that name, linked to it, unless a
+    team of that name exists: a team created or granted through the API is never joined because
+    of its name.
+    """
+    changes: list[Change] = []
+    if launchpad_teams:
+        created = session.execute(
             insert(Team)
-            .values([{"name": team} for team in teams])
-            .on_conflict_do_nothing(index_elements=["name"])
+            .values([{"name": team, "launchpad_team": team} for team in launchpad_teams])
+            .on_conflict_do_nothing()
+            .returning(Team.id, Team.name)
+        ).all()
+        changes += [
+            Change(
+                "team.created", "team", row.id, after={"name": row.name, "launchpad_team": row.name}
+            )
+            for row in created
+        ]
+    members = team_users_association
+    linked = select(Team.id).where(Team.launchpad_team.is_not(None))
+    left = session.scalars(
+        delete(members)
+        .where(
+            members.c.user_id == user_id,
+            members.c.team_id.in_(linked.where(Team.launchpad_team.not_in(launchpad_teams))),
         )
-        session.execute(
-            insert(team_users_association)
+        .returning(members.c.team_id)
+    ).all()
+    joined = (
+        session.scalars(
+            insert(members)
             .from_select(
                 ["user_id", "team_id"],
-                select(literal(user_id), Team.id).where(Team.name.in_(teams)),
+                select(literal(user_id), Team.id).where(Team.launchpad_team.in_(launchpad_teams)),
             )
             .on_conflict_do_nothing()
-        )
-    return user_id
+            .returning(members.c.team_id)
+        ).all()
+        if launchpad_teams
+        else []
+    )
+    changes += [
+        Change("team.member_removed", "team", team_id, before={"user_id": user_id})
+        for team_id in left
+    ]
+    changes += [
+        Change("team.member_added", "team", team_id, after={"user_id": user_id})
+        for team_id in joined
+    ]
+    # The service acts on Launchpad's word, not on the signing-in user's.
+    record_audit_events(session, SYSTEM, changes)
 
 
 def _upsert_user(session: Session, email: str, name: str, handle: str | None) -> int:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from test_observer.db.models import Permission
 from test_observer.matching_rules.schemas import (
@@ -22,6 +22,16 @@ class UserMinimalResponse(BaseModel):
     is_admin: bool
 
 
+LaunchpadTeamName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=PRINCIPAL_NAME_LENGTH),
+]
+LAUNCHPAD_TEAM_DESCRIPTION = (
+    "The Launchpad team whose members this team follows at each sign-in (added and removed); "
+    "null: members are managed through the API only. Only administrators may set it."
+)
+
+
 class TeamCreate(BaseModel):
     name: Annotated[
         str,
@@ -29,16 +39,21 @@ class TeamCreate(BaseModel):
     ]
     permissions: list[Permission] = []
     artefact_matching_rules: list[ArtefactMatchingRuleBase] = []
+    launchpad_team: LaunchpadTeamName | None = Field(None, description=LAUNCHPAD_TEAM_DESCRIPTION)
 
 
 class TeamPatch(BaseModel):
     permissions: list[Permission] | None = None
     artefact_matching_rules: list[ArtefactMatchingRuleBase] | None = None
+    launchpad_team: LaunchpadTeamName | None = Field(
+        None, description=LAUNCHPAD_TEAM_DESCRIPTION + " Send null to unlink."
+    )
 
 
 class TeamResponse(BaseModel):
     id: int
     name: str
     permissions: list[Permission]
+    launchpad_team: str | None = Field(description=LAUNCHPAD_TEAM_DESCRIPTION)
     members: list[UserMinimalResponse]
     artefact_matching_rules: list[ArtefactMatchingRuleInResponse]

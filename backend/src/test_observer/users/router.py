@@ -69,9 +69,7 @@ def update_user(
     principal: Annotated[Principal, requires(Permission.change_user)],
 ) -> UserResponse:
     """Change a user. Granting or revoking admin rights needs an admin caller."""
-    user = service.update_user(
-        session, user_id, is_admin=body.is_admin, caller_is_admin=principal.is_admin
-    )
+    user = service.update_user(session, principal, user_id, is_admin=body.is_admin)
     return UserResponse.model_validate(user)
 
 
@@ -89,5 +87,5 @@ def delete_user(
     principal: Annotated[Principal, requires(Permission.change_user)],
 ) -> Response:
     """Delete a user with their sessions, notifications, memberships and reviews (idempotent)."""
-    service.delete_user(session, user_id, caller_is_admin=principal.is_admin)
+    service.delete_user(session, principal, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,8 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
 from test_observer.db.like import like_pattern
 from test_observer.db.models import User, UserSession
 from test_observer.errors import ConflictError, ForbiddenError, NotFoundError
@@ -69,34 +71,47 @@ def _forbid_removing_last_admin(session: Session, user: User) -> None:
 
 
 def update_user(
-    session: Session, user_id: int, *, is_admin: bool | None, caller_is_admin: bool
+    session: Session, principal: Principal, user_id: int, *, is_admin: bool | None
 ) -> User:
     """Change a user's admin flag. Only an admin may grant or revoke admin rights, and the
     last admin cannot be demoted."""
     user = get_user(session, user_id)
     if is_admin is None:
         return user
-    if not caller_is_admin:
+    if not principal.is_admin:
         raise ForbiddenError("Only administrators can change administrator rights")
     if user.is_admin and not is_admin:
         _forbid_removing_last_admin(session, user)
+    was_admin = user.is_admin
     user.is_admin = is_admin
     session.flush()
+    if was_admin != is_admin:
+        record_audit_event(
+            session,
+            principal,
+            "user.admin_changed",
+            "user",
+            user_id,
+            before={"is_admin": was_admin},
+            after={"is_admin": is_admin},
+        )
     return user
 
 
-def delete_user(session: Session, user_id: int, *, caller_is_admin: bool) -> None:
+def delete_user(session: Session, principal: Principal, user_id: int) -> None:
     """Remove a user with their sessions, notifications, memberships and reviewer links
     (the database cascades). Unknown ids are accepted: deleting is idempotent."""
     user = session.get(User, user_id)
     if user is None:
         return
     if user.is_admin:
-        if not caller_is_admin:
+        if not principal.is_admin:
             raise ForbiddenError("Only administrators can delete an administrator")
         _forbid_removing_last_admin(session, user)
+    before = {"email": user.email, "name": user.name, "is_admin": user.is_admin}
     session.execute(delete(User).where(User.id == user_id))
     session.expunge(user)
+    record_audit_event(session, principal, "user.deleted", "user", user_id, before=before)
 
 
 class UnknownUserError(LookupError):
@@ -122,8 +137,19 @@ def promote_to_admin(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip()))
     if user is None:
         raise UnknownUserError(f"no user with email {email!r}")
-    user.is_admin = True
-    session.flush()
+    if not user.is_admin:
+        user.is_admin = True
+        session.flush()
+        # From the command line: the operator, recorded as the system.
+        record_audit_event(
+            session,
+            None,
+            "user.admin_changed",
+            "user",
+            user.id,
+            before={"is_admin": False},
+            after={"is_admin": True},
+        )
     return user
 
 

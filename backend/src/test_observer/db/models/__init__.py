@@ -12,6 +12,7 @@ from .artefacts import (
     artefact_reviewers_association,
     environment_review_reviewers_association,
 )
+from .audit import ACTOR_KINDS, AuditEvent
 from .base import Base, Entity
 from .enums import (
     ArtefactBuildEnvironmentReviewDecision,
@@ -51,6 +52,7 @@ from .sign_in import ConsumedAssertion, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
 
 __all__ = [
+    "ACTOR_KINDS",
     "ARTEFACT_IDENTITY",
     "MATCHING_FIELDS",
     "Application",
@@ -60,6 +62,7 @@ __all__ = [
     "ArtefactBuildEnvironmentReviewDecision",
     "ArtefactMatchingRule",
     "ArtefactStatus",
+    "AuditEvent",
     "Base",
     "ConsumedAssertion",
     "Entity",

@@ -45,6 +45,9 @@ class Team(Entity):
     permissions: Mapped[list[Permission]] = mapped_column(
         ARRAY(permission_type), default=list, server_default="{}"
     )
+    # The Launchpad team whose membership this team follows at sign-in; None: membership is
+    # managed through the API only, whatever the team's name.
+    launchpad_team: Mapped[str | None] = mapped_column(String(), unique=True)
 
     members: Mapped[list[User]] = relationship(
         secondary=team_users_association,

@@ -1,0 +1,1 @@
+"""The audit trail: who changed what privileged thing, when, from what to what."""
