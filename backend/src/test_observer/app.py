@@ -45,6 +45,7 @@ from test_observer.sign_in.router import router as sign_in_router
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router
+from test_observer.test_plans.router import router as test_plans_router
 from test_observer.test_results.router import router as test_results_router
 from test_observer.users.router import router as users_router
 from test_observer.version import installed_version
@@ -59,6 +60,7 @@ ROUTERS = [
     builds_router,
     environments_router,
     test_cases_router,
+    test_plans_router,
     test_results_router,
     execution_metadata_router,
     reports_router,
