@@ -156,9 +156,7 @@ class _Rule:
     # rules no execution has metadata yet, and a rule that requires some matches nothing.
     needs_metadata: bool
 
-    def accepts_execution(
-        self, artefact: dict[str, Any], environment: str, test_plan: str
-    ) -> bool:
+    def accepts_execution(self, artefact: dict[str, Any], environment: str, test_plan: str) -> bool:
         return not self.needs_metadata and all(
             not allowed or value in allowed
             for allowed, value in (
