@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from test_observer.artefacts.previous import previous_artefact_id
+from test_observer.artefacts.previous import previous_artefact_ids
 from test_observer.artefacts.service import get_artefact
 from test_observer.db.models import (
     Artefact,
@@ -160,9 +160,10 @@ def _ran(session: Session, artefact_id: int, plans: Sequence[str]) -> set[tuple[
 def missing_environments(
     session: Session, frontend_url: str, artefact_id: int, test_plans: Sequence[str]
 ) -> MissingEnvironmentsResponse:
-    """See the module doc. Five statements at most, whatever the number of executions."""
-    previous_id = previous_artefact_id(session, artefact_id)
+    """See the module doc. Five statements at most, whatever the number of executions: the
+    artefact, its previous version, the declarations, and the executions of both versions."""
     artefact = get_artefact(session, artefact_id)
+    previous_id = previous_artefact_ids(session, [artefact.id])[artefact.id]
     plans = sorted(set(test_plans))
     required = _declared(session, artefact, plans)
     expected_from: ExpectedFrom = "declared"
