@@ -171,3 +171,55 @@ def test_results_receive_their_executions_environment(empty_database: str) -> No
         columns = {column["name"] for column in inspect(connection).get_columns("test_result")}
     assert "environment_id" not in columns
     engine.dispose()
+
+
+def test_withdrawing_expected_environments_keeps_every_other_grant(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0018")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO team (name, permissions) VALUES "
+                "('reviewers', '{view_artefact,change_expected_environment,view_test}'), "
+                "('others', '{change_expected_environment}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO issue (source, project, key, status) "
+                "VALUES ('GITHUB', 'acme/x', '1', 'OPEN')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO issue_test_result_attachment_rule (issue_id, test_plans) "
+                "SELECT id, '{smoke}' FROM issue"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO expected_environments (family, artefact_name, environments) "
+                "VALUES ('deb', 'linux', '{rpi4}')"
+            )
+        )
+    migrate.downgrade(empty_database, "0015")
+    with engine.connect() as connection:
+        grants = connection.execute(
+            text("SELECT name, permissions::text[] FROM team ORDER BY name")
+        ).all()
+        labels = connection.scalars(text("SELECT unnest(enum_range(NULL::permission))::text")).all()
+    assert [(name, list(permissions)) for name, permissions in grants] == [
+        ("others", []),
+        ("reviewers", ["view_artefact", "view_test"]),
+    ]
+    assert "change_expected_environment" not in labels
+    assert len(labels) == 31
+    assert "expected_environments" not in table_names(empty_database)
+    migrate.upgrade(empty_database, "head")
+    with engine.connect() as connection:
+        rules = connection.scalars(
+            text("SELECT test_plans FROM issue_test_result_attachment_rule")
+        ).all()
+    engine.dispose()
+    # The rule's plans went with the column; it is back, accepting any plan.
+    assert rules == [[]]
