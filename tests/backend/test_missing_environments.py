@@ -308,3 +308,18 @@ def test_concurrent_declarations_of_one_key_leave_one(api: TestClient, db_sessio
         assert set(pool.map(put, range(16))) == {200}
     rows = db_session.scalar(select(func.count()).select_from(ExpectedEnvironments))
     assert rows == 1
+
+
+def test_values_the_database_cannot_hold_are_422(api: TestClient, db_session: Session) -> None:
+    artefact = version(db_session, FamilyName.deb, "1", 0)
+    db_session.commit()
+    nul = {"family": "deb", "artefact_name": "li\x00nux", "environments": ["a"]}
+    assert api.put(EXPECTED, json=nul).status_code == 422
+    in_list = {"family": "deb", "artefact_name": "linux", "environments": ["a\x00"]}
+    assert api.put(EXPECTED, json=in_list).status_code == 422
+    assert api.get(EXPECTED, params={"artefact_name": "a\x00"}).status_code == 422
+    plans = api.get(f"/v1/artefacts/{artefact.id}/missing-environments?test_plans=%00")
+    assert plans.status_code == 422
+    assert api.get("/v1/test-plans", params={"q": "\x00"}).status_code == 422
+    too_large = api.get(f"/v1/artefacts/{2**31}/missing-environments")
+    assert too_large.status_code == 422
