@@ -58,6 +58,10 @@ class Target:
 
     artefact_id: int
     execution_ids: list[int]
+    # The most tested environment name, and the test plan the seeded snaps run: the seed gives
+    # each family one plan, so `test_plans` selects exactly what `families=snap` does.
+    environment: str
+    test_plan: str
 
 
 Call = Callable[[httpx.Client, int, int], httpx.Response]
@@ -123,6 +127,19 @@ def endpoints(target: Target) -> dict[str, Call]:
         "GET artefacts?family=snap": get("/v1/artefacts?family=snap"),
         "GET artefact builds": get(f"/v1/artefacts/{target.artefact_id}/builds"),
         "GET test-results?families=snap": get("/v1/test-results?families=snap"),
+        "GET test-results?test_plans=<snap plan>": get(
+            f"/v1/test-results?test_plans={target.test_plan}"
+        ),
+        "GET test-results?environments=<busiest>": get(
+            f"/v1/test-results?environments={target.environment}"
+        ),
+        "GET test-executions?families=snap": get("/v1/test-executions?families=snap"),
+        "GET test-executions?test_plans=<snap plan>": get(
+            f"/v1/test-executions?test_plans={target.test_plan}"
+        ),
+        "GET test-executions?environments=<busiest>": get(
+            f"/v1/test-executions?environments={target.environment}"
+        ),
         "GET reruns?limit=100": get("/v1/test-executions/reruns?limit=100"),
         "GET test-cases": get("/v1/test-cases"),
     }
@@ -147,10 +164,34 @@ def find_target(url: str) -> Target:
         execution_ids = list(
             connection.scalars(text("SELECT id FROM test_execution ORDER BY id LIMIT 200"))
         )
+        environment = connection.scalar(
+            text(
+                "SELECT env.name FROM test_execution e "
+                "JOIN environment env ON env.id = e.environment_id "
+                "GROUP BY env.name ORDER BY count(*) DESC, env.name LIMIT 1"
+            )
+        )
+        test_plan = connection.scalar(
+            text(
+                "SELECT p.name FROM test_execution e "
+                "JOIN test_plan p ON p.id = e.test_plan_id "
+                "JOIN artefact_build b ON b.id = e.artefact_build_id "
+                "JOIN artefact a ON a.id = b.artefact_id "
+                "WHERE a.family = 'snap' AND a.name NOT LIKE 'bench-snap-%' "
+                "GROUP BY p.name ORDER BY count(*) DESC, p.name LIMIT 1"
+            )
+        )
     engine.dispose()
     assert artefact_id is not None, "the database holds no snap executions"
     assert execution_ids, "the database holds no executions"
-    return Target(artefact_id=artefact_id, execution_ids=execution_ids)
+    assert environment is not None, "the database holds no environments"
+    assert test_plan is not None, "the database holds no snap test plans"
+    return Target(
+        artefact_id=artefact_id,
+        execution_ids=execution_ids,
+        environment=environment,
+        test_plan=test_plan,
+    )
 
 
 def _process_tree_cpu(pid: int) -> float:

@@ -61,8 +61,8 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    # 33 tables, the job queue's 4 and alembic_version
-    assert len(table_names(empty_database)) == 38
+    # 34 tables, the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 39
     assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}
@@ -215,3 +215,55 @@ def test_teams_created_at_sign_in_become_linked(empty_database: str) -> None:
         )
     engine.dispose()
     assert permissions == "{change_user}"
+
+
+def test_withdrawing_expected_environments_keeps_every_other_grant(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0017")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO team (name, permissions) VALUES "
+                "('reviewers', '{view_artefact,change_expected_environment,view_test}'), "
+                "('others', '{change_expected_environment}')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO issue (source, project, key, status) "
+                "VALUES ('GITHUB', 'acme/x', '1', 'OPEN')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO issue_test_result_attachment_rule (issue_id, test_plans) "
+                "SELECT id, '{smoke}' FROM issue"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO expected_environments (family, artefact_name, environments) "
+                "VALUES ('deb', 'linux', '{rpi4}')"
+            )
+        )
+    migrate.downgrade(empty_database, "0016")
+    with engine.connect() as connection:
+        grants = connection.execute(
+            text("SELECT name, permissions::text[] FROM team ORDER BY name")
+        ).all()
+        labels = connection.scalars(text("SELECT unnest(enum_range(NULL::permission))::text")).all()
+    assert [(name, list(permissions)) for name, permissions in grants] == [
+        ("others", []),
+        ("reviewers", ["view_artefact", "view_test"]),
+    ]
+    assert "change_expected_environment" not in labels
+    assert len(labels) == 32
+    assert "expected_environments" not in table_names(empty_database)
+    migrate.upgrade(empty_database, "head")
+    with engine.connect() as connection:
+        rules = connection.scalars(
+            text("SELECT test_plans FROM issue_test_result_attachment_rule")
+        ).all()
+    engine.dispose()
+    # The rule's plans went with the column; it is back, accepting any plan.
+    assert rules == [[]]

@@ -33,6 +33,7 @@ from test_observer.error_reporting.router import router as error_reporting_route
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
+from test_observer.expected_environments.router import router as expected_environments_router
 from test_observer.input_safety import RequestBodyLimit, reject_non_json_values, safe_detail
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
@@ -46,6 +47,7 @@ from test_observer.sign_in.router import router as sign_in_router
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router
+from test_observer.test_plans.router import router as test_plans_router
 from test_observer.test_results.router import router as test_results_router
 from test_observer.users.router import router as users_router
 from test_observer.version import installed_version
@@ -59,7 +61,9 @@ ROUTERS = [
     artefacts_router,
     builds_router,
     environments_router,
+    expected_environments_router,
     test_cases_router,
+    test_plans_router,
     test_results_router,
     execution_metadata_router,
     reports_router,

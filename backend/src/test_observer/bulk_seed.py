@@ -148,6 +148,7 @@ class _Rule:
     stages: frozenset[str]
     tracks: frozenset[str]
     environments: frozenset[str]
+    test_plans: frozenset[str]
     names: frozenset[str]
     templates: frozenset[str]
     statuses: frozenset[str]
@@ -155,7 +156,7 @@ class _Rule:
     # rules no execution has metadata yet, and a rule that requires some matches nothing.
     needs_metadata: bool
 
-    def accepts_execution(self, artefact: dict[str, Any], environment: str) -> bool:
+    def accepts_execution(self, artefact: dict[str, Any], environment: str, test_plan: str) -> bool:
         return not self.needs_metadata and all(
             not allowed or value in allowed
             for allowed, value in (
@@ -165,6 +166,7 @@ class _Rule:
                 (self.stages, artefact["stage"]),
                 (self.tracks, artefact.get("track", "")),
                 (self.environments, environment),
+                (self.test_plans, test_plan),
             )
         )
 
@@ -180,7 +182,8 @@ def _rules(session: Session) -> list[_Rule]:
             """
             SELECT r.id, r.issue_id, r.families::text[], r.artefacts, r.artefact_versions,
                    r.artefact_stages, r.artefact_tracks, r.environment_names,
-                   r.test_case_names, r.template_ids, r.test_result_statuses::text[],
+                   r.test_plans, r.test_case_names, r.template_ids,
+                   r.test_result_statuses::text[],
                    EXISTS (SELECT 1 FROM issue_test_result_attachment_rule_execution_metadata m
                            WHERE m.attachment_rule_id = r.id)
             FROM issue_test_result_attachment_rule r
@@ -199,10 +202,11 @@ def _rules(session: Session) -> list[_Rule]:
             stages=frozenset(row[5]),
             tracks=frozenset(row[6]),
             environments=frozenset(row[7]),
-            names=frozenset(row[8]),
-            templates=frozenset(row[9]),
-            statuses=frozenset(row[10]),
-            needs_metadata=row[11],
+            test_plans=frozenset(row[8]),
+            names=frozenset(row[9]),
+            templates=frozenset(row[10]),
+            statuses=frozenset(row[11]),
+            needs_metadata=row[12],
         )
         for row in rows
     ]
@@ -291,7 +295,8 @@ class _Writer:
         """The rules that may attach results of this execution, and a cache of those that
         accept a (test name, template) shared by the executions these rules apply to."""
         fields = self.artefacts[planned.artefact_index][1]
-        chosen = [r for r in self.rules if r.accepts_execution(fields, environment)]
+        test_plan = str(planned.payload["test_plan"])
+        chosen = [r for r in self.rules if r.accepts_execution(fields, environment, test_plan)]
         cache = self.matchers.setdefault(tuple(r.id for r in chosen), {})
         return chosen, cache
 

@@ -63,6 +63,7 @@ def test_create_rule_defaults_and_shape(api: TestClient) -> None:
         "artefact_stages": [],
         "artefact_tracks": [],
         "environment_names": [],
+        "test_plans": [],
         "test_case_names": [],
         "template_ids": [],
         "test_result_statuses": [],
@@ -75,12 +76,14 @@ def test_create_rule_defaults_and_shape(api: TestClient) -> None:
         families=["snap"],
         artefact_stages=["beta"],
         environment_names=["rpi4"],
+        test_plans=["iot-smoke", "nightly", "iot-smoke"],
         template_ids=["camera/detect_{name}"],
         test_result_statuses=["FAILED"],
         execution_metadata={"hw": ["laptop", "desktop", "laptop"]},
     )
     assert full["execution_metadata"] == {"hw": ["laptop", "desktop"]}
     assert full["families"] == ["snap"]
+    assert full["test_plans"] == ["iot-smoke", "nightly"]
     # Identical rules are two rules; the issue lists them in order.
     twin = add_rule(api, issue)
     assert twin["id"] != rule["id"]
@@ -109,6 +112,7 @@ def test_every_non_empty_criterion_must_hold(api: TestClient) -> None:  # AR7
         "artefact_stages": ["beta"],
         "artefact_tracks": ["22"],
         "environment_names": ["rpi4b"],
+        "test_plans": ["iot-smoke"],
         "test_case_names": ["a", "b"],
         "template_ids": ["tpl"],
         "test_result_statuses": ["FAILED"],
@@ -122,6 +126,7 @@ def test_every_non_empty_criterion_must_hold(api: TestClient) -> None:  # AR7
         "artefact_stages": ["edge"],
         "artefact_tracks": ["24"],
         "environment_names": ["rpi5"],
+        "test_plans": ["nightly"],
         "test_case_names": ["z"],
         "template_ids": ["other"],
         "test_result_statuses": ["SKIPPED"],

@@ -43,13 +43,14 @@ _ATTACH_BY_RULES = text(
     WITH stored AS MATERIALIZED (
         SELECT result.id, result.status, tc.name AS case_name, tc.template_id,
                te.id AS execution_id, a.family, a.name AS artefact, a.version, a.stage,
-               a.track, env.name AS environment
+               a.track, env.name AS environment, plan.name AS test_plan
         FROM test_result AS result
         JOIN test_case AS tc ON tc.id = result.test_case_id
         JOIN test_execution AS te ON te.id = result.test_execution_id
         JOIN artefact_build AS build ON build.id = te.artefact_build_id
         JOIN artefact AS a ON a.id = build.artefact_id
         JOIN environment AS env ON env.id = te.environment_id
+        JOIN test_plan AS plan ON plan.id = te.test_plan_id
         WHERE result.id = ANY(CAST(:result_ids AS integer[]))
     )
     INSERT INTO issue_test_result_attachment (issue_id, test_result_id, attachment_rule_id)
@@ -63,6 +64,7 @@ _ATTACH_BY_RULES = text(
      AND (cardinality(rule.artefact_tracks) = 0 OR stored.track = ANY(rule.artefact_tracks))
      AND (cardinality(rule.environment_names) = 0
           OR stored.environment = ANY(rule.environment_names))
+     AND (cardinality(rule.test_plans) = 0 OR stored.test_plan = ANY(rule.test_plans))
      AND (cardinality(rule.test_case_names) = 0 OR stored.case_name = ANY(rule.test_case_names))
      AND (cardinality(rule.template_ids) = 0 OR stored.template_id = ANY(rule.template_ids))
      AND (cardinality(rule.test_result_statuses) = 0

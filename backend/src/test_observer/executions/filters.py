@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal, TypeVarTuple
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, exists
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.orm import aliased
 
 from test_observer.db.models import (
@@ -31,6 +31,7 @@ from test_observer.db.models import (
     TestExecutionMetadata,
     TestExecutionRerunRequest,
     TestExecutionStatus,
+    TestPlan,
     TestResult,
     TestResultStatus,
     artefact_reviewers_association,
@@ -58,6 +59,7 @@ class TestExecutionRerunFilters(BaseModel):
     artefact_tracks: list[str] | None = None
     artefact_is_archived: bool | None = None
     environments: list[str] | None = None
+    test_plans: list[str] | None = None
     test_execution_statuses: list[TestExecutionStatus] | None = None
     execution_metadata: dict[MetadataText, list[MetadataText]] | None = None
     reviewer_ids: IdsFilter | None = None
@@ -222,6 +224,15 @@ def metadata_condition(metadata: dict[str, list[str]]) -> list[ColumnElement[boo
     ]
 
 
+def test_plan_condition(names: Collection[str]) -> ColumnElement[bool]:
+    """The execution ran one of the named test plans.
+
+    The names become plan ids first (a unique index), then the executions' indexed plan id is
+    compared with them: no join to the plans, so the filter costs what an environment's does.
+    """
+    return TestExecution.test_plan_id.in_(select(TestPlan.id).where(TestPlan.name.in_(names)))
+
+
 def execution_conditions(
     filters: TestExecutionRerunFilters, *, dates: bool = True
 ) -> list[ColumnElement[bool]]:
@@ -240,6 +251,8 @@ def execution_conditions(
         conditions.append(Artefact.archived.is_(filters.artefact_is_archived))
     if filters.environments:
         conditions.append(Environment.name.in_(filters.environments))
+    if filters.test_plans:
+        conditions.append(test_plan_condition(filters.test_plans))
     if filters.test_execution_statuses:
         conditions.append(TestExecution.status.in_(filters.test_execution_statuses))
     if filters.execution_metadata:

@@ -188,6 +188,7 @@ def attachment_rule_responses(
             artefact_stages=rule.artefact_stages,
             artefact_tracks=rule.artefact_tracks,
             environment_names=rule.environment_names,
+            test_plans=rule.test_plans,
             test_case_names=rule.test_case_names,
             template_ids=rule.template_ids,
             test_result_statuses=rule.test_result_statuses,

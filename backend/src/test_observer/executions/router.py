@@ -128,6 +128,9 @@ def search_test_executions(
     artefact_tracks: Annotated[list[str] | None, Query()] = None,
     artefact_is_archived: bool | None = None,
     environments: Annotated[list[str] | None, Query()] = None,
+    test_plans: Annotated[
+        list[str] | None, Query(description="Only executions of these test plans")
+    ] = None,
     test_execution_statuses: Annotated[list[TestExecutionStatus] | None, Query()] = None,
     reviewer_ids: Annotated[list[str] | None, ids_query()] = None,
     assignee_ids: Annotated[list[str] | None, ids_query(deprecated=True)] = None,
@@ -149,6 +152,7 @@ def search_test_executions(
         artefact_tracks=artefact_tracks,
         artefact_is_archived=artefact_is_archived,
         environments=environments,
+        test_plans=test_plans,
         test_execution_statuses=test_execution_statuses,
         execution_metadata=parse_execution_metadata(execution_metadata),
         reviewer_ids=parse_id_filter("reviewer_ids", reviewer_ids),

@@ -42,6 +42,7 @@ def create_rule(
         artefact_stages=list(dict.fromkeys(request.artefact_stages)),
         artefact_tracks=list(dict.fromkeys(request.artefact_tracks)),
         environment_names=list(dict.fromkeys(request.environment_names)),
+        test_plans=list(dict.fromkeys(request.test_plans)),
         test_case_names=list(dict.fromkeys(request.test_case_names)),
         template_ids=list(dict.fromkeys(request.template_ids)),
         test_result_statuses=list(dict.fromkeys(request.test_result_statuses)),

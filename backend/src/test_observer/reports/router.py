@@ -16,6 +16,9 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 CSV = "text/csv; charset=utf-8"
 START = Annotated[datetime, Query(description="Inclusive start (default: the beginning)")]
 END = Annotated[datetime | None, Query(description="Inclusive end (default: now)")]
+TEST_PLANS = Annotated[
+    list[str] | None, Query(description="Only executions of these test plans (default: all)")
+]
 
 
 def _end(end_date: datetime | None) -> datetime:
@@ -37,10 +40,13 @@ def _csv_response(content: object, filename: str) -> StreamingResponse:
     responses={200: {"content": {CSV: {}}}},
 )
 def get_test_executions_report(
-    request: Request, start_date: START = datetime.min, end_date: END = None
+    request: Request,
+    start_date: START = datetime.min,
+    end_date: END = None,
+    test_plans: TEST_PLANS = None,
 ) -> StreamingResponse:
     """One row per execution created in the range that has an environment review."""
-    query = service.executions_query(start_date, _end(end_date))
+    query = service.executions_query(start_date, _end(end_date), test_plans)
     return _csv_response(
         service.stream_csv(
             request.app.state.engine,
@@ -59,10 +65,13 @@ def get_test_executions_report(
     responses={200: {"content": {CSV: {}}}},
 )
 def get_testresults_report(
-    request: Request, start_date: START = datetime.min, end_date: END = None
+    request: Request,
+    start_date: START = datetime.min,
+    end_date: END = None,
+    test_plans: TEST_PLANS = None,
 ) -> StreamingResponse:
     """One row per result of the artefacts created in the range."""
-    query = service.results_query(start_date, _end(end_date))
+    query = service.results_query(start_date, _end(end_date), test_plans)
     return _csv_response(
         service.stream_csv(
             request.app.state.engine, service.RESULTS_HEADER, query, service.format_result_row

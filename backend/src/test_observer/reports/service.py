@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, literal_column, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
@@ -132,7 +132,14 @@ def _join_execution_context(query: Select[*tuple[Any, ...]]) -> Select[*tuple[An
     )
 
 
-def executions_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
+def _in_test_plans(test_plans: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    """No condition without names; both reports join the plans already."""
+    return [TestPlan.name.in_(test_plans)] if test_plans else []
+
+
+def executions_query(
+    start: datetime, end: datetime, test_plans: Sequence[str] | None = None
+) -> Select[*tuple[Any, ...]]:
     event = aliased(TestEvent)
     as_object = func.json_build_object(
         literal_column("'event_name'"),
@@ -177,7 +184,7 @@ def executions_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]
                 ArtefactBuildEnvironmentReview.environment_id == TestExecution.environment_id,
             ),
         )
-        .where(TestExecution.created_at.between(start, end))
+        .where(TestExecution.created_at.between(start, end), *_in_test_plans(test_plans))
         .order_by(TestExecution.id)
     )
 
@@ -187,7 +194,9 @@ def format_execution_row(row: Sequence[Any]) -> list[Any]:
     return [*values, decisions_cell(row[19]), row[20], events_cell(row[21])]
 
 
-def results_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
+def results_query(
+    start: datetime, end: datetime, test_plans: Sequence[str] | None = None
+) -> Select[*tuple[Any, ...]]:
     query = (
         select(
             *ARTEFACT_COLUMNS,
@@ -212,7 +221,7 @@ def results_query(start: datetime, end: datetime) -> Select[*tuple[Any, ...]]:
     return (
         _join_execution_context(query)
         .join(TestCase, TestCase.id == TestResult.test_case_id)
-        .where(Artefact.created_at.between(start, end))
+        .where(Artefact.created_at.between(start, end), *_in_test_plans(test_plans))
         .order_by(TestResult.id)
     )
 

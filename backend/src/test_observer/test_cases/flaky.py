@@ -40,7 +40,6 @@ from test_observer.db.models import (
     Environment,
     TestCase,
     TestExecution,
-    TestPlan,
     TestResult,
     TestResultStatus,
 )
@@ -113,7 +112,6 @@ def flaky_test_cases(
     session: Session,
     filters: TestResultSearchFilters,
     *,
-    test_plans: list[str] | None = None,
     min_runs: int = 5,
     min_flips: int = 2,
     limit: int = 50,
@@ -124,13 +122,9 @@ def flaky_test_cases(
     since = filters.from_date or (until or _utc_now()) - DEFAULT_WINDOW
     undated = filters.model_copy(update={"from_date": None, "until_date": None})
     conditions = result_conditions(undated) + _in_window(TestResult.created_at, since, until)
-    filtered = undated.has_filters() or bool(test_plans)
+    filtered = undated.has_filters()
     if min_flips > 0 and not filtered:
         conditions.append(_failed_in_window(since, until))
-    if test_plans:
-        conditions.append(
-            TestExecution.test_plan_id.in_(select(TestPlan.id).where(TestPlan.name.in_(test_plans)))
-        )
 
     previous = func.lag(TestResult.status).over(
         partition_by=(TestResult.environment_id, TestResult.test_case_id),

@@ -39,9 +39,6 @@ def get_test_cases(
 def get_flaky_test_cases(
     session: DbSession,
     filters: ResultSearchFilters,
-    test_plans: Annotated[
-        list[str] | None, Query(description="Only results of executions of these test plans")
-    ] = None,
     min_runs: Annotated[
         int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
     ] = 5,
@@ -59,7 +56,6 @@ def get_flaky_test_cases(
     return flaky.flaky_test_cases(
         session,
         filters,
-        test_plans=test_plans,
         min_runs=min_runs,
         min_flips=min_flips,
         limit=limit,

@@ -39,6 +39,9 @@ def result_search_filters(
     artefact_tracks: Strings = None,
     artefact_is_archived: bool | None = None,
     environments: Strings = None,
+    test_plans: Annotated[
+        list[str] | None, Query(description="Only results of executions of these test plans")
+    ] = None,
     test_cases: Strings = None,
     template_ids: Strings = None,
     issues: IdsOrKeyword = None,
@@ -70,6 +73,7 @@ def result_search_filters(
         artefact_tracks=artefact_tracks,
         artefact_is_archived=artefact_is_archived,
         environments=environments,
+        test_plans=test_plans,
         execution_metadata=parse_execution_metadata(execution_metadata),
         test_execution_statuses=test_execution_statuses,
         reviewer_ids=reviewers,

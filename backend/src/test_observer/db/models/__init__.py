@@ -25,7 +25,7 @@ from .enums import (
     TestExecutionStatus,
     TestResultStatus,
 )
-from .environments import Environment, EnvironmentIssue
+from .environments import Environment, EnvironmentIssue, ExpectedEnvironments
 from .executions import (
     TestEvent,
     TestExecution,
@@ -68,6 +68,7 @@ __all__ = [
     "Entity",
     "Environment",
     "EnvironmentIssue",
+    "ExpectedEnvironments",
     "FamilyName",
     "Issue",
     "IssueSource",

@@ -99,6 +99,7 @@ class Permission(StrEnum):
     change_test_case_reported_issue = "change_test_case_reported_issue"
     view_environment_reported_issue = "view_environment_reported_issue"
     change_environment_reported_issue = "change_environment_reported_issue"
+    change_expected_environment = "change_expected_environment"
     view_notification = "view_notification"
     change_notification = "change_notification"
     view_sentry_debug = "view_sentry_debug"

@@ -109,6 +109,7 @@ class IssueTestResultAttachmentRule(Entity):
     artefact_stages: Mapped[list[str]] = _array_filter(String())
     artefact_tracks: Mapped[list[str]] = _array_filter(String())
     environment_names: Mapped[list[str]] = _array_filter(String())
+    test_plans: Mapped[list[str]] = _array_filter(String())
     test_case_names: Mapped[list[str]] = _array_filter(String())
     template_ids: Mapped[list[str]] = _array_filter(String())
     test_result_statuses: Mapped[list[TestResultStatus]] = _array_filter(test_result_status_type)

@@ -1,0 +1,29 @@
+"""Test plans: names for autocompletion of the test-plan filter."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from test_observer.auth import requires
+from test_observer.auth.access import DbSession
+from test_observer.db.models import FamilyName, Permission
+
+from . import service
+from .schemas import TestPlansResponse
+
+router = APIRouter(prefix="/v1/test-plans", tags=["test-plans"])
+
+
+@router.get("", dependencies=[requires(Permission.view_test)])
+def get_test_plans(
+    session: DbSession,
+    q: Annotated[str | None, Query(description="Case-insensitive part of the name")] = None,
+    families: Annotated[
+        list[FamilyName] | None,
+        Query(description="Only test plans run for artefacts of these families"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TestPlansResponse:
+    """Test plan names, sorted."""
+    return service.list_test_plan_names(session, q, families or [], limit, offset)
