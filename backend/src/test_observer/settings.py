@@ -165,6 +165,9 @@ class Settings(BaseSettings):
 
     # Bytes; a larger request body is answered with 413 before it is read. A 50 MB end-test fits.
     max_request_body_size: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Bytes an unauthenticated request body may have: a larger one is answered (401 when
+    # authentication is required, 413 otherwise) from its headers, before it is read.
+    anonymous_max_request_body_size: int = Field(default=1024 * 1024, gt=0)
     # Seconds one SQL statement may run before the database cancels it and the request fails.
     statement_timeout: float = Field(default=30.0, gt=0)
     # Per worker process: connections kept open, and extra ones opened under bursts. Every

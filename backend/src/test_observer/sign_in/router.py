@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from test_observer.auth.access import AppSettings, DbSession, sign_in
 from test_observer.errors import BadRequestError
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 
-router = APIRouter(prefix="/v1/auth", tags=["authentication"])
+router = APIRouter(prefix="/v1/auth", tags=["authentication"], route_class=EdgeRoute)
 
 ReturnTo = Annotated[str | None, Query()]
 
