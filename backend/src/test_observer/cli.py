@@ -254,7 +254,7 @@ def serve(
         workers = available_cpus()
     level = log_level or settings.log_level
     configure_logging(settings.log_format, level)
-    _start_metrics_server(settings, host=host, several_processes=workers > 1 or reload)
+    _start_metrics_server(settings, several_processes=workers > 1 or reload)
     note(
         f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
         f"{settings.db_pool_size + settings.db_max_overflow} database connections"
@@ -276,8 +276,9 @@ def serve(
     )
 
 
-def _start_metrics_server(settings: Settings, *, host: str, several_processes: bool) -> None:
-    """Serve /metrics on METRICS_PORT from this process, next to the API's workers."""
+def _start_metrics_server(settings: Settings, *, several_processes: bool) -> None:
+    """Serve /metrics on METRICS_HOST:METRICS_PORT from this process, next to the API's
+    workers."""
     if not settings.metrics_port:
         return
     if several_processes and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -288,13 +289,11 @@ def _start_metrics_server(settings: Settings, *, host: str, several_processes: b
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="test-observer-metrics-")
     from test_observer.observability.metrics import start_metrics_server
 
-    # On loopback when the API is, so a development server exposes nothing more.
-    metrics_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"
-    server = start_metrics_server(settings, host=metrics_host)
+    server = start_metrics_server(settings)
     if server is None:
         note(f"Metrics are not served: port {settings.metrics_port} is unavailable")
     else:
-        note(f"Serving metrics on http://{metrics_host}:{server.port}/metrics")
+        note(f"Serving metrics on http://{settings.metrics_host}:{server.port}/metrics")
 
 
 @db_app.command("upgrade")

@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     # The Prometheus endpoint of `test-observer serve`; 0 turns it off.
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
+    # The address it listens on: loopback, unless Prometheus scrapes from elsewhere (the pod's
+    # address in a cluster).
+    metrics_host: str = "127.0.0.1"
+    # When set, a scrape must send `Authorization: Bearer <token>`; empty leaves it open to
+    # whoever reaches METRICS_HOST.
+    metrics_token: str = ""
     # How long a scrape reuses the previous scrape's database counts.
     metrics_cache_seconds: Annotated[float, Field(ge=0)] = 10.0
     # The domain series count results created in the last N days; 0 counts all history.
