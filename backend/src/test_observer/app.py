@@ -36,7 +36,12 @@ from test_observer.error_reporting.router import router as error_reporting_route
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
-from test_observer.input_safety import EdgeRequest, RequestBodyLimit, safe_detail
+from test_observer.input_safety import (
+    EdgeRequest,
+    RequestBodyLimit,
+    SecurityHeaders,
+    safe_detail,
+)
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.notifications.router import router as notifications_router
@@ -207,6 +212,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    # Outside CORS, so that preflight answers carry the headers too.
+    app.add_middleware(SecurityHeaders)
 
 
 def _caller_identifier(app: FastAPI) -> Any:
