@@ -250,6 +250,15 @@ class Settings(BaseSettings):
     def _lower_log_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("saml_idp_metadata_url")
+    @classmethod
+    def _check_metadata_url(cls, value: str) -> str:
+        # The metadata carries the certificates sign-ins are checked with: never over plain HTTP.
+        value = value.strip()
+        if value and not value.startswith("https://"):
+            raise ValueError(f"{value!r} is not an https:// URL")
+        return value
+
     @field_validator("saml_sp_base_url", "launchpad_api_url", "jira_api_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:

@@ -45,13 +45,14 @@ def request(
     method: str,
     url: str,
     *,
-    max_bytes: int = MAX_RESPONSE_BYTES,
+    max_bytes: int | None = None,
     **options: Any,
 ) -> httpx.Response:
+    limit = MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
     try:
         with client.stream(method, url, **options) as response:
             _check_status(method, url, response)
-            body = b"".join(_bounded(method, url, response, max_bytes))
+            body = b"".join(_bounded(method, url, response, limit))
     except httpx.TimeoutException:
         raise UnavailableError(f"{method} {url} timed out") from None
     except httpx.HTTPError as error:
