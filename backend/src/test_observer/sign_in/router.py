@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from test_observer.auth.access import AppSettings, DbSession, sign_in
-from test_observer.errors import BadRequestError
+from test_observer.auth.principal import CSRF_HEADER
+from test_observer.errors import BadRequestError, ForbiddenError
 from test_observer.input_safety import EdgeRoute
 
 from . import service
@@ -50,10 +51,10 @@ def _signed_in(request: Request, session_id: int, return_to: str | None, setting
 
 
 @router.get("/saml/login", dependencies=[sign_in()])
-def saml_login(settings: AppSettings, return_to: ReturnTo = None) -> Any:
+def saml_login(session: DbSession, settings: AppSettings, return_to: ReturnTo = None) -> Any:
     """Send the browser to the identity provider; it comes back to `return_to` (a frontend
-    URL) once signed in."""
-    return RedirectResponse(service.login_redirect(settings, return_to), status_code=307)
+    URL) once signed in. Only a response to this request (for 30 minutes) signs in."""
+    return RedirectResponse(service.login_redirect(session, settings, return_to), status_code=307)
 
 
 @router.post("/saml/acs", dependencies=[sign_in()])
@@ -65,14 +66,42 @@ def saml_login_callback(
     return _signed_in(request, session_id, form.get("RelayState"), settings)
 
 
+def _sign_out(request: Request, session: DbSession, settings: Any, return_to: str | None) -> str:
+    email = service.sign_out(session, request.session.get("id"))
+    request.session.clear()
+    return service.logout_redirect(settings, email, return_to)
+
+
+@router.post(
+    "/saml/logout",
+    dependencies=[sign_in()],
+    responses={403: {"description": "The X-CSRF-Token header is missing"}},
+)
+def saml_logout_post(
+    request: Request, session: DbSession, settings: AppSettings, return_to: ReturnTo = None
+) -> dict[str, str]:
+    """End the session (the signed session cookie names it). Needs the `X-CSRF-Token` header,
+    so that no other site can sign a user out. `redirect_to` is where the browser goes next:
+    the identity provider's single logout, or `return_to`."""
+    if CSRF_HEADER not in request.headers:
+        raise ForbiddenError("Signing out needs the X-CSRF-Token header")
+    return {
+        "message": "Signed out",
+        "redirect_to": _sign_out(request, session, settings, return_to),
+    }
+
+
 @router.get("/saml/logout", dependencies=[sign_in()])
 def saml_logout(
     request: Request, session: DbSession, settings: AppSettings, return_to: ReturnTo = None
 ) -> Any:
-    """End the session (the signed session cookie names it), then the identity provider's."""
-    email = service.sign_out(session, request.session.get("id"))
-    request.session.clear()
-    return RedirectResponse(service.logout_redirect(settings, email, return_to), status_code=307)
+    """With the `X-CSRF-Token` header: end the session, then the identity provider's. Without
+    it (a link or a navigation, which any site can start) nothing ends: back to `return_to`
+    or the frontend. Sign out with the POST."""
+    if CSRF_HEADER not in request.headers:
+        target = service.safe_return_url(settings, return_to) or settings.frontend_url
+        return RedirectResponse(target, status_code=307)
+    return RedirectResponse(_sign_out(request, session, settings, return_to), status_code=307)
 
 
 def _saml_logout_callback(request: Request, settings: AppSettings, form: dict[str, str]) -> Any:

@@ -47,7 +47,7 @@ from .matching_rules import (
 )
 from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
-from .sign_in import ConsumedAssertion, SignInLink
+from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "IssueTestResultAttachment",
     "IssueTestResultAttachmentRule",
     "IssueTestResultAttachmentRuleExecutionMetadata",
+    "IssuedSamlRequest",
     "Notification",
     "NotificationType",
     "Permission",
