@@ -781,18 +781,35 @@ def import_original_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the row counts as JSON instead of a table.")
     ] = False,
+    sslmode: Annotated[
+        str | None,
+        typer.Option(
+            help="libpq's sslmode for the source (disable, allow, prefer, require, verify-ca, "
+            "verify-full). Default: the URL's sslmode, else verify-full (against the system's "
+            "certificate authorities unless the URL names sslrootcert) for a remote host and "
+            "prefer for a local one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Copy a database of the original Test Observer into this one, which must be empty and
-    migrated. Ids are kept and API keys keep working; duplicates the original's races left
-    are merged and reported. All or nothing: on failure nothing is written."""
+    migrated. Ids are kept and API keys keep working; sessions are not imported (people sign
+    in again); duplicates the original's races left are merged and reported. All or nothing:
+    on failure nothing is written."""
     import time
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
-    from test_observer.original_import.service import ImportRefusedError, import_original
+    from test_observer.original_import.service import (
+        SSL_MODES,
+        ImportRefusedError,
+        import_original,
+    )
 
+    if sslmode is not None and sslmode not in SSL_MODES:
+        fail(f"--sslmode must be one of {', '.join(SSL_MODES)}, not {sslmode!r}")
     target = database_url()
     began = time.monotonic()
     console = Console(stderr=True)
@@ -814,7 +831,12 @@ def import_original_command(
                 progress.update(tasks[table], completed=rows)
 
             report = import_original(
-                source, target, dry_run=dry_run, table_started=started, rows_copied=copied
+                source,
+                target,
+                sslmode=sslmode,
+                dry_run=dry_run,
+                table_started=started,
+                rows_copied=copied,
             )
     except ImportRefusedError as error:
         fail(str(error))
