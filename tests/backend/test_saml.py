@@ -239,7 +239,9 @@ def test_redirects_only_go_to_the_frontend(
     other_port = post_response(client, signed_response(idp), FRONTEND + ":8443/x")
     assert other_port.headers["location"] == FRONTEND
 
-    out = client.get("/v1/auth/saml/logout", params={"return_to": "https://evil.example/"})
+    out = client.get(
+        "/v1/auth/saml/logout", params={"return_to": "https://evil.example/"}, headers=CSRF
+    )
     # Nobody was signed in: no single logout, straight back to the frontend.
     assert (out.status_code, out.headers["location"]) == (307, FRONTEND)
     sls = client.get(

@@ -9,8 +9,10 @@ metadata (its signing certificates) over plain HTTP or through a redirect to ano
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
@@ -158,6 +160,11 @@ def test_the_unsigned_in_response_to_cannot_be_changed(
     assert _post(client, message).status_code == 403
 
 
+def _sessions(db: Session) -> int:
+    db.expire_all()
+    return int(db.scalar(select(func.count()).select_from(UserSession)) or 0)
+
+
 def test_a_link_from_another_site_does_not_sign_out(
     sso: Callable[..., TestClient], metadata: respx.MockRouter, edge_db: Session
 ) -> None:
@@ -168,14 +175,41 @@ def test_a_link_from_another_site_does_not_sign_out(
         params={"return_to": FRONTEND + "/"},
         headers={"Cookie": f"session={cookie}"},
     )
-    assert navigation.status_code == 307
-    assert navigation.headers["location"] == FRONTEND + "/"
-    assert edge_db.scalar(select(func.count()).select_from(UserSession)) == 1
+    # A page asking to confirm, not a sign-out.
+    assert navigation.status_code == 200
+    assert "<form" in navigation.text
+    assert _sessions(edge_db) == 1
+    page_cookie = SimpleCookie()
+    page_cookie.load(navigation.headers["set-cookie"])
+    with_token = page_cookie["session"].value
+    token = re.search(r'name="token" value="([^"]+)"', navigation.text)
+    assert token is not None
 
-    forged_form = client.post("/v1/auth/saml/logout", headers={"Cookie": f"session={cookie}"})
-    assert forged_form.status_code == 403
-    assert edge_db.scalar(select(func.count()).select_from(UserSession)) == 1
+    # What another site can send: the cookie (SameSite=Lax allows a top-level form post to
+    # carry it in some browsers' grace periods) but neither the header nor the page's token.
+    for form in ({}, {"token": "guessed"}):
+        forged = client.post(
+            "/v1/auth/saml/logout", data=form, headers={"Cookie": f"session={with_token}"}
+        )
+        assert forged.status_code == 403
+    assert _sessions(edge_db) == 1
 
+    confirmed = client.post(
+        "/v1/auth/saml/logout",
+        params={"return_to": FRONTEND + "/"},
+        data={"token": token.group(1)},
+        headers={"Cookie": f"session={with_token}"},
+    )
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"].startswith(SLO_URL + "?")
+    assert _sessions(edge_db) == 0
+
+
+def test_the_frontend_signs_out_with_the_csrf_header(
+    sso: Callable[..., TestClient], metadata: respx.MockRouter, edge_db: Session
+) -> None:
+    client = sso()
+    cookie = login(edge_db, make_user(edge_db, "ada@example.com"))
     signed_out = client.post(
         "/v1/auth/saml/logout",
         params={"return_to": FRONTEND + "/"},
@@ -183,7 +217,7 @@ def test_a_link_from_another_site_does_not_sign_out(
     )
     assert signed_out.status_code == 200
     assert signed_out.json()["redirect_to"].startswith(SLO_URL + "?")
-    assert edge_db.scalar(select(func.count()).select_from(UserSession)) == 0
+    assert _sessions(edge_db) == 0
 
 
 def test_metadata_over_plain_http_is_refused(edge_db: Session) -> None:

@@ -3,11 +3,13 @@ and signing out."""
 
 from __future__ import annotations
 
+import html
+import secrets
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from test_observer.auth.access import AppSettings, DbSession, sign_in
 from test_observer.auth.principal import CSRF_HEADER
@@ -36,6 +38,16 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 Form = Annotated[dict[str, str], Depends(_form)]
+
+
+async def _optional_form(request: Request) -> dict[str, str]:
+    """The posted form, if the body is one (the sign-out page's); else nothing."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return await _form(request)
+    return {}
+
+
+OptionalForm = Annotated[dict[str, str], Depends(_optional_form)]
 
 
 def _signed_in(request: Request, session_id: int, return_to: str | None, settings: Any) -> Any:
@@ -72,23 +84,43 @@ def _sign_out(request: Request, session: DbSession, settings: Any, return_to: st
     return service.logout_redirect(settings, email, return_to)
 
 
+# The session cookie carries a token the sign-out page repeats in its form: another site can
+# neither read the page nor the cookie, so it cannot post the form for the user.
+LOGOUT_TOKEN = "logout_token"
+
+
+def _form_token_matches(request: Request, form: dict[str, str]) -> bool:
+    expected = request.session.get(LOGOUT_TOKEN)
+    presented = form.get("token", "")
+    return isinstance(expected, str) and secrets.compare_digest(expected, presented)
+
+
 @router.post(
     "/saml/logout",
     dependencies=[sign_in()],
-    responses={403: {"description": "The X-CSRF-Token header is missing"}},
+    responses={
+        303: {"description": "Signed out from the sign-out page's form"},
+        403: {"description": "Neither the X-CSRF-Token header nor the page's token"},
+    },
 )
 def saml_logout_post(
-    request: Request, session: DbSession, settings: AppSettings, return_to: ReturnTo = None
-) -> dict[str, str]:
-    """End the session (the signed session cookie names it). Needs the `X-CSRF-Token` header,
-    so that no other site can sign a user out. `redirect_to` is where the browser goes next:
-    the identity provider's single logout, or `return_to`."""
-    if CSRF_HEADER not in request.headers:
-        raise ForbiddenError("Signing out needs the X-CSRF-Token header")
-    return {
-        "message": "Signed out",
-        "redirect_to": _sign_out(request, session, settings, return_to),
-    }
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    form: OptionalForm,
+    return_to: ReturnTo = None,
+) -> Any:
+    """End the session (the signed session cookie names it). Needs the `X-CSRF-Token` header
+    (then `redirect_to` says where the browser goes next: the identity provider's single logout,
+    or `return_to`), or the token of the sign-out page's form (then a redirect there), so that
+    no other site can sign a user out."""
+    if CSRF_HEADER in request.headers:
+        target = _sign_out(request, session, settings, return_to)
+        return {"message": "Signed out", "redirect_to": target}
+    if _form_token_matches(request, form):
+        target = _sign_out(request, session, settings, return_to)
+        return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+    raise ForbiddenError("Signing out needs the X-CSRF-Token header")
 
 
 @router.get("/saml/logout", dependencies=[sign_in()])
@@ -96,12 +128,27 @@ def saml_logout(
     request: Request, session: DbSession, settings: AppSettings, return_to: ReturnTo = None
 ) -> Any:
     """With the `X-CSRF-Token` header: end the session, then the identity provider's. Without
-    it (a link or a navigation, which any site can start) nothing ends: back to `return_to`
-    or the frontend. Sign out with the POST."""
-    if CSRF_HEADER not in request.headers:
-        target = service.safe_return_url(settings, return_to) or settings.frontend_url
-        return RedirectResponse(target, status_code=307)
-    return RedirectResponse(_sign_out(request, session, settings, return_to), status_code=307)
+    it (a link or a navigation, which any site can start) nothing ends yet: a page asks to
+    confirm, and its button posts the form that signs out."""
+    if CSRF_HEADER in request.headers:
+        return RedirectResponse(_sign_out(request, session, settings, return_to), status_code=307)
+    token = secrets.token_urlsafe(32)
+    request.session[LOGOUT_TOKEN] = token
+    action = "/v1/auth/saml/logout"
+    safe = service.safe_return_url(settings, return_to)
+    if safe is not None:
+        action += "?" + urlencode({"return_to": safe})
+    page = SIGN_OUT_PAGE.format(action=html.escape(action), token=html.escape(token))
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+SIGN_OUT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign out of Test Observer</title></head>
+<body><form method="post" action="{action}">
+<input type="hidden" name="token" value="{token}">
+<p>Sign out of Test Observer?</p><button type="submit">Sign out</button>
+</form></body></html>
+"""
 
 
 def _saml_logout_callback(request: Request, settings: AppSettings, form: dict[str, str]) -> Any:
