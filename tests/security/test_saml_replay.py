@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
-import httpx
 import pytest
 import respx
 from lxml import etree
@@ -95,10 +94,10 @@ def _sent_request_id(client: TestClient) -> str:
     request, _ = decode_redirect(started.headers["location"])
     request_id = request.get("ID")
     assert request_id
-    return request_id
+    return str(request_id)
 
 
-def _post(client: TestClient, message: str) -> httpx.Response:
+def _post(client: TestClient, message: str) -> Any:
     return client.post("/v1/auth/saml/acs", data={"SAMLResponse": message})
 
 
