@@ -100,10 +100,12 @@ class TestIdentityProvider:
         audience: str | None = None,
         issued: datetime | None = None,
         lifetime: timedelta = timedelta(minutes=5),
+        in_response_to: str | None = None,
     ) -> etree._Element:
         issued = issued or datetime.now(UTC)
         expires = issued + lifetime
         not_before = issued - timedelta(seconds=30)
+        answered = f' InResponseTo="{in_response_to}"' if in_response_to else ""
         statements = "".join(
             f'<saml:Attribute Name="{escape(name)}"><saml:AttributeValue>{escape(value)}'
             "</saml:AttributeValue></saml:Attribute>"
@@ -116,7 +118,7 @@ class TestIdentityProvider:
 <saml:Subject>
 <saml:NameID Format="{EMAIL_FORMAT}">{escape(email)}</saml:NameID>
 <saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">
-<saml:SubjectConfirmationData NotOnOrAfter="{_instant(expires)}" Recipient="{acs_url}"/>
+<saml:SubjectConfirmationData NotOnOrAfter="{_instant(expires)}" Recipient="{acs_url}"{answered}/>
 </saml:SubjectConfirmation></saml:Subject>
 <saml:Conditions NotBefore="{_instant(not_before)}" NotOnOrAfter="{_instant(expires)}">
 <saml:AudienceRestriction>
@@ -134,12 +136,14 @@ class TestIdentityProvider:
         *,
         destination: str,
         status: str = SUCCESS,
+        in_response_to: str | None = None,
     ) -> str:
         """A base64 `SAMLResponse` holding `assertion`, as the IdP's page would post it."""
+        answered = f' InResponseTo="{in_response_to}"' if in_response_to else ""
         root = etree.fromstring(
             f"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"
  xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_{secrets.token_hex(16)}" Version="2.0"
- IssueInstant="{_instant(datetime.now(UTC))}" Destination="{destination}">
+ IssueInstant="{_instant(datetime.now(UTC))}" Destination="{destination}"{answered}>
 <saml:Issuer>{self.entity_id}</saml:Issuer>
 <samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>
 </samlp:Response>""".encode()

@@ -33,6 +33,7 @@ SIGN_IN_OPERATIONS = {
     ("GET", "/v1/auth/saml/login"),
     ("POST", "/v1/auth/saml/acs"),
     ("GET", "/v1/auth/saml/logout"),
+    ("POST", "/v1/auth/saml/logout"),
     ("GET", "/v1/auth/saml/sls"),
     ("POST", "/v1/auth/saml/sls"),
     ("GET", "/v1/auth/local/login"),

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from test_observer.db.models import Team, User, UserSession
+from test_observer.db.models import IssuedSamlRequest, Team, User, UserSession
 from test_observer.sign_in.metadata import forget_identity_providers
 from tests.backend.identity_provider import (
     METADATA_URL,
@@ -33,6 +33,7 @@ ACS = f"{SP}/v1/auth/saml/acs"
 SLS = f"{SP}/v1/auth/saml/sls"
 FRONTEND = "https://frontend.example.test"
 LAUNCHPAD = "https://launchpad.example.test/devel"
+ISSUED_REQUEST = "_request-sent-by-the-service"
 
 
 @pytest.fixture
@@ -85,16 +86,28 @@ def session_cookie(response: httpx.Response) -> str:
     return cookie["session"].value
 
 
+@pytest.fixture(autouse=True)
+def _issued_request(db_session: Session) -> None:
+    """The sign-in request the test IdP answers by default, as `GET /saml/login` records it
+    (the end-to-end test answers a request it really sent)."""
+    expires_at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=30)
+    db_session.add(IssuedSamlRequest(request_id=ISSUED_REQUEST, expires_at=expires_at))
+    db_session.commit()
+
+
 def signed_response(idp: TestIdentityProvider, **assertion: Any) -> str:
     values: dict[str, Any] = {
         "sp_entity_id": SP,
         "acs_url": ACS,
         "email": "ada@example.com",
         "attributes": {"fullname": "Ada Lovelace"},
+        "in_response_to": ISSUED_REQUEST,
     }
     values.update(assertion)
     destination = values.pop("destination", ACS)
-    return idp.response(idp.assertion(**values), destination=destination)
+    return idp.response(
+        idp.assertion(**values), destination=destination, in_response_to=values["in_response_to"]
+    )
 
 
 def post_response(client: TestClient, message: str, relay_state: str | None = None) -> Any:
@@ -121,7 +134,8 @@ def test_sign_in_and_out_end_to_end(
     assert request.get("Destination") == SSO_URL
     assert query["RelayState"] == return_to
 
-    signed_in = post_response(client, signed_response(idp), query["RelayState"])
+    answer = signed_response(idp, in_response_to=request.get("ID"))
+    signed_in = post_response(client, answer, query["RelayState"])
     assert signed_in.status_code == 302, signed_in.text
     assert signed_in.headers["location"] == return_to
     cookie = session_cookie(signed_in)
@@ -136,11 +150,11 @@ def test_sign_in_and_out_end_to_end(
     lifetime = row.expires_at - datetime.now(UTC).replace(tzinfo=None)
     assert timedelta(days=13, hours=23) < lifetime <= timedelta(days=14)
 
-    # A browser navigation: the cookie, and no X-CSRF-Token header.
+    # The frontend's sign-out: the cookie and the X-CSRF-Token header.
     logout = client.get(
         "/v1/auth/saml/logout",
         params={"return_to": FRONTEND + "/"},
-        headers={"Cookie": f"session={cookie}"},
+        headers={"Cookie": f"session={cookie}", **CSRF},
     )
     assert logout.status_code == 307
     logout_request, logout_query = decode_redirect(logout.headers["location"])
@@ -225,7 +239,9 @@ def test_redirects_only_go_to_the_frontend(
     other_port = post_response(client, signed_response(idp), FRONTEND + ":8443/x")
     assert other_port.headers["location"] == FRONTEND
 
-    out = client.get("/v1/auth/saml/logout", params={"return_to": "https://evil.example/"})
+    out = client.get(
+        "/v1/auth/saml/logout", params={"return_to": "https://evil.example/"}, headers=CSRF
+    )
     # Nobody was signed in: no single logout, straight back to the frontend.
     assert (out.status_code, out.headers["location"]) == (307, FRONTEND)
     sls = client.get(

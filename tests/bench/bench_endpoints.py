@@ -80,7 +80,7 @@ def _start_payload(worker: int, n: int) -> dict[str, Any]:
         "execution_stage": "beta",
         "environment": f"bench-env-{worker}-{n % 5}",
         "test_plan": "bench-plan",
-        "ci_link": f"bench://start/{worker}/{n}/{time.monotonic_ns()}",
+        "ci_link": f"https://bench.example/start/{worker}/{n}/{time.monotonic_ns()}",
     }
 
 

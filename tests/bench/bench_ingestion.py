@@ -120,7 +120,9 @@ def test_ingestion_throughput(server: tuple[str, dict[str, str]]) -> None:
     base, headers = server
     figures: dict[str, float] = {}
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        start = client.put("/v1/test-executions/start-test", json=snap(ci_link="bench://results"))
+        start = client.put(
+            "/v1/test-executions/start-test", json=snap(ci_link="https://bench.example/results")
+        )
         execution_id = start.json()["id"]
         payloads = [_results(f"bench/post{n}", RESULTS_PER_POST) for n in range(POSTS)]
         began = time.perf_counter()
@@ -129,9 +131,9 @@ def test_ingestion_throughput(server: tuple[str, dict[str, str]]) -> None:
             assert response.status_code == 200, response.text
         figures["results/s (POST)"] = POSTS * RESULTS_PER_POST / (time.perf_counter() - began)
 
-        client.put("/v1/test-executions/start-test", json=snap(ci_link="bench://end"))
+        client.put("/v1/test-executions/start-test", json=snap(ci_link="https://bench.example/end"))
         body = {
-            "ci_link": "bench://end",
+            "ci_link": "https://bench.example/end",
             "test_results": _results("bench/end", END_TEST_RESULTS, True),
         }
         began = time.perf_counter()
@@ -147,7 +149,7 @@ def test_ingestion_throughput(server: tuple[str, dict[str, str]]) -> None:
                 payload = snap(
                     version=f"bench-{n % 10}",
                     environment=f"bench-env-{worker}-{n % 5}",
-                    ci_link=f"bench://start/{worker}/{n}",
+                    ci_link=f"https://bench.example/start/{worker}/{n}",
                 )
                 response = client.put("/v1/test-executions/start-test", json=payload)
                 assert response.status_code == 200, response.text

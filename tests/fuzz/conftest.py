@@ -41,5 +41,11 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def app(engine: Engine, database_url: str) -> FastAPI:
-    settings = Settings(db_url=database_url, ignore_permissions=EVERY_PERMISSION)  # type: ignore[arg-type]
+    # Anonymous bodies as large as anybody's: these tests are about what the endpoints do with
+    # hostile values, not about who may send them (tests/security covers that).
+    settings = Settings(
+        db_url=database_url,
+        ignore_permissions=EVERY_PERMISSION,
+        anonymous_max_request_body_size=64 * 1024 * 1024,
+    )
     return create_app(settings, engine=engine)

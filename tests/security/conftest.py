@@ -1,4 +1,5 @@
-"""Attack tests run on the same real PostgreSQL and app fixtures as the API tests."""
+"""Attack tests run on the same real PostgreSQL and app fixtures as the API tests; the edge,
+metrics and injection tests' own fixtures are in `edge_fixtures`, named `edge_*`."""
 
 from tests.backend.conftest import (  # noqa: F401 (fixtures, found by pytest by name)
     _empty_tables_after_test,
@@ -8,4 +9,11 @@ from tests.backend.conftest import (  # noqa: F401 (fixtures, found by pytest by
     db_session,
     engine,
     make_client,
+)
+from tests.security.edge_fixtures import (  # noqa: F401 (fixtures)
+    edge_app,
+    edge_client,
+    edge_database_url,
+    edge_db,
+    edge_engine,
 )

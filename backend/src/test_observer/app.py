@@ -13,17 +13,21 @@ from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.requests import HTTPConnection
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Scope
 
 from test_observer.applications.router import router as applications_router
 from test_observer.artefacts.router import router as artefacts_router
 from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
+from test_observer.auth.principal import authenticates, presents_credentials
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.errors import classify
@@ -34,7 +38,12 @@ from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
 from test_observer.expected_environments.router import router as expected_environments_router
-from test_observer.input_safety import RequestBodyLimit, reject_non_json_values, safe_detail
+from test_observer.input_safety import (
+    EdgeRequest,
+    RequestBodyLimit,
+    SecurityHeaders,
+    safe_detail,
+)
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
 from test_observer.notifications.router import router as notifications_router
@@ -169,22 +178,31 @@ def create_app_from_environment() -> FastAPI:
 
 async def _only_json_values(request: Request) -> None:
     """Refuse a JSON body holding NaN, Infinity or lone surrogates, which Python's parser
-    accepts but JSON does not. Like malformed JSON, it is refused before anything else."""
+    accepts but JSON does not, or nesting too deep, even on routes that declare no body. Like
+    malformed JSON, it is refused before anything else (`EdgeRequest.json` checks)."""
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.split(";")[0] or not await request.body():
         return
+    assert isinstance(request, EdgeRequest), "every router is declared with EdgeRoute"
     try:
-        body = await request.json()
+        await request.json()
     except ValueError:
         # Not JSON at all: the body's own validation answers that.
         return
-    reject_non_json_values(body)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Without a configured secret, sessions last as long as the process: better than a
     # well-known default that lets anyone forge a cookie.
     secret = settings.sessions_secret or secrets.token_urlsafe(32)
+    # Inside the session middleware, which decodes the cookie that may name the caller.
+    app.add_middleware(
+        RequestBodyLimit,
+        max_bytes=settings.max_request_body_size,
+        anonymous_max_bytes=settings.anonymous_max_request_body_size,
+        identify=_caller_identifier(app),
+        require_authentication=settings.require_authentication,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -192,7 +210,6 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=settings.sessions_https_only,
         same_site="lax",
     )
-    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_size)
     # Outermost, so that preflights are answered before anything else runs.
     app.add_middleware(
         CORSMiddleware,
@@ -201,6 +218,27 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    # Outside CORS, so that preflight answers carry the headers too.
+    app.add_middleware(SecurityHeaders)
+
+
+def _caller_identifier(app: FastAPI) -> Any:
+    """For the body limit: whether a request's credentials name a known caller, asked of the
+    database only when the request presents some and its body may exceed what anonymous
+    callers may send (a short read-only transaction of its own, before the request's)."""
+
+    async def identify(scope: Scope) -> bool:
+        connection = HTTPConnection(scope)
+        if not presents_credentials(connection):
+            return False
+
+        def check() -> bool:
+            with app.state.session_factory() as session, session.begin():
+                return authenticates(connection, session)
+
+        return await run_in_threadpool(check)
+
+    return identify
 
 
 def _add_observability(

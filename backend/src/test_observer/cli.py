@@ -254,7 +254,7 @@ def serve(
         workers = available_cpus()
     level = log_level or settings.log_level
     configure_logging(settings.log_format, level)
-    _start_metrics_server(settings, host=host, several_processes=workers > 1 or reload)
+    _start_metrics_server(settings, several_processes=workers > 1 or reload)
     note(
         f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
         f"{settings.db_pool_size + settings.db_max_overflow} database connections"
@@ -276,8 +276,9 @@ def serve(
     )
 
 
-def _start_metrics_server(settings: Settings, *, host: str, several_processes: bool) -> None:
-    """Serve /metrics on METRICS_PORT from this process, next to the API's workers."""
+def _start_metrics_server(settings: Settings, *, several_processes: bool) -> None:
+    """Serve /metrics on METRICS_HOST:METRICS_PORT from this process, next to the API's
+    workers."""
     if not settings.metrics_port:
         return
     if several_processes and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -288,13 +289,11 @@ def _start_metrics_server(settings: Settings, *, host: str, several_processes: b
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="test-observer-metrics-")
     from test_observer.observability.metrics import start_metrics_server
 
-    # On loopback when the API is, so a development server exposes nothing more.
-    metrics_host = "127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"
-    server = start_metrics_server(settings, host=metrics_host)
+    server = start_metrics_server(settings)
     if server is None:
         note(f"Metrics are not served: port {settings.metrics_port} is unavailable")
     else:
-        note(f"Serving metrics on http://{metrics_host}:{server.port}/metrics")
+        note(f"Serving metrics on http://{settings.metrics_host}:{server.port}/metrics")
 
 
 @db_app.command("upgrade")
@@ -785,18 +784,35 @@ def import_original_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the row counts as JSON instead of a table.")
     ] = False,
+    sslmode: Annotated[
+        str | None,
+        typer.Option(
+            help="libpq's sslmode for the source (disable, allow, prefer, require, verify-ca, "
+            "verify-full). Default: the URL's sslmode, else verify-full (against the system's "
+            "certificate authorities unless the URL names sslrootcert) for a remote host and "
+            "prefer for a local one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Copy a database of the original Test Observer into this one, which must be empty and
-    migrated. Ids are kept and API keys keep working; duplicates the original's races left
-    are merged and reported. All or nothing: on failure nothing is written."""
+    migrated. Ids are kept and API keys keep working; sessions are not imported (people sign
+    in again); duplicates the original's races left are merged and reported. All or nothing:
+    on failure nothing is written."""
     import time
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
-    from test_observer.original_import.service import ImportRefusedError, import_original
+    from test_observer.original_import.service import (
+        SSL_MODES,
+        ImportRefusedError,
+        import_original,
+    )
 
+    if sslmode is not None and sslmode not in SSL_MODES:
+        fail(f"--sslmode must be one of {', '.join(SSL_MODES)}, not {sslmode!r}")
     target = database_url()
     began = time.monotonic()
     console = Console(stderr=True)
@@ -818,7 +834,12 @@ def import_original_command(
                 progress.update(tasks[table], completed=rows)
 
             report = import_original(
-                source, target, dry_run=dry_run, table_started=started, rows_copied=copied
+                source,
+                target,
+                sslmode=sslmode,
+                dry_run=dry_run,
+                table_started=started,
+                rows_copied=copied,
             )
     except ImportRefusedError as error:
         fail(str(error))

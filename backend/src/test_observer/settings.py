@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     # The Prometheus endpoint of `test-observer serve`; 0 turns it off.
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9090
+    # The address it listens on: loopback, unless Prometheus scrapes from elsewhere (the pod's
+    # address in a cluster).
+    metrics_host: str = "127.0.0.1"
+    # When set, a scrape must send `Authorization: Bearer <token>`; empty leaves it open to
+    # whoever reaches METRICS_HOST.
+    metrics_token: str = ""
     # How long a scrape reuses the previous scrape's database counts.
     metrics_cache_seconds: Annotated[float, Field(ge=0)] = 10.0
     # The domain series count results created in the last N days; 0 counts all history.
@@ -169,6 +175,9 @@ class Settings(BaseSettings):
 
     # Bytes; a larger request body is answered with 413 before it is read. A 50 MB end-test fits.
     max_request_body_size: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Bytes an unauthenticated request body may have: a larger one is answered (401 when
+    # authentication is required, 413 otherwise) from its headers, before it is read.
+    anonymous_max_request_body_size: int = Field(default=1024 * 1024, gt=0)
     # Seconds one SQL statement may run before the database cancels it and the request fails.
     statement_timeout: float = Field(default=30.0, gt=0)
     # Per worker process: connections kept open, and extra ones opened under bursts. Every
@@ -245,6 +254,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("saml_idp_metadata_url")
+    @classmethod
+    def _check_metadata_url(cls, value: str) -> str:
+        # The metadata carries the certificates sign-ins are checked with: never over plain HTTP.
+        value = value.strip()
+        if value and not value.startswith("https://"):
+            raise ValueError(f"{value!r} is not an https:// URL")
+        return value
 
     @field_validator("saml_sp_base_url", "launchpad_api_url", "jira_api_url")
     @classmethod

@@ -15,8 +15,13 @@ EVERY_PERMISSION = ",".join(permission.value for permission in Permission)
 
 @pytest.fixture
 def api(make_client: Callable[..., TestClient]) -> TestClient:
-    """Here, a client whose calls need no credentials (every permission is ignored)."""
-    return make_client(ignore_permissions=EVERY_PERMISSION)
+    """Here, a client whose calls need no credentials (every permission is ignored), and whose
+    anonymous bodies may be as large as anybody's: these tests are about what the endpoints do
+    with large values, not about who may send them (tests/security covers that)."""
+    return make_client(
+        ignore_permissions=EVERY_PERMISSION,
+        anonymous_max_request_body_size=64 * 1024 * 1024,
+    )
 
 
 def snap(**fields: Any) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from test_observer.auth import AppSettings, Principal, caller, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
 from test_observer.errors import NotAuthenticatedError
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import ApplicationPatch, ApplicationPost, ApplicationResponse
 
-router = APIRouter(prefix="/v1/applications", tags=["applications"])
+router = APIRouter(prefix="/v1/applications", tags=["applications"], route_class=EdgeRoute)
 
 
 def _response(view: service.ApplicationView) -> ApplicationResponse:

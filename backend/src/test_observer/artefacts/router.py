@@ -8,6 +8,7 @@ from test_observer.auth import AppSettings, requires, requires_for_artefacts
 from test_observer.auth.access import DbSession
 from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import listing, patching, reviews, service
 from .schemas import (
@@ -21,7 +22,7 @@ from .schemas import (
     StageName,
 )
 
-router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"])
+router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"], route_class=EdgeRoute)
 
 
 @router.get("", dependencies=[requires(Permission.view_artefact)])

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import AuditEvent, Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import ActorKind, AuditActor, AuditEventResponse, AuditEventsResponse
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=EdgeRoute)
 
 Limit = Annotated[
     int, Query(ge=1, le=1000, description="Maximum number of events to return (default: 50)")

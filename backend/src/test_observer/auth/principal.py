@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import Request
+from fastapi.requests import HTTPConnection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,7 @@ class Principal:
         return self.user is not None and self.user.is_admin
 
 
-def _bearer_token(request: Request) -> str | None:
+def _bearer_token(request: HTTPConnection) -> str | None:
     # Exactly "Bearer <key>", as the original service accepts it; anything else is no key.
     parts = request.headers.get("authorization", "").split()
     if len(parts) != 2 or parts[0] != "Bearer":
@@ -48,15 +49,9 @@ def _bearer_token(request: Request) -> str | None:
     return parts[1]
 
 
-def _session_user(request: Request, session: Session, *, require_csrf: bool) -> User | None:
-    # A cookie alone is not enough: requiring a custom header means a cross-site form or link
-    # cannot act with the user's session.
-    if require_csrf and CSRF_HEADER not in request.headers:
-        return None
-    if "session" not in request.scope:
-        return None
-    session_id = request.session.get("id")
-    if not isinstance(session_id, int):
+def _session_user(request: HTTPConnection, session: Session, *, require_csrf: bool) -> User | None:
+    session_id = _session_id(request, require_csrf=require_csrf)
+    if session_id is None:
         return None
     now = datetime.now(UTC).replace(tzinfo=None)
     return session.scalar(
@@ -64,6 +59,41 @@ def _session_user(request: Request, session: Session, *, require_csrf: bool) -> 
         .join(UserSession, UserSession.user_id == User.id)
         .where(UserSession.id == session_id, UserSession.expires_at > now)
     )
+
+
+def _session_id(request: HTTPConnection, *, require_csrf: bool) -> int | None:
+    # A cookie alone is not enough: requiring a custom header means a cross-site form or link
+    # cannot act with the user's session.
+    if require_csrf and CSRF_HEADER not in request.headers:
+        return None
+    if "session" not in request.scope:
+        return None
+    session_id = request.session.get("id")
+    return session_id if isinstance(session_id, int) else None
+
+
+def presents_credentials(request: HTTPConnection) -> bool:
+    """Whether the request carries a key or a session that may name a caller (no database)."""
+    return _bearer_token(request) is not None or _session_id(request, require_csrf=True) is not None
+
+
+def authenticates(request: HTTPConnection, session: Session) -> bool:
+    """Whether the request's credentials name a known caller: the check the edge makes before
+    it reads a body larger than anonymous callers may send. A key nobody issued is a 401, as
+    `resolve_principal` answers it."""
+    token = _bearer_token(request)
+    if token is not None:
+        known = session.scalar(
+            select(Application.id).where(Application.api_key_digest == digest_api_key(token))
+        )
+        if known is None:
+            raise _invalid_key()
+        return True
+    return _session_user(request, session, require_csrf=True) is not None
+
+
+def _invalid_key() -> NotAuthenticatedError:
+    return NotAuthenticatedError("Invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
 def resolve_principal(
@@ -83,7 +113,7 @@ def resolve_principal(
         # Treating the key as absent would answer "insufficient permissions", which hides a
         # typo or a revoked key from the CI author who has to fix it.
         if application is None:
-            raise NotAuthenticatedError("Invalid API key", headers={"WWW-Authenticate": "Bearer"})
+            raise _invalid_key()
     user = _session_user(request, session, require_csrf=require_csrf)
 
     granted: set[Permission] = set(application.permissions) if application else set()

@@ -5,11 +5,12 @@ from fastapi import APIRouter
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import ArtefactBuildResponse
 
-router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"])
+router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"], route_class=EdgeRoute)
 
 
 @router.get("/{artefact_id}/builds", dependencies=[requires(Permission.view_artefact)])

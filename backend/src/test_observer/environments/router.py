@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import (
@@ -15,7 +16,7 @@ from .schemas import (
     EnvironmentsResponse,
 )
 
-router = APIRouter(prefix="/v1/environments", tags=["environments"])
+router = APIRouter(prefix="/v1/environments", tags=["environments"], route_class=EdgeRoute)
 
 
 @router.get("", dependencies=[requires(Permission.view_test)])

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from test_observer.auth import requires
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 
 class DeliberateError(RuntimeError):

@@ -6,10 +6,13 @@ from pydantic import BaseModel
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from .service import metadata_by_category
 
-router = APIRouter(prefix="/v1/execution-metadata", tags=["execution-metadata"])
+router = APIRouter(
+    prefix="/v1/execution-metadata", tags=["execution-metadata"], route_class=EdgeRoute
+)
 
 
 class ExecutionMetadataGetResponse(BaseModel):

@@ -6,6 +6,7 @@ instead of a database error.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -38,10 +39,30 @@ def _url_text(value: HttpUrl) -> str:
 Url = Annotated[HttpUrl, AfterValidator(_url_text)]
 # Relevant links live in an unbounded column.
 LongUrl = Annotated[HttpUrl, AfterValidator(str)]
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def web_link(value: str) -> str:
+    """Refuse a link a browser would follow anywhere but to a web page (`javascript:`,
+    `data:`, ...). Browsers drop control characters and surrounding spaces before reading the
+    scheme, so a link holding any is refused too."""
+    if _CONTROL.search(value):
+        raise ValueError("A link must not contain control characters")
+    scheme = _SCHEME.match(value.strip())
+    if scheme is not None and scheme.group(1).lower() not in WEB_SCHEMES:
+        raise ValueError(f"A link must be an http(s) URL, not a {scheme.group(1).lower()}: URL")
+    return value
+
+
 # ci_link / c3_link in start-test and end-test are free text for compatibility with existing
-# CI jobs; only their length is checked.
+# CI jobs (some send identifiers rather than URLs); their length is checked, and any scheme they
+# name must be http(s), since the frontend renders them as links.
 CiLink = Annotated[
-    str, Field(min_length=1, max_length=LINK_LENGTH, json_schema_extra={"format": "uri"})
+    str,
+    Field(min_length=1, max_length=LINK_LENGTH, json_schema_extra={"format": "uri"}),
+    AfterValidator(web_link),
 ]
 Name = Annotated[str, Field(max_length=NAME_LENGTH)]
 TestCaseText = Annotated[str, Field(max_length=TEST_CASE_LENGTH)]
@@ -202,7 +223,7 @@ class C3TestResult(BaseModel):
 
 class EndTestExecutionRequest(BaseModel):
     ci_link: CiLink
-    c3_link: Annotated[str, Field(max_length=LINK_LENGTH)] | None = None
+    c3_link: Annotated[str, Field(max_length=LINK_LENGTH), AfterValidator(web_link)] | None = None
     checkbox_version: Annotated[str, Field(max_length=200)] | None = None
     test_results: list[C3TestResult]
 

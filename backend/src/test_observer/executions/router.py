@@ -16,6 +16,7 @@ from test_observer.auth import AppSettings, Principal, requires, requires_for_ar
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 from test_observer.errors import PayloadTooLargeError, UnprocessableError
+from test_observer.input_safety import EdgeRoute
 
 from . import junit, reruns, results, search, service, start_test
 from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
@@ -38,7 +39,7 @@ from .schemas import (
     TestResultResponse,
 )
 
-router = APIRouter(prefix="/v1/test-executions", tags=["test-executions"])
+router = APIRouter(prefix="/v1/test-executions", tags=["test-executions"], route_class=EdgeRoute)
 
 CHANGE_TEST = requires(Permission.change_test)
 VIEW_TEST = requires(Permission.view_test)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from test_observer.auth import requires
 from test_observer.auth.access import AppSettings, DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 from test_observer.text_limits import NAME_LENGTH
 
 from . import service
@@ -17,7 +18,7 @@ from .schemas import (
     MissingEnvironmentsResponse,
 )
 
-router = APIRouter(tags=["expected-environments"])
+router = APIRouter(tags=["expected-environments"], route_class=EdgeRoute)
 
 VIEW = requires(Permission.view_artefact)
 CHANGE = requires(Permission.change_expected_environment)

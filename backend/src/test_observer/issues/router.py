@@ -11,6 +11,7 @@ from test_observer.auth import AppSettings, Principal, require_permissions, requ
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, Permission
 from test_observer.executions.schemas import MinimalAttachmentRule
+from test_observer.input_safety import EdgeRoute
 
 from . import attachments, rules, service
 from .schemas import (
@@ -25,7 +26,7 @@ from .schemas import (
 )
 from .urls import parse_issue_url
 
-router = APIRouter(prefix="/v1/issues", tags=["issues"])
+router = APIRouter(prefix="/v1/issues", tags=["issues"], route_class=EdgeRoute)
 
 ISSUE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "The issue does not exist"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Date, Integer, String, column, func, select, update, values
 
@@ -48,7 +49,8 @@ def tracker_links(document: dict[str, Any]) -> list[tuple[int, date | None, str]
                 logger.warning(
                     "kernel-swm: tracker %s has a bad due date %r", bug, ours["due-date"]
                 )
-        links.append((artefact, due_date, BUG_LINK.format(bug=bug)))
+        # The key comes from another service: one path segment of the link, whatever it holds.
+        links.append((artefact, due_date, BUG_LINK.format(bug=quote(str(bug), safe=""))))
     return links
 
 

@@ -200,8 +200,8 @@ def _fetch_indexes(
     unavailable: set[IndexKey] = set()
     settings = env.settings
     for key, names in wanted.items():
-        url = archive.index_url(settings.ubuntu_archive_url, settings.ubuntu_ports_url, *key)
         try:
+            url = archive.index_url(settings.ubuntu_archive_url, settings.ubuntu_ports_url, *key)
             indexes[key] = archive.package_versions(client, url, frozenset(names))
         except archive.IndexAbsentError:
             indexes[key] = {}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 from test_observer.auth import AppSettings, Principal, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import (
@@ -17,7 +18,9 @@ from .schemas import (
     ArtefactMatchingRuleResponse,
 )
 
-router = APIRouter(prefix="/v1/artefact-matching-rules", tags=["artefact matching rules"])
+router = APIRouter(
+    prefix="/v1/artefact-matching-rules", tags=["artefact matching rules"], route_class=EdgeRoute
+)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "The rule or a team does not exist"}

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Query
 from test_observer.auth import Principal, caller, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import NotificationResponse, NotificationsResponse
 
-router = APIRouter(prefix="/v1/users", tags=["notifications"])
+router = APIRouter(prefix="/v1/users", tags=["notifications"], route_class=EdgeRoute)
 
 Limit = Annotated[
     int, Query(ge=1, le=1000, description="Maximum number of results to return (default: 50)")

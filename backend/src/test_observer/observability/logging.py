@@ -2,12 +2,17 @@
 
 Every record logged while a request is handled carries that request's id, so a collector can
 gather all the lines of one request.
+
+Records quote what clients send (a path, once percent-decoded, may hold CR and LF), so neither
+format lets a value start a line of its own: JSON escapes control characters in strings, and the
+text format writes them as `\\xNN` escapes. Only a traceback spans several lines.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +53,21 @@ def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: whatever a terminal
+# or a log viewer may take for the end of a line or an instruction.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: control characters written as `\\xNN` (`\\uNNNN`) escapes."""
+    return _CONTROL.sub(_escape_match, text)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request_id and the extras."""
 
@@ -61,7 +81,8 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extra_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # ensure_ascii: control characters (and the separators beyond ASCII) become \u escapes.
+        return json.dumps(entry, default=str, ensure_ascii=True)
 
 
 class TextFormatter(logging.Formatter):
@@ -70,11 +91,15 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (the base's name)
+        return escape_controls(super().formatMessage(record))
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = _extra_fields(record)
         if fields:
-            line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+            extras = " ".join(f"{key}={value}" for key, value in fields.items())
+            line += " " + escape_controls(extras)
         return line
 
 

@@ -1,12 +1,21 @@
 """Prometheus metrics: what the API process records, and the server that exposes them.
 
 The metrics are served on their own port (METRICS_PORT), never through the API's routes, so the
-ingress never exposes them and a slow scrape never competes with requests for a route.
+ingress never exposes them and a slow scrape never competes with requests for a route. They listen
+on METRICS_HOST (loopback unless the deployment names an address Prometheus can reach); with
+METRICS_TOKEN set, a scrape must present it as a bearer token.
+
+What the series reveal follows REQUIRE_AUTHENTICATION: the domain series are labelled with
+artefact, environment, test plan and test names, which a deployment requiring authentication
+does not show to anonymous callers. There, they are served only when METRICS_TOKEN is set (so
+only to scrapes presenting it); without a token the metrics server serves the series labelled with
+nothing but route templates, pool state and background job names.
 """
 
 from __future__ import annotations
 
 import gzip
+import hmac
 import logging
 import os
 import re
@@ -25,7 +34,7 @@ from sqlalchemy.pool import QueuePool
 
 from test_observer.settings import Settings
 
-from .collector import DomainCollector
+from .collector import DOMAIN_SERIES, JOB_SERIES, DomainCollector, Series
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication
@@ -34,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 # The original's names: test_observer_api_http_requests_total and friends.
 HTTP_NAMESPACE = "test_observer"
+# Seconds a scrape's connection may stay silent (while sending its request) before the server
+# drops it: an idle or trickling client must not hold a thread for ever.
+CONNECTION_TIMEOUT_S = 10.0
 HTTP_SUBSYSTEM = "api"
 INPROGRESS_NAME = "http_requests_inprogress"
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
@@ -130,10 +142,35 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not worth a log line each."""
 
 
-def metrics_wsgi_app(registry: CollectorRegistry, domain: DomainCollector) -> WSGIApplication:
-    """GET /metrics: the registry's metrics, then the domain series' rendered text."""
+def exposed_series(settings: Settings) -> tuple[Series, ...]:
+    """The domain series a scrape may see: those labelled with artefact and test names only
+    when authentication is not required, or when a token keeps anonymous scrapes out."""
+    if settings.require_authentication and not settings.metrics_token:
+        return JOB_SERIES
+    return DOMAIN_SERIES
+
+
+def _authorised(environ: dict[str, Any], token: str) -> bool:
+    if not token:
+        return True
+    presented = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")
+    # Constant time: how much of a guess matches must not show in the answer's timing.
+    return hmac.compare_digest(presented, f"Bearer {token}".encode("latin-1"))
+
+
+def metrics_wsgi_app(
+    registry: CollectorRegistry, domain: DomainCollector, token: str = ""
+) -> WSGIApplication:
+    """GET /metrics: the registry's metrics, then the domain series' rendered text; with a
+    `token`, only for requests presenting it as `Authorization: Bearer <token>`."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not _authorised(environ, token):
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')],
+            )
+            return [b"The metrics need the bearer token of METRICS_TOKEN\n"]
         if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"Not found: the metrics are at /metrics\n"]
@@ -178,15 +215,18 @@ def start_metrics_server(
     settings: Settings,
     *,
     registry: CollectorRegistry | None = None,
-    host: str = "0.0.0.0",
+    host: str | None = None,
     port: int | None = None,
     refresh_wait_seconds: float = 0.25,
+    timeout_s: float = CONNECTION_TIMEOUT_S,
 ) -> MetricsServer | None:
     """Serve the metrics in a thread; None (and a log line) when the port cannot be bound.
 
     `registry` is what the API records into (default: the process-wide one). In multiprocess
-    mode the per-process files are read instead.
+    mode the per-process files are read instead. `host` and `port` default to METRICS_HOST and
+    METRICS_PORT.
     """
+    host = settings.metrics_host if host is None else host
     port = settings.metrics_port if port is None else port
     if settings.db_url is None:
         raise ValueError("the metrics server needs DB_URL")
@@ -211,14 +251,17 @@ def start_metrics_server(
         cache_seconds=settings.metrics_cache_seconds,
         init_days=settings.metrics_init_days,
         refresh_wait_seconds=refresh_wait_seconds,
+        series=exposed_series(settings),
     )
+    # The socket timeout of every connection, reads and writes alike.
+    handler = type("MetricsRequestHandler", (_QuietHandler,), {"timeout": timeout_s})
     try:
         server = make_server(
             host,
             port,
-            metrics_wsgi_app(registry, domain),
+            metrics_wsgi_app(registry, domain, settings.metrics_token),
             server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
+            handler_class=handler,
         )
     except OSError as error:
         logger.warning("metrics server not started on %s:%s: %s", host, port, error)

@@ -7,11 +7,14 @@ nothing. Ids are kept, so bookmarked links and the execution ids CI scripts hold
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.engine import make_url
 
@@ -71,16 +74,55 @@ def libpq_url(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+SSL_MODES: tuple[SslMode, ...] = (
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+)
+
+
+def _is_local(host: str | None) -> bool:
+    """No host (a Unix socket), `localhost` or a loopback address."""
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def source_ssl_options(url: str, sslmode: SslMode | None) -> dict[str, str]:
+    """The TLS settings to read the source with. `sslmode` when given; else the URL's own
+    `sslmode`; else `verify-full` for a remote host (encrypted, and only to the server its
+    certificate names, checked against the system's certificate authorities unless the URL
+    names `sslrootcert`) and libpq's `prefer` for a local one."""
+    parsed = make_url(libpq_url(url))
+    if sslmode is None:
+        if "sslmode" in parsed.query:
+            return {}
+        hosts = parsed.host.split(",") if parsed.host else [str(parsed.query.get("host") or "")]
+        sslmode = "prefer" if all(_is_local(host) for host in hosts) else "verify-full"
+    options: dict[str, str] = {"sslmode": sslmode}
+    if sslmode in ("verify-ca", "verify-full") and "sslrootcert" not in parsed.query:
+        options["sslrootcert"] = "system"
+    return options
+
+
 def import_original(
     source_url: str,
     target_url: str,
     *,
+    sslmode: SslMode | None = None,
     dry_run: bool = False,
     table_started: TableStarted | None = None,
     rows_copied: RowsCopied | None = None,
 ) -> ImportReport:
     with (
-        _connect(source_url, "source") as source,
+        _connect(source_url, "source", **source_ssl_options(source_url, sslmode)) as source,
         _connect(target_url, "target") as target,
     ):
         # One snapshot of the source, however long the copy takes.
@@ -125,9 +167,9 @@ def import_original(
     return report
 
 
-def _connect(url: str, role: str) -> psycopg.Connection[tuple[object, ...]]:
+def _connect(url: str, role: str, **options: str) -> psycopg.Connection[tuple[object, ...]]:
     try:
-        return psycopg.connect(libpq_url(url), connect_timeout=10)
+        return psycopg.connect(make_conninfo(libpq_url(url), connect_timeout=10, **options))
     except psycopg.Error as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ImportRefusedError(f"Cannot read the {role} database: {reason}") from None

@@ -86,7 +86,8 @@ TABLES: tuple[TableCopy, ...] = (
             ("api_key_prefix", f"left(api_key, {VISIBLE_CHARACTERS})"),
         ),
     ),
-    TableCopy("user_session"),
+    # Sessions are not imported: a session cookie stolen from the original, or one it never
+    # expired, must not open a session here. People sign in again.
     # The original's concurrent assignments could notify a reviewer twice; like the migration
     # that made unread notifications unique, the later duplicates arrive dismissed.
     TableCopy(

@@ -8,10 +8,11 @@ from fastapi.responses import StreamingResponse
 
 from test_observer.auth import requires
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=EdgeRoute)
 
 CSV = "text/csv; charset=utf-8"
 START = Annotated[datetime, Query(description="Inclusive start (default: the beginning)")]

@@ -2,6 +2,10 @@
 
 Fetched over HTTPS from SAML_IDP_METADATA_URL and kept for an hour, so that a rotated IdP
 certificate is picked up without a restart. A failed fetch is not cached.
+
+The metadata holds the certificates every sign-in is checked against: whoever can change them
+can sign in as anyone. So they are read only over HTTPS, and a redirect is followed only to
+another path of the same host (over HTTPS); anywhere else is an error, as plain HTTP is.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from lxml import etree
@@ -20,6 +25,9 @@ from .xml import NS, parse_xml
 CACHE_SECONDS = 3600
 TIMEOUT = httpx.Timeout(10.0)
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+MAX_REDIRECTS = 5
+# Metadata documents are kilobytes; a larger answer is not one.
+MAX_METADATA_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,7 @@ def identity_provider(metadata_url: str) -> IdentityProvider:
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
     try:
-        response = httpx.get(metadata_url, timeout=TIMEOUT, follow_redirects=True)
-        response.raise_for_status()
-        provider = parse_metadata(response.content)
+        provider = parse_metadata(fetch_metadata(metadata_url))
     except httpx.HTTPError as error:
         raise UnavailableError(
             f"The identity provider's metadata cannot be fetched: {error}"
@@ -94,6 +100,39 @@ def identity_provider(metadata_url: str) -> IdentityProvider:
     with _lock:
         _cache[metadata_url] = (now, provider)
     return provider
+
+
+def fetch_metadata(metadata_url: str) -> bytes:
+    """The document at `metadata_url`, read over HTTPS from that host only."""
+    origin = urlsplit(metadata_url)
+    if origin.scheme != "https":
+        raise UnavailableError("The identity provider's metadata URL must be an https:// URL")
+    url = metadata_url
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            with client.stream("GET", url) as response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers.get("location", ""))
+                    target = urlsplit(url)
+                    if target.scheme != "https" or target.netloc != origin.netloc:
+                        raise UnavailableError(
+                            "The identity provider's metadata URL redirects to another host "
+                            f"or scheme ({target.scheme}://{target.netloc}), which is refused"
+                        )
+                    continue
+                response.raise_for_status()
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_METADATA_BYTES:
+                        raise UnavailableError(
+                            f"The identity provider's metadata is larger than {MAX_METADATA_BYTES}"
+                            " bytes"
+                        )
+                return body
+    raise UnavailableError(
+        f"The identity provider's metadata URL redirects more than {MAX_REDIRECTS} times"
+    )
 
 
 def forget_identity_providers() -> None:

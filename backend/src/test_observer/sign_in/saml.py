@@ -71,6 +71,8 @@ class Assertion:
     expires_at: datetime  # naive UTC
     session_index: str | None
     attributes: dict[str, list[str]] = field(default_factory=dict)
+    # The id of the request this assertion answers; None for an unsolicited response.
+    in_response_to: str | None = None
 
 
 def _now() -> datetime:
@@ -121,11 +123,15 @@ def _redirect_url(
     return destination + separator + urlencode(params)
 
 
-def login_url(sp: ServiceProvider, idp: IdentityProvider, relay_state: str | None) -> str:
+def login_url(
+    sp: ServiceProvider, idp: IdentityProvider, relay_state: str | None, request_id: str
+) -> str:
+    """Where to send the browser to sign in; `request_id` (from `new_id`) names the request,
+    which the IdP's response must answer."""
     request = (
         '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
         'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
-        f'ID="{new_id()}" Version="2.0" IssueInstant="{_instant(_now())}" '
+        f'ID={quoteattr(request_id)} Version="2.0" IssueInstant="{_instant(_now())}" '
         f"Destination={quoteattr(idp.sso_url)} ProtocolBinding={quoteattr(POST_BINDING)} "
         f"AssertionConsumerServiceURL={quoteattr(sp.acs_url)}>"
         f"<saml:Issuer>{escape(sp.entity_id)}</saml:Issuer>"
@@ -205,7 +211,9 @@ def parse_login_response(
 
     Checks: the signature (of the response or of the assertion) by the IdP; exactly one
     assertion; issuer; status; destination and recipient (our ACS URL); audience (our entity
-    id); the validity window of the conditions and of the bearer confirmation.
+    id); the validity window of the conditions and of the bearer confirmation. The request the
+    response answers (`in_response_to`, read from what the signature covers) is the caller's to
+    check.
     """
     now = now or _now()
     root = _decode(message, deflated=False)
@@ -268,6 +276,7 @@ def parse_login_response(
     )
     if expires_at + CLOCK_SKEW <= now:
         raise SamlError("the assertion has expired")
+    in_response_to = _answered_request(root, signed, confirmation)
 
     attributes: dict[str, list[str]] = {}
     for attribute in assertion.findall("saml:AttributeStatement/saml:Attribute", NS):
@@ -280,7 +289,31 @@ def parse_login_response(
         expires_at=expires_at + CLOCK_SKEW,
         session_index=statement.get("SessionIndex") if statement is not None else None,
         attributes=attributes,
+        in_response_to=in_response_to,
     )
+
+
+def _answered_request(
+    root: etree._Element, signed: etree._Element, confirmation: etree._Element
+) -> str | None:
+    """The id of the request a response answers, from the signed part only: the bearer
+    confirmation's `InResponseTo`, or the response's when the response itself is signed.
+    Where both say, they must agree, and an unsigned response may not name another."""
+    answered = {
+        value
+        for value in (
+            confirmation.get("InResponseTo"),
+            signed.get("InResponseTo") if signed.tag == root.tag else None,
+        )
+        if value
+    }
+    if len(answered) > 1:
+        raise SamlError(f"the response answers several requests: {sorted(answered)!r}")
+    request_id = next(iter(answered), None)
+    outer = root.get("InResponseTo")
+    if outer and outer != request_id:
+        raise SamlError(f"the response answers {outer!r}, its signed assertion {request_id!r}")
+    return request_id
 
 
 def check_logout_response(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from test_observer.audit.service import SYSTEM, Change, record_audit_events
 from test_observer.db.models import (
     ConsumedAssertion,
+    IssuedSamlRequest,
     SignInLink,
     Team,
     User,
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 SESSION_LIFETIME = timedelta(days=14)
 SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
+# How long a person may take at the identity provider's page before signing in.
+SAML_REQUEST_LIFETIME = timedelta(minutes=30)
 NAME_ATTRIBUTE = "fullname"
 AUTHENTICATION_FAILED = "Authentication failed"
 UTC_NOW = text("timezone('utc', now())")
@@ -72,9 +75,37 @@ def safe_return_url(settings: Settings, url: str | None) -> str | None:
     return url
 
 
-def login_redirect(settings: Settings, return_to: str | None) -> str:
+def login_redirect(session: Session, settings: Settings, return_to: str | None) -> str:
+    """The IdP's sign-in page, with a request whose id is remembered until it expires."""
     idp = configured_identity_provider(settings)
-    return saml.login_url(service_provider(settings), idp, safe_return_url(settings, return_to))
+    request_id = saml.new_id()
+    now = _now()
+    session.execute(delete(IssuedSamlRequest).where(IssuedSamlRequest.expires_at < now))
+    session.add(IssuedSamlRequest(request_id=request_id, expires_at=now + SAML_REQUEST_LIFETIME))
+    return saml.login_url(
+        service_provider(settings), idp, safe_return_url(settings, return_to), request_id
+    )
+
+
+def _check_solicited(session: Session, assertion: saml.Assertion) -> None:
+    """Accept only an answer to a request this service sent and that has not expired. (The
+    request may be answered more than once while it lasts, e.g. from two tabs; each assertion
+    is still accepted once.)"""
+    if assertion.in_response_to is None:
+        logger.warning("refused an unsolicited SAML response for %s", assertion.name_id)
+        raise ForbiddenError(AUTHENTICATION_FAILED)
+    issued = session.scalar(
+        select(IssuedSamlRequest.id).where(
+            IssuedSamlRequest.request_id == assertion.in_response_to,
+            IssuedSamlRequest.expires_at > _now(),
+        )
+    )
+    if issued is None:
+        logger.warning(
+            "refused a SAML response to an unknown or expired request %s",
+            assertion.in_response_to,
+        )
+        raise ForbiddenError(AUTHENTICATION_FAILED)
 
 
 def _consume_assertion(session: Session, assertion: saml.Assertion) -> None:
@@ -109,6 +140,7 @@ def sign_in_with_saml(session: Session, settings: Settings, saml_response: str |
         raise BadRequestError(
             f"The identity provider sent no '{NAME_ATTRIBUTE}' attribute for {assertion.name_id}"
         )
+    _check_solicited(session, assertion)
     _consume_assertion(session, assertion)
     user_id = provision_user(session, settings, assertion.name_id, names[0])
     return open_session(session, user_id)

@@ -9,11 +9,12 @@ from pydantic import BaseModel
 from test_observer.auth import authenticated, loopback_only, probe
 from test_observer.auth.access import DbSession
 from test_observer.errors import NotFoundError
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .docs_pages import ASSETS_PATH, asset_file, redoc_page, swagger_ui_page
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 
 class VersionResponse(BaseModel):

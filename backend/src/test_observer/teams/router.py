@@ -9,11 +9,12 @@ from fastapi import APIRouter, status
 from test_observer.auth import AppSettings, Principal, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import TeamCreate, TeamPatch, TeamResponse
 
-router = APIRouter(prefix="/v1/teams", tags=["teams"])
+router = APIRouter(prefix="/v1/teams", tags=["teams"], route_class=EdgeRoute)
 
 TEAM_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "The team does not exist"}

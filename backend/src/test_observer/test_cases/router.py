@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 from test_observer.test_results.router import ResultSearchFilters
 
 from . import flaky, service
@@ -17,7 +18,7 @@ from .schemas import (
     TestReportedIssueResponse,
 )
 
-router = APIRouter(prefix="/v1/test-cases", tags=["test-cases"])
+router = APIRouter(prefix="/v1/test-cases", tags=["test-cases"], route_class=EdgeRoute)
 
 
 @router.get("", dependencies=[requires(Permission.view_test)])

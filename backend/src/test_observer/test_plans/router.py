@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import TestPlansResponse
 
-router = APIRouter(prefix="/v1/test-plans", tags=["test-plans"])
+router = APIRouter(prefix="/v1/test-plans", tags=["test-plans"], route_class=EdgeRoute)
 
 
 @router.get("", dependencies=[requires(Permission.view_test)])

@@ -18,11 +18,12 @@ from test_observer.executions.filters import (
     parse_execution_metadata,
     parse_id_filter,
 )
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import TestResultSearchResponse
 
-router = APIRouter(prefix="/v1/test-results", tags=["test-results"])
+router = APIRouter(prefix="/v1/test-results", tags=["test-results"], route_class=EdgeRoute)
 
 IdsOrKeyword = Annotated[
     list[str] | None,

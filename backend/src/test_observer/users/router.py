@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Response, status
 from test_observer.auth import Principal, caller, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
 
 from . import service
 from .schemas import UserPatch, UserResponse, UsersResponse
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], route_class=EdgeRoute)
 
 
 # `/me` comes before `/{user_id}` so that "me" is never parsed as an id.

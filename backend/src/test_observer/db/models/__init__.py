@@ -48,7 +48,7 @@ from .matching_rules import (
 )
 from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
-from .sign_in import ConsumedAssertion, SignInLink
+from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "IssueTestResultAttachment",
     "IssueTestResultAttachmentRule",
     "IssueTestResultAttachmentRuleExecutionMetadata",
+    "IssuedSamlRequest",
     "Notification",
     "NotificationType",
     "Permission",

@@ -1,4 +1,5 @@
-"""What sign-in needs to remember briefly: consumed SAML assertions and one-time sign-in links."""
+"""What sign-in needs to remember briefly: the SAML requests sent to the identity provider,
+consumed SAML assertions and one-time sign-in links."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Entity
+
+
+class IssuedSamlRequest(Entity):
+    """An authentication request this service sent to the identity provider. A response is
+    accepted only `InResponseTo` one of these, until it expires: the IdP cannot be made to sign
+    a user in who did not start signing in here (unsolicited responses)."""
+
+    __tablename__ = "issued_saml_request"
+
+    request_id: Mapped[str] = mapped_column(String(), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
 
 
 class ConsumedAssertion(Entity):

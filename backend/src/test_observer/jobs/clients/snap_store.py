@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .http import get, json_of
+from .http import get, json_of, segment
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Release:
 def channel_map(client: httpx.Client, base_url: str, name: str, store: str) -> list[Release]:
     response = get(
         client,
-        f"{base_url}/v2/snaps/info/{name}",
+        f"{base_url}/v2/snaps/info/{segment(name)}",
         headers={"Snap-Device-Series": "16", "Snap-Device-Store": store},
     )
     releases = []

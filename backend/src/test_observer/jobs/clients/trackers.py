@@ -17,7 +17,7 @@ from test_observer.db.models import IssueSource, IssueStatus
 from test_observer.errors import UnavailableError
 from test_observer.settings import Settings
 
-from .http import get, json_of, request
+from .http import get, json_of, request, segment
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class GitHub:
             request(
                 self.client,
                 "POST",
-                f"{self.base_url}/app/installations/{installations[0]['id']}/access_tokens",
+                f"{self.base_url}/app/installations/{segment(installations[0]['id'])}/access_tokens",
                 headers=headers,
             )
         )
@@ -79,12 +79,14 @@ class GitHub:
         return self._token
 
     def get_issue(self, project: str, key: str) -> RemoteIssue:
-        if "/" not in project:
+        owner, slash, repository = project.partition("/")
+        if not slash:
             raise UnavailableError(f"GitHub project {project!r} is not owner/repository")
         data = json_of(
             get(
                 self.client,
-                f"{self.base_url}/repos/{project}/issues/{key}",
+                f"{self.base_url}/repos/{segment(owner)}/{segment(repository)}/issues/"
+                f"{segment(key)}",
                 headers={
                     "Authorization": f"Bearer {self._installation_token()}",
                     "Accept": "application/vnd.github+json",
@@ -112,7 +114,7 @@ class Jira:
         data = json_of(
             get(
                 self.client,
-                f"{self.base_url}/rest/api/3/issue/{project}-{key}",
+                f"{self.base_url}/rest/api/3/issue/{segment(f'{project}-{key}')}",
                 params={"fields": "summary,status,labels"},
                 auth=self.auth,
                 headers={"Accept": "application/json"},
@@ -140,10 +142,9 @@ class Launchpad:
         self.base_url = base_url
 
     def get_issue(self, project: str, key: str) -> RemoteIssue:
-        bug = json_of(get(self.client, f"{self.base_url}/bugs/{key}"))
-        tasks = json_of(get(self.client, f"{self.base_url}/bugs/{key}/bug_tasks")).get(
-            "entries", []
-        )
+        bug_url = f"{self.base_url}/bugs/{segment(key)}"
+        bug = json_of(get(self.client, bug_url))
+        tasks = json_of(get(self.client, f"{bug_url}/bug_tasks")).get("entries", [])
         task = next((t for t in tasks if t.get("bug_target_name") == project), None)
         if task is None and tasks:
             task = tasks[0]
