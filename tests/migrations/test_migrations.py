@@ -61,8 +61,8 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    # 32 tables, the job queue's 4 and alembic_version
-    assert len(table_names(empty_database)) == 37
+    # 35 tables (3 of them webhooks'), the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 40
     assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}
@@ -171,3 +171,26 @@ def test_results_receive_their_executions_environment(empty_database: str) -> No
         columns = {column["name"] for column in inspect(connection).get_columns("test_result")}
     assert "environment_id" not in columns
     engine.dispose()
+
+
+def test_webhook_permissions_are_taken_back_on_downgrade(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0021")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO team (name, permissions) "
+                "VALUES ('releases', '{view_artefact,change_webhook,view_webhook}')"
+            )
+        )
+    migrate.downgrade(empty_database, "0015")
+    with engine.connect() as connection:
+        kept = connection.scalar(text("SELECT permissions::text[] FROM team"))
+        labels = connection.scalars(
+            text("SELECT enumlabel FROM pg_enum WHERE enumtypid = 'permission'::regtype")
+        ).all()
+    engine.dispose()
+    assert kept == ["view_artefact"]
+    assert "change_webhook" not in labels
+    assert "view_artefact" in labels
+    migrate.upgrade(empty_database, "head")

@@ -49,8 +49,12 @@ from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
+from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "ARTEFACT_IDENTITY",
     "MATCHING_FIELDS",
     "Application",

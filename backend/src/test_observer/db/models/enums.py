@@ -102,6 +102,8 @@ class Permission(StrEnum):
     view_notification = "view_notification"
     change_notification = "change_notification"
     view_sentry_debug = "view_sentry_debug"
+    view_webhook = "view_webhook"
+    change_webhook = "change_webhook"
 
 
 # One SQLAlchemy type per PostgreSQL enum, shared by every column (and array) that uses it, so
