@@ -30,6 +30,7 @@ from test_observer.db.models import (
 )
 from test_observer.errors import BadRequestError, UnprocessableError
 from test_observer.settings import Settings
+from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
 from .reviewers import set_reviewers
@@ -195,6 +196,7 @@ def _apply_patch(
     reviewers = _requested_reviewers(session, patch)
     bundled = _requested_bundled_builds(session, patch)
 
+    previous_status = artefact.status
     if patch.status is not None:
         artefact.status = patch.status
     if patch.archived is not None:
@@ -209,5 +211,8 @@ def _apply_patch(
         set_reviewers(session, artefact, reviewers, settings)
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
+    if artefact.status != previous_status:
+        data = {"previous_status": previous_status.value, "status": artefact.status.value}
+        emit(session, [about(artefact, EventType.ARTEFACT_STATUS_CHANGED, data)])
     session.flush()
     return artefact_response(session, artefact.id)

@@ -21,6 +21,7 @@ from test_observer.db.models import (
 )
 from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.errors import NotFoundError, UnprocessableError
+from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
 from .responses import reviewer_response
@@ -120,6 +121,35 @@ def _reviews_of_artefact(
     )
 
 
+def _announce_decisions(
+    session: Session, artefact_id: int, reviews: Sequence[EnvironmentReviewResponse]
+) -> None:
+    """One `environment_review.decided` event per review whose decision was set, written
+    together in one statement."""
+    if not reviews:
+        return
+    artefact = get_artefact(session, artefact_id)
+    emit(
+        session,
+        [
+            about(
+                artefact,
+                EventType.ENVIRONMENT_REVIEW_DECIDED,
+                {
+                    "review": {
+                        "id": review.id,
+                        "environment": review.environment.name,
+                        "architecture": review.artefact_build.architecture,
+                        "decision": [decision.value for decision in review.review_decision],
+                        "comment": review.review_comment,
+                    }
+                },
+            )
+            for review in sorted(reviews, key=lambda review: review.id)
+        ],
+    )
+
+
 def update_environment_reviews(
     session: Session, artefact_id: int, patches: Sequence[EnvironmentReviewPatch]
 ) -> list[EnvironmentReviewResponse]:
@@ -135,6 +165,9 @@ def update_environment_reviews(
         changes[patch.id].update(_review_changes(patch))
     _apply_review_changes(session, changes)
     responses = environment_review_responses(session, owned)
+    _announce_decisions(
+        session, artefact_id, [responses[i] for i in changes if "review_decision" in changes[i]]
+    )
     return [responses[patch.id] for patch in kept if patch.id is not None]
 
 
@@ -155,5 +188,9 @@ def update_environment_review(
         raise UnprocessableError(
             f"Environment review {review_id} doesn't belong to artefact {artefact_id}",
         )
-    _apply_review_changes(session, {review_id: _review_changes(patch)})
-    return environment_review_responses(session, [review_id])[review_id]
+    changes = _review_changes(patch)
+    _apply_review_changes(session, {review_id: changes})
+    response = environment_review_responses(session, [review_id])[review_id]
+    if "review_decision" in changes:
+        _announce_decisions(session, artefact_id, [response])
+    return response

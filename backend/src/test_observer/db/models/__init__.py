@@ -52,9 +52,6 @@ from .users import Application, Team, User, UserSession, team_users_association
 from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
-    "Webhook",
-    "WebhookDelivery",
-    "WebhookEvent",
     "ARTEFACT_IDENTITY",
     "MATCHING_FIELDS",
     "Application",
@@ -94,6 +91,9 @@ __all__ = [
     "TestResultStatus",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "artefact_bundled_builds_association",
     "artefact_matching_rule_team_association",
     "artefact_reviewers_association",

@@ -79,9 +79,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
-    event_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("webhook_event.id", ondelete="CASCADE")
-    )
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_event.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer(), server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(), server_default=UTC_NOW)

@@ -1,0 +1,252 @@
+"""deliver-webhook ID: send one webhook's pending deliveries, oldest first.
+
+Only the oldest pending delivery of a webhook is ever attempted, so a receiver sees its events
+in order: while it fails, the later ones wait behind it. A failed attempt is retried after an
+exponential back-off with jitter; a delivery still failing WEBHOOK_RETRY_FOR_S after its first
+attempt is marked failed and the next one goes. The job holds no transaction while it sends:
+it reads a batch, sends each delivery, and records each outcome in its own short transaction.
+A worker killed mid-send leaves the delivery pending; the retried job sends it again with the
+same event id (at least once, never lost).
+
+The job queue runs one job per webhook at a time (its lock is `webhook:ID`), and keeps at most
+one waiting job per webhook; the job queues its own next run for when the head delivery is
+due again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+
+from test_observer.db.models import Webhook, WebhookDelivery, WebhookEvent
+from test_observer.errors import UnprocessableError
+from test_observer.settings import Settings
+from test_observer.webhooks import payloads
+from test_observer.webhooks.events import wake
+from test_observer.webhooks.targets import RefusedTargetError, Resolver, resolve, target
+
+from .environment import JobEnvironment
+
+logger = logging.getLogger(__name__)
+
+# How much of a response is read: enough for a status line's worth of error text.
+MAX_RESPONSE_BYTES = 4096
+BATCH = 100
+ERROR_LENGTH = 500
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    response_code: int | None
+    error: str | None
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: int
+    attempts: int
+    first_attempt_at: datetime | None
+    next_attempt_at: datetime
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+def backoff(settings: Settings, attempts: int, rng: random.Random) -> float:
+    """Seconds before the next attempt after `attempts` failed ones: exponential, capped, and
+    between half and all of that at random, so receivers coming back are not hit in step."""
+    exponential = settings.webhook_retry_base_s * 2.0 ** (attempts - 1)
+    wait = min(settings.webhook_retry_max_wait_s, exponential)
+    return wait * rng.uniform(0.5, 1.0)
+
+
+def client(settings: Settings) -> httpx.Client:
+    """No redirects (a redirect could lead anywhere), no proxies from the environment (a proxy
+    would reach addresses we did not check), and a timeout on every step."""
+    return httpx.Client(
+        timeout=httpx.Timeout(
+            settings.webhook_read_timeout_s, connect=settings.webhook_connect_timeout_s
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def send(
+    http: httpx.Client,
+    settings: Settings,
+    webhook: Webhook,
+    delivery: Pending,
+    resolver: Resolver = resolve,
+) -> Outcome:
+    began = time.monotonic()
+    try:
+        where = target(webhook.url, settings.webhook_allowed_networks, resolver)
+    except RefusedTargetError as refused:
+        return Outcome(False, None, f"refused: {refused}", time.monotonic() - began)
+    body = payloads.body(
+        webhook.payload_format,
+        delivery.event_id,
+        delivery.event_type,
+        delivery.occurred_at,
+        delivery.data,
+        settings.frontend_url,
+    )
+    headers = payloads.headers(
+        webhook.secret,
+        int(time.time()),
+        body,
+        delivery.event_id,
+        delivery.event_type,
+        delivery.id,
+    )
+    headers["Host"] = where.host_header
+    extensions = {"sni_hostname": where.host} if where.scheme == "https" else {}
+    try:
+        request = http.build_request(
+            "POST", where.url, content=body, headers=headers, extensions=extensions
+        )
+        response = http.send(request, stream=True)
+        try:
+            # Read at most a small bound, whatever the receiver sends back.
+            received = 0
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                if received >= MAX_RESPONSE_BYTES:
+                    break
+            code = response.status_code
+        finally:
+            response.close()
+    except httpx.HTTPError as error:
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return Outcome(False, None, message[:ERROR_LENGTH], time.monotonic() - began)
+    ok = 200 <= code < 300
+    return Outcome(ok, code, None if ok else f"HTTP {code}", time.monotonic() - began)
+
+
+def _pending(env: JobEnvironment, webhook_id: int) -> tuple[Webhook | None, list[Pending]]:
+    with env.sessions() as session:
+        webhook = session.get(Webhook, webhook_id)
+        if webhook is None or not webhook.active:
+            return None, []
+        session.expunge(webhook)
+        rows = session.execute(
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.attempts,
+                WebhookDelivery.first_attempt_at,
+                WebhookDelivery.next_attempt_at,
+                WebhookEvent.id,
+                WebhookEvent.event_type,
+                WebhookEvent.occurred_at,
+                WebhookEvent.data,
+            )
+            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+            .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == "pending")
+            .order_by(WebhookDelivery.id)
+            .limit(BATCH)
+        ).all()
+    return webhook, [Pending(row[0], row[1], row[2], row[3], str(row[4]), *row[5:]) for row in rows]
+
+
+def _record(
+    env: JobEnvironment,
+    webhook_id: int,
+    delivery: Pending,
+    outcome: Outcome,
+    now: datetime,
+    rng: random.Random,
+) -> datetime | None:
+    """Write the attempt; when the delivery is to be tried again, the time it is due."""
+    settings = env.settings
+    attempts = delivery.attempts + 1
+    first = delivery.first_attempt_at or now
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "first_attempt_at": first,
+        "last_attempt_at": now,
+        "last_response_code": outcome.response_code,
+        "last_error": outcome.error,
+        "last_duration_s": outcome.duration_s,
+    }
+    retry_at = None
+    if outcome.delivered:
+        values |= {"status": "delivered", "delivered_at": now}
+    else:
+        deadline = first + timedelta(seconds=settings.webhook_retry_for_s)
+        if now >= deadline:
+            values["status"] = "failed"
+        else:
+            retry_at = min(now + timedelta(seconds=backoff(settings, attempts, rng)), deadline)
+            values["next_attempt_at"] = retry_at
+    with env.sessions.begin() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "pending")
+            .values(values)
+        )
+        if retry_at is not None:
+            wake(session, [webhook_id], retry_at)
+    return retry_at
+
+
+def deliver(
+    env: JobEnvironment,
+    webhook_id: int,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    resolver: Resolver = resolve,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
+    """Send the webhook's due deliveries in order until one fails or none is due."""
+    rng = rng or random.Random()
+    summary = {"webhook_id": webhook_id, "delivered": 0, "failed_attempts": 0, "gave_up": 0}
+    with client(env.settings) as http:
+        while True:
+            webhook, batch = _pending(env, webhook_id)
+            if webhook is None or not batch:
+                return summary
+            for delivery in batch:
+                now = clock()
+                if delivery.next_attempt_at > now:
+                    # The head is backing off: everything behind it waits for its next run.
+                    with env.sessions.begin() as session:
+                        wake(session, [webhook_id], delivery.next_attempt_at)
+                    return summary
+                outcome = send(http, env.settings, webhook, delivery, resolver)
+                retry_at = _record(env, webhook_id, delivery, outcome, clock(), rng)
+                if outcome.delivered:
+                    summary["delivered"] += 1
+                    continue
+                summary["failed_attempts"] += 1
+                logger.warning(
+                    "webhook %s delivery %s failed: %s", webhook_id, delivery.id, outcome.error
+                )
+                if retry_at is not None:
+                    return summary
+                summary["gave_up"] += 1
+            if len(batch) < BATCH:
+                return summary
+
+
+def run(env: JobEnvironment, webhook_id: str) -> dict[str, Any]:
+    try:
+        wanted = int(webhook_id)
+    except ValueError:
+        raise UnprocessableError(f"webhook id must be a number, not {webhook_id!r}") from None
+    return deliver(env, wanted)
