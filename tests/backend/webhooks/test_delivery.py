@@ -139,7 +139,8 @@ def test_receiver_down_for_a_minute_gets_every_event_in_order_when_back(
         assert summary["delivered"] == 0
         runs += 1
         head, *behind = deliveries(db_session)
-        assert head.status == "pending" and head.attempts == runs
+        assert head.status == "pending"
+        assert head.attempts == runs
         assert "ConnectError" in (head.last_error or "")
         # Later deliveries wait behind the head, untried.
         assert [(d.status, d.attempts) for d in behind] == [("pending", 0), ("pending", 0)]
@@ -185,7 +186,8 @@ def test_a_delivery_failing_for_its_whole_retry_period_is_marked_failed(
     start = utc_now()
     deliver(env, webhook["id"], clock=lambda: start)
     first, second = deliveries(db_session)
-    assert first.last_response_code == 500 and first.status == "pending"
+    assert first.last_response_code == 500
+    assert first.status == "pending"
 
     # A day after the first attempt comes the last one; then the next delivery goes.
     hooks.status = 503
