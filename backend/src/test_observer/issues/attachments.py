@@ -32,6 +32,8 @@ from .service import find_issue, issue_response
 
 RULE_NOT_FOUND = "Attachment rule not found"
 RULE_OF_ANOTHER_ISSUE = "Attachment rule not attached to given issue"
+# SQLAlchemy keeps an INSERT's row count only when asked.
+COUNTED = {"preserve_rowcount": True}
 NO_FILTER = "At least one filter must be provided in test_results_filters"
 
 
@@ -147,7 +149,10 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
     try:
         with session.begin_nested():
             attached_count = _rowcount(
-                session.execute(insert(IssueTestResultAttachment).from_select(columns, rows))
+                session.execute(
+                    insert(IssueTestResultAttachment).from_select(columns, rows),
+                    execution_options=COUNTED,
+                )
             )
     except IntegrityError as error:
         if not isinstance(error.orig, UniqueViolation):
@@ -156,7 +161,8 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
             session.execute(
                 insert(IssueTestResultAttachment)
                 .from_select(columns, rows)
-                .on_conflict_do_nothing(index_elements=["test_result_id", "issue_id"])
+                .on_conflict_do_nothing(index_elements=["test_result_id", "issue_id"]),
+                execution_options=COUNTED,
             )
         )
     if attached_count:
