@@ -73,6 +73,8 @@ class WebhookDelivery(Base):
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
+        # The metrics read the deliveries attempted in their window.
+        Index("webhook_delivery_last_attempt_at_ix", "last_attempt_at"),
         # Deleting an event finds its deliveries.
         Index("webhook_delivery_event_id_ix", "event_id"),
     )

@@ -99,6 +99,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'pending'"),
     )
     op.create_index("webhook_delivery_event_id_ix", "webhook_delivery", ["event_id"])
+    op.create_index(
+        "webhook_delivery_last_attempt_at_ix", "webhook_delivery", ["last_attempt_at"]
+    )
 
 
 def downgrade() -> None:
