@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import Artefact
@@ -139,7 +139,9 @@ def emit(session: Session, events: Sequence[Event]) -> None:
     session.execute(_EMIT, {"events": json.dumps(rows), "queue": QUEUE, "task": DELIVER_TASK})
 
 
-def wake(session: Session, webhook_ids: Iterable[int], at: datetime | None = None) -> None:
+def wake(
+    session: Session | Connection, webhook_ids: Iterable[int], at: datetime | None = None
+) -> None:
     """Have the worker send these webhooks' pending deliveries at `at` (UTC; None: now)."""
     ids = sorted(set(webhook_ids))
     if ids:
