@@ -4,9 +4,9 @@ Only the oldest pending delivery of a webhook is ever attempted, so a receiver s
 in order: while it fails, the later ones wait behind it. A failed attempt is retried after an
 exponential back-off with jitter; a delivery still failing WEBHOOK_RETRY_FOR_S after its first
 attempt is marked failed and the next one goes. The job holds no transaction while it sends:
-it reads a batch, sends each delivery, and records each outcome in its own short transaction.
-A worker killed mid-send leaves the delivery pending; the retried job sends it again with the
-same event id (at least once, never lost).
+it reads a batch, sends each delivery, and writes the outcomes a few at a time (`Outcomes`).
+A worker killed mid-send leaves the deliveries whose outcome is not written pending; the
+retried job sends them again with the same event ids (at least once, never lost).
 
 The job queue runs one job per webhook at a time (its lock is `webhook:ID`), and keeps at most
 one waiting job per webhook; the job queues its own next run for when the head delivery is
@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
 from test_observer.db.models import Webhook, WebhookDelivery, WebhookEvent
 from test_observer.errors import UnprocessableError
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 # How much of a response is read: enough for a status line's worth of error text.
 MAX_RESPONSE_BYTES = 4096
 BATCH = 100
+FLUSH_EVERY = 50
+FLUSH_AFTER_S = 0.5
 ERROR_LENGTH = 500
 
 
@@ -175,45 +177,81 @@ def _pending(connection: Connection, webhook_id: int) -> tuple[Subscription | No
     ]
 
 
-def _record(
-    connection: Connection,
-    settings: Settings,
-    webhook_id: int,
-    delivery: Pending,
-    outcome: Outcome,
-    now: datetime,
-    rng: random.Random,
-) -> datetime | None:
-    """Write the attempt; when the delivery is to be tried again, the time it is due."""
-    attempts = delivery.attempts + 1
-    first = delivery.first_attempt_at or now
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "first_attempt_at": first,
-        "last_attempt_at": now,
-        "last_response_code": outcome.response_code,
-        "last_error": outcome.error,
-        "last_duration_s": outcome.duration_s,
-    }
-    retry_at = None
-    if outcome.delivered:
-        values |= {"status": "delivered", "delivered_at": now}
-    else:
-        deadline = first + timedelta(seconds=settings.webhook_retry_for_s)
+_WRITTEN = (
+    "status",
+    "attempts",
+    "first_attempt_at",
+    "last_attempt_at",
+    "last_response_code",
+    "last_error",
+    "last_duration_s",
+    "next_attempt_at",
+    "delivered_at",
+)
+_WRITE = (
+    update(WebhookDelivery)
+    .where(WebhookDelivery.id == bindparam("b_id"), WebhookDelivery.status == "pending")
+    .values({column: bindparam(f"b_{column}") for column in _WRITTEN})
+)
+
+
+class Outcomes:
+    """The attempts' outcomes, written a few at a time.
+
+    A success is written with the next ones, at the latest after FLUSH_EVERY of them or
+    FLUSH_AFTER_S seconds: a worker killed in between sends those again (same event ids),
+    which receivers must allow for anyway, and a delivery does not cost a database round trip
+    of its own. A failure is written at once, with the successes before it."""
+
+    def __init__(self, connection: Connection, settings: Settings, webhook_id: int) -> None:
+        self.connection = connection
+        self.settings = settings
+        self.webhook_id = webhook_id
+        self.waiting: list[dict[str, Any]] = []
+        self.since = time.monotonic()
+
+    def add(
+        self, delivery: Pending, outcome: Outcome, now: datetime, rng: random.Random
+    ) -> datetime | None:
+        """Record an attempt; when the delivery is to be tried again, the time it is due."""
+        attempts = delivery.attempts + 1
+        first = delivery.first_attempt_at or now
+        row: dict[str, Any] = {
+            "b_id": delivery.id,
+            "b_status": "pending",
+            "b_attempts": attempts,
+            "b_first_attempt_at": first,
+            "b_last_attempt_at": now,
+            "b_last_response_code": outcome.response_code,
+            "b_last_error": outcome.error,
+            "b_last_duration_s": outcome.duration_s,
+            "b_next_attempt_at": delivery.next_attempt_at,
+            "b_delivered_at": None,
+        }
+        if outcome.delivered:
+            row |= {"b_status": "delivered", "b_delivered_at": now}
+            self.waiting.append(row)
+            if len(self.waiting) >= FLUSH_EVERY or time.monotonic() - self.since >= FLUSH_AFTER_S:
+                self.flush()
+            return None
+        retry_at = None
+        deadline = first + timedelta(seconds=self.settings.webhook_retry_for_s)
         if now >= deadline:
-            values["status"] = "failed"
+            row["b_status"] = "failed"
         else:
-            retry_at = min(now + timedelta(seconds=backoff(settings, attempts, rng)), deadline)
-            values["next_attempt_at"] = retry_at
-    if retry_at is not None:
-        # First: should the update below be lost, the run still comes and tries again.
-        wake(connection, [webhook_id], retry_at)
-    connection.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "pending")
-        .values(values)
-    )
-    return retry_at
+            retry_at = min(now + timedelta(seconds=backoff(self.settings, attempts, rng)), deadline)
+            row["b_next_attempt_at"] = retry_at
+            # First: should the write below be lost, the run still comes and tries again.
+            wake(self.connection, [self.webhook_id], retry_at)
+        self.waiting.append(row)
+        self.flush()
+        return retry_at
+
+    def flush(self) -> None:
+        if self.waiting:
+            self.connection.execute(_WRITE, self.waiting)
+            self.waiting = []
+        self.since = time.monotonic()
 
 
 def deliver(
@@ -236,11 +274,13 @@ def deliver(
         # same event id), so its commit need not wait for the disk: a flush per delivery would
         # bound the rate by the disk's sync latency. The event itself was committed durably.
         connection.execute(text("SET synchronous_commit = off"))
+        outcomes = Outcomes(connection, env.settings, webhook_id)
         try:
             return _deliver_due(
-                connection, env.settings, http, webhook_id, summary, clock, resolver, rng
+                connection, env.settings, http, outcomes, summary, clock, resolver, rng
             )
         finally:
+            outcomes.flush()
             connection.execute(text("RESET synchronous_commit"))
 
 
@@ -248,13 +288,15 @@ def _deliver_due(
     connection: Connection,
     settings: Settings,
     http: httpx.Client,
-    webhook_id: int,
+    outcomes: Outcomes,
     summary: dict[str, Any],
     clock: Callable[[], datetime],
     resolver: Resolver,
     rng: random.Random,
 ) -> dict[str, Any]:
+    webhook_id = outcomes.webhook_id
     while True:
+        outcomes.flush()
         webhook, batch = _pending(connection, webhook_id)
         if webhook is None or not batch:
             return summary
@@ -265,7 +307,7 @@ def _deliver_due(
                 wake(connection, [webhook_id], delivery.next_attempt_at)
                 return summary
             outcome = send(http, settings, webhook, delivery, resolver)
-            retry_at = _record(connection, settings, webhook_id, delivery, outcome, clock(), rng)
+            retry_at = outcomes.add(delivery, outcome, clock(), rng)
             if outcome.delivered:
                 summary["delivered"] += 1
                 continue
