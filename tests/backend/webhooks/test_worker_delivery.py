@@ -29,7 +29,7 @@ def test_a_worker_sends_each_event_once(
     database_url: str,
     hooks: Receiver,
 ) -> None:
-    webhook = subscribe(api, headers, hooks.url)
+    subscribe(api, headers, hooks.url)
     made = artefact(db_session)
     env = environment(
         database_url, DISABLE_PERIODIC_TASKS="true", WEBHOOK_ALLOWED_NETWORKS=LOOPBACK
@@ -45,7 +45,6 @@ def test_a_worker_sends_each_event_once(
     ]
     assert hooks.event_ids() == expected
     assert len(set(expected)) == 4
-    assert webhook["id"] == 1
 
 
 def test_a_worker_killed_mid_delivery_leaves_it_to_the_next_worker(
