@@ -54,6 +54,7 @@ class TestMetricsEndpoint:
             "TestObserverServerErrors",
             "TestObserverNotReady",
             "TestObserverJobFailing",
+            "TestObserverWebhookFailing",
         }
         for rule in alerts.values():
             assert "%%juju_topology%%" not in rule["expr"]

@@ -61,8 +61,8 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    # 35 tables, the job queue's 4 and alembic_version
-    assert len(table_names(empty_database)) == 40
+    # 38 tables (3 of them webhooks'), the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 43
     assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}
@@ -267,3 +267,26 @@ def test_withdrawing_expected_environments_keeps_every_other_grant(empty_databas
     engine.dispose()
     # The rule's plans went with the column; it is back, accepting any plan.
     assert rules == [[]]
+
+
+def test_webhook_permissions_are_taken_back_on_downgrade(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0019")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO team (name, permissions) "
+                "VALUES ('releases', '{view_artefact,change_webhook,view_webhook}')"
+            )
+        )
+    migrate.downgrade(empty_database, "0018")
+    with engine.connect() as connection:
+        kept = connection.scalar(text("SELECT permissions::text[] FROM team"))
+        labels = connection.scalars(
+            text("SELECT enumlabel FROM pg_enum WHERE enumtypid = 'permission'::regtype")
+        ).all()
+    engine.dispose()
+    assert kept == ["view_artefact"]
+    assert "change_webhook" not in labels
+    assert "view_artefact" in labels
+    migrate.upgrade(empty_database, "head")

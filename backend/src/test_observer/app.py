@@ -60,6 +60,7 @@ from test_observer.test_plans.router import router as test_plans_router
 from test_observer.test_results.router import router as test_results_router
 from test_observer.users.router import router as users_router
 from test_observer.version import installed_version
+from test_observer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ ROUTERS = [
     executions_router,
     issues_router,
     audit_router,
+    webhooks_router,
 ]
 
 # The version of the HTTP contract, not of the server: the committed OpenAPI document must not

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -136,6 +136,17 @@ class Settings(BaseSettings):
     # A job whose worker has sent no heartbeat for this long is retried by another worker.
     job_stalled_after_s: int = Field(default=60, ge=5)
 
+    # Outbound webhooks (see test_observer.webhooks). Targets in private, loopback, link-local
+    # or metadata ranges are refused unless one of these networks contains them.
+    webhook_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    webhook_connect_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_s: float = Field(default=10.0, gt=0)
+    # The first retry waits about this long; each next one twice as long, up to the cap.
+    webhook_retry_base_s: float = Field(default=10.0, gt=0)
+    webhook_retry_max_wait_s: float = Field(default=3600.0, gt=0)
+    # A delivery still failing this long after its first attempt is marked failed.
+    webhook_retry_for_s: float = Field(default=86400.0, gt=0)
+
     # SAML single sign-on. The service provider's entity id is its base URL.
     saml_sp_base_url: str = "http://localhost:30000"
     saml_idp_metadata_url: str = ""
@@ -236,6 +247,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_origins(cls, value: list[str]) -> list[str]:
         return [_origin(item) for item in value]
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        return _split_commas(value)
 
     @field_validator("ignore_permissions", mode="before")
     @classmethod

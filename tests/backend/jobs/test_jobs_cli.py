@@ -22,9 +22,11 @@ def test_jobs_list_shows_schedules_from_the_settings() -> None:
         "sync-issues",
         "sync-issue",
         "kernel-swm",
+        "deliver-webhook",
         "clean-sessions",
         "prune-audit-events",
     }
+    assert "on demand" in lines["deliver-webhook"]
     assert "every 120 s" in lines["promote-artefacts"]
     assert "every 3600 s (high)" in lines["sync-issues"]
     assert "on demand" in lines["sync-issue"]
@@ -37,7 +39,7 @@ def test_unknown_job_and_bad_arguments_fail_with_one_line(database_url: str) -> 
     assert code == 1
     assert err.strip().splitlines() == [
         "Error: No job named 'nope'; jobs: promote-artefacts, sync-issues, sync-issue, "
-        "kernel-swm, clean-sessions, prune-audit-events"
+        "kernel-swm, deliver-webhook, clean-sessions, prune-audit-events"
     ]
     code, _, err = invoke("jobs", "run", "sync-issue", DB_URL=database_url)
     assert code == 1

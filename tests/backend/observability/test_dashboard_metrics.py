@@ -11,9 +11,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import Issue, IssueSource, IssueTestResultAttachment, TestResult
+from test_observer.jobs.deliver_webhooks import deliver
+from test_observer.jobs.environment import JobEnvironment
 from tests.backend.executions.conftest import result
+from tests.backend.jobs.conftest import job_settings
 from tests.backend.observability.conftest import Unit, defer_jobs, run_queued_jobs
 from tests.backend.observability.test_metrics import post_results
+from tests.backend.webhooks.conftest import artefact, set_status, subscribe
 
 CHARM_SOURCE = Path(__file__).resolve().parents[3] / "charm" / "src"
 METRIC_NAME = re.compile(r"\btest_observer_[a-z_]+\b")
@@ -57,6 +61,15 @@ def test_every_queried_metric_is_scraped(
     defer_jobs(database_url, ("clean-sessions",), ("kernel-swm",))
     run_queued_jobs(database_url)
     defer_jobs(database_url, ("promote-artefacts",))
+    # A webhook whose delivery was attempted (nothing listens at its address).
+    webhook = subscribe(unit.client, {}, "http://127.0.0.1:9/hooks")
+    set_status(unit.client, {}, artefact(db_session).id, "APPROVED")
+    deliver(
+        JobEnvironment.from_settings(
+            job_settings(database_url, webhook_allowed_networks=["127.0.0.0/8"])
+        ),
+        webhook["id"],
+    )
 
     scraped = set(unit.scrape())
     queried = queried_metrics()

@@ -31,6 +31,7 @@ from test_observer.db.models import (
 )
 from test_observer.errors import BadRequestError, UnprocessableError
 from test_observer.settings import Settings
+from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
 from .reviewers import reviewer_ids, set_reviewers
@@ -226,6 +227,7 @@ def _apply_patch(
     bundled = _requested_bundled_builds(session, patch)
     before = _audited_state(session, artefact, reviewers is not None, bundled is not None)
 
+    previous_status = artefact.status
     if patch.status is not None:
         artefact.status = patch.status
     if patch.archived is not None:
@@ -240,6 +242,9 @@ def _apply_patch(
         set_reviewers(session, artefact, reviewers, settings)
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
+    if artefact.status != previous_status:
+        data = {"previous_status": previous_status.value, "status": artefact.status.value}
+        emit(session, [about(artefact, EventType.ARTEFACT_STATUS_CHANGED, data)])
     session.flush()
     after = _audited_state(session, artefact, reviewers is not None, bundled is not None)
     changed = [field for field in after if after[field] != before[field]]

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from test_observer.db.models import Artefact, artefact_reviewers_association
+from test_observer.db.models import Artefact, User, artefact_reviewers_association
 from test_observer.notifications.service import notify_reviewers_assigned
 from test_observer.settings import Settings
+from test_observer.webhooks.events import EventType, about, emit
 
 _reviewers = artefact_reviewers_association
 
@@ -35,13 +36,15 @@ def set_reviewers(
     session: Session, artefact: Artefact, user_ids: Sequence[int], settings: Settings
 ) -> list[int]:
     """Make `user_ids` the reviewers, in that order; answers the users newly added."""
-    previous = set(reviewer_ids(session, artefact.id))
+    before = reviewer_ids(session, artefact.id)
+    previous = set(before)
     wanted = list(dict.fromkeys(user_ids))
     session.execute(delete(_reviewers).where(_reviewers.c.artefact_id == artefact.id))
     _insert(session, artefact.id, wanted, first_position=0)
-    return _reviewers_added(
-        session, artefact, [user_id for user_id in wanted if user_id not in previous], settings
-    )
+    added = [user_id for user_id in wanted if user_id not in previous]
+    if wanted != before:
+        _announce(session, artefact, wanted, added, [i for i in before if i not in set(wanted)])
+    return _reviewers_added(session, artefact, added, settings)
 
 
 def add_reviewers(
@@ -52,6 +55,8 @@ def add_reviewers(
     current = reviewer_ids(session, artefact.id)
     added = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in set(current)]
     _insert(session, artefact.id, added, first_position=len(current))
+    if added:
+        _announce(session, artefact, [*current, *added], added, [])
     return _reviewers_added(session, artefact, added, settings)
 
 
@@ -66,6 +71,22 @@ def _insert(
                 for position, user_id in enumerate(user_ids, start=first_position)
             ],
         )
+
+
+def _announce(
+    session: Session,
+    artefact: Artefact,
+    reviewers: Sequence[int],
+    added: Sequence[int],
+    removed: Sequence[int],
+) -> None:
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(reviewers))).all())
+    data = {
+        "reviewers": [{"id": user_id, "name": names.get(user_id, "")} for user_id in reviewers],
+        "added": list(added),
+        "removed": list(removed),
+    }
+    emit(session, [about(artefact, EventType.ARTEFACT_REVIEWERS_CHANGED, data)])
 
 
 def _reviewers_added(

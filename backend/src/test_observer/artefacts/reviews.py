@@ -23,6 +23,7 @@ from test_observer.db.models import (
 )
 from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.errors import NotFoundError, UnprocessableError
+from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
 from .responses import reviewer_response
@@ -152,6 +153,35 @@ def _record_review_changes(
     record_audit_events(session, principal, events)
 
 
+def _announce_decisions(
+    session: Session, artefact_id: int, reviews: Sequence[EnvironmentReviewResponse]
+) -> None:
+    """One `environment_review.decided` event per review whose decision was set, written
+    together in one statement."""
+    if not reviews:
+        return
+    artefact = get_artefact(session, artefact_id)
+    emit(
+        session,
+        [
+            about(
+                artefact,
+                EventType.ENVIRONMENT_REVIEW_DECIDED,
+                {
+                    "review": {
+                        "id": review.id,
+                        "environment": review.environment.name,
+                        "architecture": review.artefact_build.architecture,
+                        "decision": [decision.value for decision in review.review_decision],
+                        "comment": review.review_comment,
+                    }
+                },
+            )
+            for review in sorted(reviews, key=lambda review: review.id)
+        ],
+    )
+
+
 def update_environment_reviews(
     session: Session,
     principal: Principal,
@@ -172,6 +202,9 @@ def update_environment_reviews(
     _apply_review_changes(session, changes)
     _record_review_changes(session, principal, artefact_id, before, changes)
     responses = environment_review_responses(session, owned)
+    _announce_decisions(
+        session, artefact_id, [responses[i] for i in changes if "review_decision" in changes[i]]
+    )
     return [responses[patch.id] for patch in kept if patch.id is not None]
 
 
@@ -200,4 +233,7 @@ def update_environment_review(
     changes = {review_id: _review_changes(patch)}
     _apply_review_changes(session, changes)
     _record_review_changes(session, principal, artefact_id, before, changes)
-    return environment_review_responses(session, [review_id])[review_id]
+    response = environment_review_responses(session, [review_id])[review_id]
+    if "review_decision" in changes[review_id]:
+        _announce_decisions(session, artefact_id, [response])
+    return response

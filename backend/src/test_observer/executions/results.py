@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
 from test_observer.errors import NotFoundError
 
+from .announcements import announce_ended
 from .attachments import on_results_stored
 from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
 
@@ -253,3 +254,4 @@ def end_test(session: Session, request: EndTestExecutionRequest) -> None:
     if request.checkbox_version is not None:
         changes["checkbox_version"] = request.checkbox_version
     session.execute(update(TestExecution).where(TestExecution.id == execution.id).values(changes))
+    announce_ended(session, [execution.id])

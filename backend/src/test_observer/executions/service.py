@@ -22,6 +22,7 @@ from test_observer.db.models import (
 )
 from test_observer.errors import ConflictError, NotFoundError
 
+from .announcements import ENDED, announce_ended
 from .requests import TestEventRequest, TestExecutionRelevantLinkCreate, TestExecutionsPatchRequest
 from .responses import execution_responses, result_responses
 from .results import completed_status, execution_not_found, lock_execution
@@ -83,6 +84,7 @@ def patch_execution(
     session: Session, execution_id: int, patch: TestExecutionsPatchRequest
 ) -> TestExecutionResponse:
     execution = lock_execution(session, execution_id)
+    previous_status = execution.status
     changes: dict[str, object] = {}
     if patch.c3_link is not None:
         changes["c3_link"] = str(patch.c3_link)
@@ -102,6 +104,8 @@ def patch_execution(
         session.execute(
             update(TestExecution).where(TestExecution.id == execution_id).values(changes)
         )
+    if changes.get("status", previous_status) != previous_status and changes["status"] in ENDED:
+        announce_ended(session, [execution_id])
     if patch.execution_metadata:
         _add_metadata(session, execution_id, patch.execution_metadata)
     return get_execution(session, execution_id)
@@ -215,7 +219,8 @@ def replace_events(session: Session, execution_id: int, events: Sequence[TestEve
     changes: dict[str, object] = {}
     if events[0].event_name == "job_start":
         changes["resource_url"] = events[0].detail
-    if events[-1].event_name == "job_end" and execution.status not in (
+    previous_status = execution.status
+    if events[-1].event_name == "job_end" and previous_status not in (
         TestExecutionStatus.PASSED,
         TestExecutionStatus.FAILED,
     ):
@@ -224,6 +229,8 @@ def replace_events(session: Session, execution_id: int, events: Sequence[TestEve
         session.execute(
             update(TestExecution).where(TestExecution.id == execution_id).values(changes)
         )
+    if changes.get("status", previous_status) != previous_status:
+        announce_ended(session, [execution_id])
 
 
 def append_events(session: Session, execution_id: int, events: Sequence[TestEventRequest]) -> None:

@@ -7,6 +7,8 @@ Manual attachments never request reruns; only automatic attachment does
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg.errors import UniqueViolation
 from sqlalchemy import ColumnElement, Select, delete, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
@@ -23,12 +25,15 @@ from test_observer.db.models import (
 )
 from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
 from test_observer.test_results.service import matching_result_ids
+from test_observer.webhooks.events import Event, EventType, emit
 
 from .schemas import IssueAttachmentRequest, IssueResponse
 from .service import find_issue, issue_response
 
 RULE_NOT_FOUND = "Attachment rule not found"
 RULE_OF_ANOTHER_ISSUE = "Attachment rule not attached to given issue"
+# SQLAlchemy keeps an INSERT's row count only when asked.
+COUNTED = {"preserve_rowcount": True}
 NO_FILTER = "At least one filter must be provided in test_results_filters"
 
 
@@ -143,16 +148,47 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
     # then the insert is redone, skipping conflicts.
     try:
         with session.begin_nested():
-            session.execute(insert(IssueTestResultAttachment).from_select(columns, rows))
+            attached_count = _rowcount(
+                session.execute(
+                    insert(IssueTestResultAttachment).from_select(columns, rows),
+                    execution_options=COUNTED,
+                )
+            )
     except IntegrityError as error:
         if not isinstance(error.orig, UniqueViolation):
             raise
-        session.execute(
-            insert(IssueTestResultAttachment)
-            .from_select(columns, rows)
-            .on_conflict_do_nothing(index_elements=["test_result_id", "issue_id"])
+        attached_count = _rowcount(
+            session.execute(
+                insert(IssueTestResultAttachment)
+                .from_select(columns, rows)
+                .on_conflict_do_nothing(index_elements=["test_result_id", "issue_id"]),
+                execution_options=COUNTED,
+            )
         )
+    if attached_count:
+        _announce(session, issue, attached_count, len(locked))
     return issue_response(session, issue)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def _announce(session: Session, issue: Issue, attached: int, executions: int) -> None:
+    """However many results one request attached, one `issue.attached` event."""
+    data = {
+        "issue": {
+            "id": issue.id,
+            "source": issue.source.value,
+            "project": issue.project,
+            "key": issue.key,
+            "title": issue.title,
+            "url": issue.url,
+        },
+        "test_results_attached": attached,
+        "test_executions": executions,
+    }
+    emit(session, [Event(EventType.ISSUE_ATTACHED, data)])
 
 
 def detach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> IssueResponse:

@@ -88,7 +88,23 @@ async def _requeue_stalled_jobs(app: procrastinate.App, settings: Settings) -> N
             try:
                 await app.job_manager.retry_job(job)
             except queue_errors.ConnectorException:
-                continue  # another worker put it back first
+                assert job.id is not None
+                status = await app.job_manager.get_job_status_async(job.id)
+                if status is not procrastinate.jobs.Status.DOING:
+                    continue  # another worker put it back first
+                # A run of the same job with the same queueing lock is already waiting and
+                # will do this one's work; left running, this one would hold the job's lock
+                # (a webhook's, say) and keep the waiting run from ever starting.
+                await app.job_manager.finish_job_by_id_async(
+                    job.id, procrastinate.jobs.Status.FAILED, delete_job=False
+                )
+                logger.warning(
+                    "job %s (id %s) was left by a stopped worker; a run already waiting "
+                    "replaces it",
+                    job.task_name,
+                    job.id,
+                )
+                continue
             logger.warning(
                 "job %s (id %s) was left by a stopped worker: retrying it", job.task_name, job.id
             )

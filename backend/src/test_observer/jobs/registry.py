@@ -11,8 +11,16 @@ from typing import Any
 
 from test_observer.errors import UnprocessableError
 from test_observer.settings import Settings
+from test_observer.webhooks.events import DELIVER_TASK
 
-from . import clean_sessions, kernel_swm, promote_artefacts, prune_audit_events, sync_issues
+from . import (
+    clean_sessions,
+    deliver_webhooks,
+    kernel_swm,
+    promote_artefacts,
+    prune_audit_events,
+    sync_issues,
+)
 from .environment import JobEnvironment
 
 logger = logging.getLogger("test_observer.jobs")
@@ -93,6 +101,12 @@ JOBS: dict[str, Job] = {
             "Set kernel artefacts' due dates and bug links from the SRU workflow status.",
             kernel_swm.run,
             schedules=(Schedule("kernel_swm_interval_s"),),
+        ),
+        Job(
+            DELIVER_TASK,
+            "Send one webhook's pending deliveries (by webhook id), oldest first.",
+            deliver_webhooks.run,
+            arguments=(("id", True),),
         ),
         Job(
             "clean-sessions",

@@ -61,6 +61,8 @@ from test_observer.db.models import (
     TestExecutionMetadata,
     TestPlan,
     TestResult,
+    Webhook,
+    WebhookDelivery,
 )
 from test_observer.db.models.executions import test_execution_metadata_association_table
 
@@ -379,11 +381,121 @@ JOB_QUEUE = Series(
     _job_queue,
 )
 JOB_SERIES: tuple[Series, ...] = (JOB_RUNS, JOB_DURATION, JOB_LAST_RUN_FAILED, JOB_QUEUE)
+
+WEBHOOK_STATUSES = ("pending", "delivered", "failed")
+
+
+def _webhook_attempted(since: datetime | None) -> Any:
+    """Deliveries whose latest attempt was in the window (index on last_attempt_at)."""
+    query = select(
+        WebhookDelivery.webhook_id, WebhookDelivery.status, WebhookDelivery.last_duration_s
+    ).where(WebhookDelivery.last_attempt_at.is_not(None))
+    if since is not None:
+        query = query.where(WebhookDelivery.last_attempt_at >= since)
+    return query.subquery("attempted")
+
+
+def _webhook_deliveries(since: datetime | None) -> Query:
+    attempted = _webhook_attempted(since)
+    statuses = values(column("status", String), name="statuses").data(
+        [(status,) for status in WEBHOOK_STATUSES]
+    )
+    # Every webhook attempted in the window reports every status, zeros included.
+    return (
+        select(
+            cast(attempted.c.webhook_id, String),
+            statuses.c.status,
+            func.count().filter(attempted.c.status == statuses.c.status),
+        )
+        .select_from(attempted)
+        .join(statuses, true())
+        .group_by(attempted.c.webhook_id, statuses.c.status)
+    )
+
+
+def _webhook_durations(since: datetime | None) -> Query:
+    attempted = _webhook_attempted(since)
+    seconds = attempted.c.last_duration_s
+    return (
+        select(
+            cast(attempted.c.webhook_id, String),
+            *[func.percentile_cont(q).within_group(seconds) for q in SUMMARY_QUANTILES],
+            func.sum(seconds),
+            func.count(seconds),
+        )
+        .where(seconds.is_not(None))
+        .group_by(attempted.c.webhook_id)
+    )
+
+
+def _webhook_failing(since: datetime | None) -> Query:
+    # Now, whatever the window: the head of each active webhook's queue has been failing since
+    # its first attempt. The partial index on pending deliveries keeps this to those.
+    now = func.timezone("utc", func.now())
+    failing_since = func.min(WebhookDelivery.first_attempt_at)
+    return (
+        select(
+            cast(Webhook.id, String),
+            func.coalesce(func.extract("epoch", now - failing_since), 0),
+        )
+        .select_from(Webhook)
+        .outerjoin(
+            WebhookDelivery,
+            (WebhookDelivery.webhook_id == Webhook.id)
+            & (WebhookDelivery.status == "pending")
+            & (WebhookDelivery.attempts > 0),
+        )
+        .where(Webhook.active)
+        .group_by(Webhook.id)
+    )
+
+
+def _webhook_pending(since: datetime | None) -> Query:
+    return (
+        select(cast(Webhook.id, String), func.count(WebhookDelivery.id))
+        .select_from(Webhook)
+        .outerjoin(
+            WebhookDelivery,
+            (WebhookDelivery.webhook_id == Webhook.id) & (WebhookDelivery.status == "pending"),
+        )
+        .group_by(Webhook.id)
+    )
+
+
+WEBHOOK_SERIES: tuple[Series, ...] = (
+    Series(
+        "test_observer_webhook_deliveries",
+        "Webhook deliveries last attempted in the window, by webhook and status",
+        ("webhook_id", "status"),
+        _webhook_deliveries,
+    ),
+    Series(
+        "test_observer_webhook_delivery_duration_seconds",
+        "Seconds the latest attempt of the webhook deliveries attempted in the window took",
+        ("webhook_id",),
+        _webhook_durations,
+        kind="summary",
+    ),
+    Series(
+        "test_observer_webhook_failing_seconds",
+        "Seconds since the first failed attempt of the oldest waiting delivery of each active "
+        "webhook (0: not failing)",
+        ("webhook_id",),
+        _webhook_failing,
+    ),
+    Series(
+        "test_observer_webhook_pending_deliveries",
+        "Webhook deliveries waiting to be sent, by webhook",
+        ("webhook_id",),
+        _webhook_pending,
+    ),
+)
 DOMAIN_SERIES: tuple[Series, ...] = (
     TEST_RESULTS,
     TEST_RESULTS_TRIAGED,
     TEST_RESULTS_METADATA,
     *JOB_SERIES,
+    *WEBHOOK_SERIES,
 )
 
 

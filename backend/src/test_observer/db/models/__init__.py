@@ -50,6 +50,7 @@ from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
 from .users import Application, Team, User, UserSession, team_users_association
+from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "ACTOR_KINDS",
@@ -95,6 +96,9 @@ __all__ = [
     "TestResultStatus",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "artefact_bundled_builds_association",
     "artefact_matching_rule_team_association",
     "artefact_reviewers_association",

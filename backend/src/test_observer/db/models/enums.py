@@ -104,6 +104,8 @@ class Permission(StrEnum):
     change_notification = "change_notification"
     view_sentry_debug = "view_sentry_debug"
     view_audit = "view_audit"
+    view_webhook = "view_webhook"
+    change_webhook = "change_webhook"
 
 
 # One SQLAlchemy type per PostgreSQL enum, shared by every column (and array) that uses it, so
