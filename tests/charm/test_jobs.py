@@ -4,8 +4,8 @@ GitHub App secret, and the run-job action."""
 from __future__ import annotations
 
 import pytest
-from test_observer_charm.workload import POD_GRACE_PERIOD_SECONDS
 from ops import pebble, testing
+from test_observer_charm.workload import POD_GRACE_PERIOD_SECONDS
 
 from .states import (
     HEAD,

@@ -95,6 +95,7 @@ def test_a_serving_unit_stays_ready_and_a_recovering_check_comes_back():
 
     timeline = dict(replay(checks, flaky, seconds=200.0, level="ready"))
 
-    assert timeline[90.0] and timeline[110.0]
+    assert timeline[90.0]
+    assert timeline[110.0]
     assert not timeline[120.0]
     assert timeline[130.0]

@@ -20,6 +20,7 @@ import ops
 
 from . import original_import
 from .actions import (
+    PREVIOUS,
     CreateApplicationParams,
     DeleteArtefactParams,
     MigrateParams,
@@ -185,6 +186,7 @@ class TestObserverCharm(ops.CharmBase):
 
         framework.observe(on.migrate_action, self._on_migrate_action)
         framework.observe(on.rollback_action, self._on_rollback_action)
+        framework.observe(on.cancel_drain_action, self._on_cancel_drain_action)
         framework.observe(on.db_status_action, self._on_db_status_action)
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
@@ -662,7 +664,46 @@ class TestObserverCharm(ops.CharmBase):
 
     def _on_rollback_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(RollbackParams, errors="fail")
-        self._change_schema(event, "downgrade", params.revision, "rollback")
+        revision = params.revision
+        if revision == PREVIOUS:
+            if not self.unit.is_leader():
+                event.fail(f"run this action on the leader unit: juju run {self.app.name}/leader")
+                return
+            peer = self.model.get_relation(PEER_RELATION)
+            recorded = GateRecord.from_databag(peer.data[self.app]) if peer else GateRecord()
+            if not recorded.previous:
+                event.fail(
+                    "no upgrade is recorded, so there is no previous revision: give "
+                    "revision=<id> (see db-status)"
+                )
+                return
+            revision = recorded.previous
+            try:
+                params.check_confirmed(revision)
+            except ValueError as e:
+                event.fail(f"the revision before the last upgrade is base: {e}")
+                return
+            event.log(f"rolling back to {revision}, where the last upgrade started")
+        self._change_schema(event, "downgrade", revision, "rollback")
+
+    def _on_cancel_drain_action(self, event: ops.ActionEvent) -> None:
+        ev = self._action_context(event, leader_only=True)
+        if ev is None:
+            return
+        assert ev.schema is not None
+        if not ev.draining:
+            event.fail("no drain is under way: the units are not stopped for a schema change")
+            return
+        self._record(ev.gate.cancel_drain(ev.schema))
+        self._reconcile()
+        ev = self._evaluate()
+        event.set_results(
+            {
+                "revision": ev.schema.revision if ev.schema else "unknown",
+                "code-head": ev.schema.head if ev.schema else "unknown",
+                "serving": _flag(ev.may_serve),
+            }
+        )
 
     def _change_schema(self, event: ops.ActionEvent, verb: str, revision: str, name: str) -> None:
         ev = self._action_context(event, leader_only=True)
@@ -709,7 +750,8 @@ class TestObserverCharm(ops.CharmBase):
             self._reconcile()
             event.fail(f"{name} failed: {error}; the database's revision is unknown")
             return
-        self._record(ev.gate.after_command(database, report, automatic=False, error=error))
+        start = ev.gate.upgrade_from(schema) if verb == "upgrade" else ev.gate
+        self._record(start.after_command(database, report, automatic=False, error=error))
         self._schema_override = report
         self._invalidate()
         self._reconcile()
