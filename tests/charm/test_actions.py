@@ -381,6 +381,13 @@ class TestDbStatus:
         assert ctx.action_results is not None
         assert ctx.action_results["pending"] == "false"
         assert ctx.action_results["serving"] == "true"
+        assert ctx.action_results["gate-previous"] == "none"
+
+    def test_shows_where_the_last_upgrade_started(self, ctx):
+        ctx.run(ctx.on.action("db-status"), _state(previous=OLD))
+
+        assert ctx.action_results is not None
+        assert ctx.action_results["gate-previous"] == OLD
 
     def test_unreachable_database_fails_the_action(self, ctx):
         container = api_container(

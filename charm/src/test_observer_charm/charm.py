@@ -780,6 +780,7 @@ class TestObserverCharm(ops.CharmBase):
             "database": ev.database.identity,
             "gate-revision": ev.gate.revision or "none",
             "gate-status": ev.gate.status.value or "none",
+            "gate-previous": ev.gate.previous or "none",
             "serving": _flag(ev.may_serve),
         }
         if ev.gate.error:
