@@ -745,6 +745,7 @@ class TestObserverCharm(ops.CharmBase):
                     status=GateStatus.HELD,
                     target=schema.head,
                     error=error or "cannot read the schema",
+                    previous=ev.gate.previous,
                 )
             )
             self._reconcile()
