@@ -1,9 +1,10 @@
 # The Test Observer API charm with its database and, optionally, its ingress.
 
 resource "juju_application" "test_observer" {
-  name  = var.app_name
-  model = var.model
-  units = var.units
+  name        = var.app_name
+  model_uuid  = var.model_uuid
+  units       = var.units
+  constraints = var.constraints
 
   charm {
     name     = "test-observer-api"
@@ -17,8 +18,8 @@ resource "juju_application" "test_observer" {
 }
 
 resource "juju_integration" "database" {
-  count = var.database == null ? 0 : 1
-  model = var.model
+  count      = var.database == null ? 0 : 1
+  model_uuid = var.model_uuid
 
   application {
     name     = juju_application.test_observer.name
@@ -33,8 +34,8 @@ resource "juju_integration" "database" {
 }
 
 resource "juju_integration" "ingress" {
-  count = var.ingress == null ? 0 : 1
-  model = var.model
+  count      = var.ingress == null ? 0 : 1
+  model_uuid = var.model_uuid
 
   application {
     name     = juju_application.test_observer.name

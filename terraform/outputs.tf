@@ -7,6 +7,8 @@ output "provides" {
   description = "Endpoints other applications integrate with."
   value = {
     test_observer_rest_api = "test-observer-rest-api"
+    metrics_endpoint       = "metrics-endpoint"
+    grafana_dashboard      = "grafana-dashboard"
   }
 }
 
@@ -15,5 +17,7 @@ output "requires" {
   value = {
     database = "database"
     ingress  = "ingress"
+    logging  = "logging"
+    tracing  = "tracing"
   }
 }

@@ -1,5 +1,5 @@
-variable "model" {
-  description = "Name of the Juju model to deploy into."
+variable "model_uuid" {
+  description = "UUID of the Juju model to deploy into (for example juju_model.this.uuid)."
   type        = string
 }
 
@@ -31,6 +31,15 @@ variable "units" {
   description = "Number of units."
   type        = number
   default     = 1
+}
+
+variable "constraints" {
+  description = <<-EOT
+    Juju constraints of the units, for example "cores=2 mem=2G". On Kubernetes, `mem`
+    becomes the workload container's memory limit and `cores` its CPU request.
+  EOT
+  type        = string
+  default     = null
 }
 
 variable "config" {

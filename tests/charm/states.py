@@ -193,6 +193,10 @@ def sessions_secret() -> testing.Secret:
     return testing.Secret({"value": "generated-sessions-key"}, owner="app", label="sessions-secret")
 
 
+def metrics_token() -> testing.Secret:
+    return testing.Secret({"value": "generated-metrics-token"}, owner="app", label="metrics-token")
+
+
 def ready_state(
     *,
     leader: bool = True,
@@ -209,7 +213,8 @@ def ready_state(
     secret = secret or db_secret()
     relation = relation or db_relation(secret)
     session = sessions_secret()
-    peer_data = {"sessions-secret-id": session.id}
+    token = metrics_token()
+    peer_data = {"sessions-secret-id": session.id, "metrics-token-id": token.id}
     peer_data.update(gate_data if gate_data is not None else {})
     return testing.State(
         leader=leader,
@@ -220,7 +225,7 @@ def ready_state(
             testing.PeerRelation("test-observer-peers", local_app_data=peer_data),
             *relations,
         },
-        secrets={secret, session, *secrets},
+        secrets={secret, session, token, *secrets},
         **kwargs,
     )
 

@@ -133,7 +133,7 @@ class TestSchemaActionsDrainOtherUnitsFirst:
         state = _state(peers={1: {}, 2: {}})
 
         with pytest.raises(testing.ActionFailed) as failure:
-            ctx.run(ctx.on.action("rollback"), state)
+            ctx.run(ctx.on.action("rollback", params={"revision": "-1"}), state)
 
         assert failure.value.message == (
             "stopping the other units before the schema changes (waiting for "
@@ -157,7 +157,7 @@ class TestSchemaActionsDrainOtherUnitsFirst:
             **{"drain-for": "operator"},
         )
 
-        out = ctx.run(ctx.on.action("rollback"), state)
+        out = ctx.run(ctx.on.action("rollback", params={"revision": "-1"}), state)
 
         assert ["test-observer", "db", "downgrade", "--json", "--", "-1"] in exec_commands(ctx)
         assert peer_data(out)["migration-status"] == "held"
@@ -211,13 +211,41 @@ class TestRollback:
             == "run this action on the leader unit: juju run test-observer-api/leader"
         )
 
-    def test_default_steps_back_one_revision_and_stops_serving(self, ctx):
+    def test_an_upgrade_records_where_it_started(self, ctx):
+        container = api_container(db_revision=OLD, running=True)
+
+        out = ctx.run(ctx.on.config_changed(), _state(container=container, gate_revision=OLD))
+
+        data = peer_data(out)
+        assert (data["migration-revision"], data["migration-status"]) == (HEAD, "applied")
+        assert data["migration-previous"] == OLD
+
+    def test_a_retry_after_a_failure_keeps_the_first_starting_point(self, ctx):
+        # The first run committed one revision (MIDDLE) before it failed.
+        container = api_container(db_revision=MIDDLE, running=True)
+        state = _state(
+            container=container,
+            gate_revision=MIDDLE,
+            status="failed",
+            target=HEAD,
+            previous=OLD,
+            retry_after="1",
+        )
+
+        out = ctx.run(ctx.on.update_status(), state)
+
+        assert peer_data(out)["migration-status"] == "applied"
+        assert peer_data(out)["migration-previous"] == OLD
+
+    def test_default_returns_to_where_the_last_upgrade_started_and_stops_serving(self, ctx):
+        # The release carried two migrations (OLD -> MIDDLE -> HEAD): one step back is not
+        # where the previous code's schema is.
         container = api_container(execs=[schema_command("downgrade", OLD)], running=True)
 
-        out = ctx.run(ctx.on.action("rollback"), _state(container=container))
+        out = ctx.run(ctx.on.action("rollback"), _state(container=container, previous=OLD))
 
         downgrade = _schema_exec(ctx, "downgrade")
-        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "--json", "--", "-1"]
+        assert list(downgrade.command) == ["test-observer", "db", "downgrade", "--json", "--", OLD]
         assert downgrade.environment["DB_URL"].startswith("postgresql://")
         assert ctx.action_results == {"revision": OLD, "code-head": HEAD, "serving": "false"}
         data = peer_data(out)
@@ -229,15 +257,54 @@ class TestRollback:
             "or run the migrate action"
         )
 
-    def test_to_base(self, ctx):
+    def test_default_without_a_recorded_upgrade_fails_and_changes_nothing(self, ctx):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("rollback"), _state())
+
+        assert failure.value.message == (
+            "no upgrade is recorded, so there is no previous revision: give revision=<id> "
+            "(see db-status)"
+        )
+        assert not [c for c in exec_commands(ctx) if "downgrade" in c]
+
+    def test_a_step_is_still_accepted(self, ctx):
+        container = api_container(execs=[schema_command("downgrade", OLD)], running=True)
+
+        ctx.run(
+            ctx.on.action("rollback", params={"revision": "-1"}),
+            _state(container=container, previous=OLD),
+        )
+
+        assert ["test-observer", "db", "downgrade", "--json", "--", "-1"] in exec_commands(ctx)
+
+    def test_to_base_needs_confirmation(self, ctx):
         container = api_container(running=True)
 
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(
+                ctx.on.action("rollback", params={"revision": "base"}),
+                _state(container=container),
+            )
+
+        assert "confirm=true" in failure.value.message
+        assert not [c for c in exec_commands(ctx) if "downgrade" in c]
+
         out = ctx.run(
-            ctx.on.action("rollback", params={"revision": "base"}), _state(container=container)
+            ctx.on.action("rollback", params={"revision": "base", "confirm": True}),
+            _state(container=container),
         )
 
         assert ["test-observer", "db", "downgrade", "--json", "--", "base"] in exec_commands(ctx)
         assert peer_data(out)["migration-revision"] == "base"
+
+    def test_previous_at_base_needs_confirmation_too(self, ctx):
+        # The first deployment migrated an empty database: before it was base.
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("rollback"), _state(previous="base"))
+
+        assert failure.value.message.startswith("the revision before the last upgrade is base")
+        assert "confirm=true" in failure.value.message
+        assert not [c for c in exec_commands(ctx) if "downgrade" in c]
 
     def test_head_is_not_a_rollback_target(self, ctx):
         with pytest.raises(testing.ActionFailed) as failure:
@@ -314,6 +381,13 @@ class TestDbStatus:
         assert ctx.action_results is not None
         assert ctx.action_results["pending"] == "false"
         assert ctx.action_results["serving"] == "true"
+        assert ctx.action_results["gate-previous"] == "none"
+
+    def test_shows_where_the_last_upgrade_started(self, ctx):
+        ctx.run(ctx.on.action("db-status"), _state(previous=OLD))
+
+        assert ctx.action_results is not None
+        assert ctx.action_results["gate-previous"] == OLD
 
     def test_unreachable_database_fails_the_action(self, ctx):
         container = api_container(
@@ -472,3 +546,63 @@ def test_parameters_are_validated_before_any_command_runs(ctx, action, params, m
 
     assert message in failure.value.message
     assert not any("admin" in c for c in exec_commands(ctx))
+
+
+class TestCancelDrain:
+    def _drained(self, **extra):
+        return _state(
+            container=api_container(db_revision=OLD, running=False),
+            gate_revision=OLD,
+            status="draining",
+            target=HEAD,
+            drain="1",
+            peers={1: {"migration-drained": "1"}},
+            **extra,
+        )
+
+    def test_returns_the_units_to_serving_at_the_current_schema(self, ctx):
+        # An operator's migrate drained the units; the schema is still this code's head.
+        container = api_container(running=False)
+        state = _state(
+            container=container,
+            gate_revision=HEAD,
+            status="draining",
+            drain="1",
+            drain_for="operator",
+            peers={1: {"migration-drained": "1"}},
+        )
+
+        out = ctx.run(ctx.on.action("cancel-drain"), state)
+
+        assert ctx.action_results == {"revision": HEAD, "code-head": HEAD, "serving": "true"}
+        data = peer_data(out)
+        assert (data["migration-status"], data.get("migration-drain-for", "")) == ("applied", "")
+        assert out.get_container("api").service_statuses[SERVICE] == pebble.ServiceStatus.ACTIVE
+        assert out.unit_status == testing.ActiveStatus()
+        # The schema was not touched.
+        assert not [c for c in exec_commands(ctx) if "upgrade" in c or "downgrade" in c]
+
+    def test_an_upgrade_drain_called_off_holds_instead_of_starting_again(self, ctx):
+        # The leader's new code drained everyone to migrate; the operator calls it off.
+        out = ctx.run(ctx.on.action("cancel-drain"), self._drained(drain_for="upgrade"))
+
+        data = peer_data(out)
+        assert data["migration-status"] == "held"
+        assert data["migration-revision"] == OLD
+        assert not [c for c in exec_commands(ctx) if "upgrade" in c]
+        # The next hook does not drain again by itself.
+        again = ctx.run(ctx.on.update_status(), out)
+        assert peer_data(again)["migration-status"] == "held"
+        assert not [c for c in exec_commands(ctx) if "upgrade" in c]
+
+    def test_fails_when_nothing_is_drained(self, ctx):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("cancel-drain"), _state())
+
+        assert failure.value.message.startswith("no drain is under way")
+
+    def test_refused_on_a_non_leader(self, ctx):
+        with pytest.raises(testing.ActionFailed) as failure:
+            ctx.run(ctx.on.action("cancel-drain"), self._drained(leader=False))
+
+        assert "leader" in failure.value.message

@@ -103,14 +103,18 @@ def test_no_optional_variables_when_options_are_empty(ctx):
         assert name not in env
 
 
-def test_workers_default_to_automatic_and_zero_reaches_the_server(ctx):
+def test_workers_default_to_two_and_zero_is_refused(ctx):
     default = ctx.run(ctx.on.config_changed(), ready_state())
     explicit = ctx.run(ctx.on.config_changed(), ready_state(config={"workers": 3}))
+    zero = ctx.run(ctx.on.config_changed(), ready_state(config={"workers": 0}))
 
-    # 0 lets the server start one worker per CPU its container may use.
-    assert "--workers 0 " in default.get_container("api").plan.services[SERVICE].command
+    assert "--workers 2 " in default.get_container("api").plan.services[SERVICE].command
     assert "--workers 3 " in explicit.get_container("api").plan.services[SERVICE].command
     assert isinstance(default.unit_status, testing.ActiveStatus)
+    # "One per CPU" would make the connection budget unknowable.
+    assert zero.unit_status == testing.BlockedStatus(
+        "invalid config option 'workers': must be between 1 and 32: fix it with `juju config`"
+    )
 
 
 def test_changing_an_option_changes_only_the_plan_and_keeps_the_schema_untouched(ctx):
@@ -118,10 +122,10 @@ def test_changing_an_option_changes_only_the_plan_and_keeps_the_schema_untouched
     commands_before = exec_commands(ctx)
 
     out = ctx.run(
-        ctx.on.config_changed(), testing.State(**{**_fields(first), "config": {"workers": 2}})
+        ctx.on.config_changed(), testing.State(**{**_fields(first), "config": {"workers": 3}})
     )
 
-    assert "--workers 2" in out.get_container("api").plan.services[SERVICE].command
+    assert "--workers 3" in out.get_container("api").plan.services[SERVICE].command
     # The second hook found the database at this code's head: no migration ran again, and
     # the environment did not change, so the settings were not checked again either.
     assert exec_commands(ctx)[len(commands_before) :] == [
@@ -222,7 +226,7 @@ class TestSessionsSecretOption:
         out = ctx.run(ctx.on.config_changed(), state)
 
         assert out.unit_status == testing.WaitingStatus(
-            "waiting for the leader to generate the sessions secret"
+            "waiting for the leader to generate the application's secrets"
         )
         assert SERVICE not in out.get_container("api").plan.services
 

@@ -161,3 +161,56 @@ def test_database_url_with_tls_verifies_the_server(endpoints, url):
     info = DatabaseInfo(3, "test_observer", endpoints, "u", "p", tls_ca="-----BEGIN...")
 
     assert info.url("/ca.pem") == url
+
+
+MIDDLE = SchemaReport(("m5",), (HEAD,), known=True)
+
+
+@pytest.mark.parametrize(
+    ("record", "report", "previous"),
+    [
+        # A new upgrade remembers where the database was.
+        (GateRecord(OLD, DB, GateStatus.APPLIED, OLD), BEHIND, OLD),
+        (GateRecord(), BEHIND, OLD),
+        # The first migration of an empty database starts from base.
+        (GateRecord(), SchemaReport((), (HEAD,), known=True), "base"),
+        # A retry after a failure that committed part of the release keeps the first start.
+        (GateRecord("m5", DB, GateStatus.FAILED, HEAD, previous=OLD), MIDDLE, OLD),
+        # A new release after a failed one starts its own record.
+        (GateRecord("m5", DB, GateStatus.FAILED, "z0", previous=OLD), MIDDLE, "m5"),
+        # Nothing to upgrade, nothing to remember.
+        (GateRecord(HEAD, DB, GateStatus.APPLIED, HEAD, previous=OLD), AT_HEAD, OLD),
+    ],
+)
+def test_an_upgrade_remembers_where_it_started(record, report, previous):
+    assert record.upgrade_from(report).previous == previous
+    drained = record.start_drain(DB, report, DrainPurpose.UPGRADE)
+    if not report.at_head:
+        assert drained.previous == previous
+    # An operator's drain is not an upgrade yet: it changes nothing to remember.
+    assert record.start_drain(DB, report, DrainPurpose.OPERATOR).previous == record.previous
+
+
+def test_the_previous_revision_survives_the_databag_and_later_records():
+    record = GateRecord(OLD, DB, GateStatus.DRAINING, HEAD, drain="1", previous=OLD)
+
+    read = GateRecord.from_databag(record.to_databag())
+    applied = read.after_command(DB, AT_HEAD, automatic=True, error=None)
+
+    assert read.previous == OLD
+    assert applied.status is GateStatus.APPLIED
+    assert applied.previous == OLD
+
+
+@pytest.mark.parametrize(("report", "status"), [(AT_HEAD, "applied"), (BEHIND, "held")])
+def test_a_cancelled_drain_serves_at_head_and_holds_elsewhere(report, status):
+    draining = GateRecord(
+        OLD, DB, GateStatus.DRAINING, HEAD, drain="2", drain_for=DrainPurpose.UPGRADE
+    )
+
+    cancelled = draining.cancel_drain(report)
+
+    assert cancelled.status == GateStatus(status)
+    assert not cancelled.draining(DB)
+    assert cancelled.drain_for is DrainPurpose.NONE
+    assert not cancelled.wants_upgrade(DB, report)

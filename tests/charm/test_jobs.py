@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from ops import pebble, testing
+from test_observer_charm.workload import POD_GRACE_PERIOD_SECONDS
 
 from .states import (
     HEAD,
@@ -44,7 +45,9 @@ def test_every_unit_runs_the_worker_once_the_schema_matches(ctx, leader):
     assert worker.command == "test-observer worker"
     assert worker.startup == "enabled"
     assert worker.user == "_daemon_"
-    assert worker.kill_delay == "60s"
+    # Within the 30 s Juju gives a pod to stop, with room for Pebble's own kill after it.
+    assert worker.kill_delay == "20s"
+    assert int(worker.kill_delay.removesuffix("s")) < POD_GRACE_PERIOD_SECONDS - 5
     assert container.service_statuses[WORKER] == pebble.ServiceStatus.ACTIVE
     # Same database and settings as the API, plus the jobs' own defaults.
     api_env = container.plan.services[SERVICE].environment

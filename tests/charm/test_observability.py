@@ -15,7 +15,7 @@ from test_observer_charm.observability import (
     decode_dashboard,
 )
 
-from .states import HEAD, SERVICE, db_relation, db_secret, gate, ready_state
+from .states import HEAD, SERVICE, db_relation, db_secret, gate, peer_data, ready_state
 
 
 def metrics_relation() -> testing.Relation:
@@ -23,6 +23,83 @@ def metrics_relation() -> testing.Relation:
 
 
 class TestMetricsEndpoint:
+    def test_the_leader_generates_the_metrics_token_once_and_every_unit_uses_it(self, ctx):
+        state = ready_state()
+        peer = next(r for r in state.relations if r.endpoint == "test-observer-peers")
+        without = testing.PeerRelation(
+            "test-observer-peers",
+            id=peer.id,
+            local_app_data={
+                k: v for k, v in peer.local_app_data.items() if k != "metrics-token-id"
+            },
+        )
+        state = testing.State(
+            **{
+                **{f: getattr(state, f) for f in ("leader", "config", "containers", "secrets")},
+                "relations": {*(r for r in state.relations if r is not peer), without},
+            }
+        )
+
+        first = ctx.run(ctx.on.config_changed(), state)
+        again = ctx.run(ctx.on.config_changed(), first)
+
+        token_id = peer_data(first)["metrics-token-id"]
+        assert peer_data(again)["metrics-token-id"] == token_id
+        token = first.get_secret(id=token_id).tracked_content["value"]
+        assert len(token) >= 32
+        env = again.get_container("api").plan.services[SERVICE].environment
+        assert env["METRICS_TOKEN"] == token
+        # The metrics server listens on the pod's address, not on every interface.
+        assert env["METRICS_HOST"] == "192.0.2.0"
+        assert "0.0.0.0" not in env["METRICS_HOST"]
+
+    def test_a_non_leader_waits_for_the_token_rather_than_serve_open_metrics(self, ctx):
+        state = ready_state(leader=False)
+        peer = next(r for r in state.relations if r.endpoint == "test-observer-peers")
+        without = testing.PeerRelation(
+            "test-observer-peers",
+            id=peer.id,
+            local_app_data={
+                k: v for k, v in peer.local_app_data.items() if k != "metrics-token-id"
+            },
+        )
+        state = testing.State(
+            **{
+                **{f: getattr(state, f) for f in ("leader", "config", "containers", "secrets")},
+                "relations": {*(r for r in state.relations if r is not peer), without},
+            }
+        )
+
+        out = ctx.run(ctx.on.config_changed(), state)
+
+        assert out.unit_status == testing.WaitingStatus(
+            "waiting for the leader to generate the application's secrets"
+        )
+        assert SERVICE not in out.get_container("api").plan.services
+
+    def test_the_scrape_job_carries_the_gate_state_and_the_alert_ignores_a_drain(self, ctx):
+        relation = metrics_relation()
+        secret = db_secret()
+        database = db_relation(secret)
+        draining = gate(HEAD, database, "draining", drain="1", drain_for="operator")
+        state = ready_state(
+            relations={relation}, relation=database, secret=secret, gate_data=draining
+        )
+
+        out = ctx.run(ctx.on.update_status(), state)
+
+        app = out.get_relation(relation.id).local_app_data
+        (job,) = json.loads(app["scrape_jobs"])
+        assert job["static_configs"][0]["labels"] == {"test_observer_gate": "draining"}
+        rules = json.loads(app["alert_rules"])
+        down = next(
+            rule
+            for group in rules["groups"]
+            for rule in group["rules"]
+            if rule["alert"] == "TestObserverApiDown"
+        )
+        assert 'test_observer_gate!="draining"' in down["expr"]
+
     def test_leader_publishes_the_scrape_job_on_the_metrics_port(self, ctx):
         relation = metrics_relation()
         state = ready_state(relations={relation}, config={"metrics-port": 9100})
@@ -31,7 +108,14 @@ class TestMetricsEndpoint:
 
         app = out.get_relation(relation.id).local_app_data
         assert json.loads(app["scrape_jobs"]) == [
-            {"metrics_path": "/metrics", "static_configs": [{"targets": ["*:9100"]}]}
+            {
+                "metrics_path": "/metrics",
+                "static_configs": [
+                    {"targets": ["*:9100"], "labels": {"test_observer_gate": "none"}}
+                ],
+                # The token the leader generated, which the metrics server requires.
+                "authorization": {"type": "Bearer", "credentials": "generated-metrics-token"},
+            }
         ]
         metadata = json.loads(app["scrape_metadata"])
         assert metadata["application"] == "test-observer-api"

@@ -214,6 +214,25 @@ class TestIngress:
         published = out.get_relation(frontend.id).local_app_data
         assert published["url"] == "https://ingress.example.com/dev-api"
 
+    def test_behind_the_ingress_the_api_knows_its_prefix_and_trusts_the_proxy(self, ctx):
+        ingress = testing.Relation(
+            "ingress",
+            remote_app_name="traefik-k8s",
+            remote_app_data={
+                "ingress": json.dumps({"url": "http://10.64.140.43/dev-test-observer-api"})
+            },
+        )
+
+        out = ctx.run(ctx.on.relation_changed(ingress), ready_state(relations=[ingress]))
+        alone = ctx.run(ctx.on.config_changed(), ready_state())
+
+        command = out.get_container("api").plan.services[SERVICE].command
+        assert command.endswith("--forwarded-allow-ips '*' --root-path /dev-test-observer-api")
+        # Without an ingress nobody's forwarded headers are trusted and there is no prefix.
+        command = alone.get_container("api").plan.services[SERVICE].command
+        assert "--forwarded-allow-ips" not in command
+        assert "--root-path" not in command
+
     def test_malformed_provider_data_is_ignored(self, ctx):
         ingress = testing.Relation(
             "ingress", remote_app_name="traefik-k8s", remote_app_data={"ingress": "not json"}

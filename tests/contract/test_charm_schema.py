@@ -116,6 +116,7 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
         "run-job",
         "migrate",
         "rollback",
+        "cancel-drain",
         "db-status",
         "create-application",
         "promote-user-to-admin",
@@ -132,5 +133,16 @@ def test_metadata_a_charmhub_user_expects():
     for key in ("issues", "source", "website"):
         assert links[key], key
         assert all(url.startswith("https://") for url in links[key]), key
-    assert data["resources"]["api-image"]["upstream-source"]
+    # The image reference the release steps publish, not a tag nobody pushes.
+    upstream = data["resources"]["api-image"]["upstream-source"]
+    release_steps = (ROOT / "docs" / "how-to" / "build-the-rock-and-the-charm.md").read_text()
+    assert f"docker://{upstream}" in release_steps
     assert data["charm-user"] == "non-root"
+
+
+def test_the_build_guide_states_the_charmcraft_it_needs():
+    guide = (ROOT / "docs" / "how-to" / "build-the-rock-and-the-charm.md").read_text()
+    tested = CHARMCRAFT_PACKAGE.split("==")[1]
+    major_minor = ".".join(tested.split(".")[:2])
+
+    assert f"**charmcraft {major_minor} or later**" in guide

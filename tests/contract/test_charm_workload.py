@@ -13,7 +13,14 @@ from ops import testing
 from test_observer_charm.migrations import SchemaReport
 from test_observer_charm.workload import SERVICE
 
-from tests.charm.states import SETTINGS_OK, cli, make_context, schema_json, sessions_secret
+from tests.charm.states import (
+    SETTINGS_OK,
+    cli,
+    make_context,
+    metrics_token,
+    schema_json,
+    sessions_secret,
+)
 
 from .charm_workload import (
     RunningService,
@@ -69,7 +76,8 @@ def charm_state(
         },
     )
     session = sessions_secret()
-    peer_data = {"sessions-secret-id": session.id}
+    token = metrics_token()
+    peer_data = {"sessions-secret-id": session.id, "metrics-token-id": token.id}
     if gate_revision:
         peer_data |= {
             "migration-revision": gate_revision,
@@ -96,7 +104,7 @@ def charm_state(
             relation,
             testing.PeerRelation("test-observer-peers", local_app_data=peer_data),
         },
-        secrets={credentials, session},
+        secrets={credentials, session, token},
         containers={container},
     )
 
@@ -178,7 +186,7 @@ def test_rendered_rollback_and_migrate_move_the_real_database(database, code_hea
     assert current_revision(env) == code_head
 
     rollback_ctx = make_context()
-    rollback_ctx.run(rollback_ctx.on.action("rollback"), state)
+    rollback_ctx.run(rollback_ctx.on.action("rollback", params={"revision": "-1"}), state)
     ((command, rollback_env),) = rendered_commands(rollback_ctx, "downgrade")
     assert command == ["test-observer", "db", "downgrade", "--json", "--", "-1"]
     rolled_back = run(command, retarget(rollback_env, database))

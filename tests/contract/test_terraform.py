@@ -57,3 +57,27 @@ def test_the_module_uses_the_charms_name_and_endpoints():
     endpoints = set(re.findall(r'endpoint = "([a-z-]+)"', main))
     assert endpoints <= set(charm["requires"]) | set(charm["provides"])
     assert {"database", "ingress"} <= endpoints
+
+
+def test_the_module_targets_provider_1_by_model_uuid_with_constraints():
+    versions = (MODULE / "versions.tf").read_text()
+    main = (MODULE / "main.tf").read_text()
+    variables = (MODULE / "variables.tf").read_text()
+
+    assert re.search(r'version\s*=\s*">= 1\.0\.0, < 2\.0\.0"', versions)
+    # Every resource names its model by UUID, as provider 1.x requires.
+    resources = re.findall(r'^resource "juju_\w+"', main, flags=re.MULTILINE)
+    assert len(re.findall(r"^\s*model_uuid\s*=\s*var\.model_uuid", main, re.MULTILINE)) == len(
+        resources
+    )
+    assert not re.search(r"^\s*model\s*=", main, re.MULTILINE)
+    assert 'variable "constraints"' in variables
+    assert re.search(r"^\s*constraints\s*=\s*var\.constraints", main, re.MULTILINE)
+
+
+def test_the_outputs_name_every_endpoint_of_the_charm():
+    charm = yaml.safe_load((ROOT / "charmcraft.yaml").read_text())
+    outputs = (MODULE / "outputs.tf").read_text()
+
+    named = set(re.findall(r'=\s*"([a-z-]+)"', outputs))
+    assert named == set(charm["requires"]) | set(charm["provides"])

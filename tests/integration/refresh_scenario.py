@@ -104,8 +104,11 @@ def serves_through_traefik(juju: jubilant.Juju) -> None:
 def rollback_then_migrate(juju: jubilant.Juju) -> None:
     import jubilant
 
+    before = db_status(juju)
+    # By default to where the refresh's migration started: the previous revision's head.
     results = run_schema_action(juju, "rollback")
     assert results["serving"] == "false"
+    assert results["revision"] == before["gate-previous"]
     juju.wait(lambda status: jubilant.all_blocked(status, APP), timeout=TIMEOUT)
     held = db_status(juju)
     assert held["gate-status"] == "held"

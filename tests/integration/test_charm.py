@@ -69,7 +69,8 @@ def test_migrate_is_idempotent_at_head(juju: jubilant.Juju):
 def test_rollback_stops_serving_until_migrated_again(juju: jubilant.Juju):
     import jubilant
 
-    task = juju.run(f"{APP}/leader", "rollback")
+    # A fresh deployment's only upgrade started from base: its default target needs confirm.
+    task = juju.run(f"{APP}/leader", "rollback", {"revision": "-1"})
     assert task.success
     juju.wait(lambda status: jubilant.all_blocked(status, APP), timeout=TIMEOUT)
 

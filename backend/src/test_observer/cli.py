@@ -228,6 +228,23 @@ def serve(
     log_level: Annotated[
         LogLevel | None, typer.Option(help="Log level (default: LOG_LEVEL, else info).")
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated addresses (or *) whose X-Forwarded-For/-Proto headers are "
+            "trusted: those of a reverse proxy in front of the API.",
+            envvar="FORWARDED_ALLOW_IPS",
+            show_default="127.0.0.1,::1",
+        ),
+    ] = None,
+    root_path: Annotated[
+        str,
+        typer.Option(
+            help="Path prefix a reverse proxy serves the API under and strips before passing "
+            "requests on (e.g. /model-app); used in the links of /docs and the OpenAPI document.",
+            envvar="ROOT_PATH",
+        ),
+    ] = "",
 ) -> None:
     """Serve the API (with an embedded database when DB_URL is not set)."""
     import uvicorn
@@ -268,6 +285,8 @@ def serve(
         reload=reload,
         log_level=level,
         log_config=logging_config(settings.log_format, level),
+        forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path.rstrip("/"),
         # Our request log (one structured line per request) replaces uvicorn's access log.
         access_log=False,
         # On SIGTERM, stop accepting and let requests in flight finish, for at most this long
@@ -880,19 +899,14 @@ def import_original_command(
 
 def _job_settings() -> Settings:
     """Settings with a database for the jobs, and log lines on stderr at LOG_LEVEL."""
-    import logging
-
     url = database_url()
     os.environ["DB_URL"] = url
     try:
         settings = load_settings()
     except SettingsError as error:
         fail(str(error))
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    # LOG_FORMAT as for the server: one JSON object per line for a log collector.
+    configure_logging(settings.log_format, settings.log_level)
     return settings
 
 

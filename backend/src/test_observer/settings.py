@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     # performance explanation for the sizing rule against PostgreSQL's max_connections.
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
     db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
+    # The job worker (and `jobs run`): its jobs' pool and overflow, and the most connections
+    # the queue's own pool opens. The worker holds one more, listening for new jobs, so it
+    # opens at most WORKER_DB_POOL_SIZE + WORKER_DB_MAX_OVERFLOW + WORKER_QUEUE_POOL_SIZE + 1.
+    worker_db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    worker_db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
+    worker_queue_pool_size: Annotated[int, Field(ge=1, le=100)] = 4
 
     @field_validator("db_url")
     @classmethod

@@ -29,14 +29,33 @@ class MigrateParams:
         object.__setattr__(self, "revision", _revision(self.revision, "revision"))
 
 
+# The rollback target that stands for "where the last upgrade started".
+PREVIOUS = "previous"
+
+
 @dataclass(frozen=True)
 class RollbackParams:
-    revision: str = "-1"
+    revision: str = PREVIOUS
+    confirm: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "revision", _revision(self.revision, "revision"))
+        if self.revision.strip() != PREVIOUS:
+            object.__setattr__(self, "revision", _revision(self.revision, "revision"))
+        else:
+            object.__setattr__(self, "revision", PREVIOUS)
         if self.revision == "head":
-            raise ValueError("rollback goes backwards: give a revision id, 'base' or a step")
+            raise ValueError(
+                "rollback goes backwards: give 'previous', a revision id, 'base' or a step"
+            )
+        self.check_confirmed(self.revision)
+
+    def check_confirmed(self, target: str) -> None:
+        """Going to base drops every table: only with confirm=true."""
+        if target == "base" and not self.confirm:
+            raise ValueError(
+                "rolling back to base deletes every table and all the data: run it again "
+                "with confirm=true if that is what you want"
+            )
 
 
 @dataclass(frozen=True)

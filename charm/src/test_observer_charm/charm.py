@@ -14,11 +14,13 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 import ops
 
 from . import original_import
 from .actions import (
+    PREVIOUS,
     CreateApplicationParams,
     DeleteArtefactParams,
     MigrateParams,
@@ -27,6 +29,7 @@ from .actions import (
     RunJobParams,
 )
 from .config import CharmConfig, InvalidConfigError
+from .connections import pools as connection_pools
 from .database import DatabaseInfo, DatabaseRequirer, TlsCaMissingError
 from .frontend import FrontendProvider
 from .ingress import IngressRequirer, cluster_domain
@@ -70,6 +73,13 @@ FRONTEND_RELATION = "test-observer-rest-api"
 PEER_RELATION = "test-observer-peers"
 SESSIONS_SECRET_KEY = "sessions-secret-id"
 SESSIONS_SECRET_LABEL = "sessions-secret"
+# The bearer token Prometheus must present to the metrics server (peer key of its secret's id).
+METRICS_TOKEN_KEY = "metrics-token-id"
+# Secrets the leader generates once: peer key -> (label, description).
+_GENERATED_SECRETS = {
+    SESSIONS_SECRET_KEY: (SESSIONS_SECRET_LABEL, "Signs Test Observer login sessions"),
+    METRICS_TOKEN_KEY: ("metrics-token", "Bearer token Prometheus scrapes Test Observer with"),
+}
 # The path the ingress probes on every unit: answered to the whole cluster, status only.
 SERVING_PATH = "/health/serving"
 _PROXY_VARIABLES = {
@@ -86,6 +96,8 @@ _SOURCE_OF_VARIABLE = {
     "VERSION_OVERRIDE": "version",
     "REQUIRE_AUTHENTICATION": "require-authentication",
     "SESSIONS_SECRET": "sessions-secret",
+    "DB_POOL_SIZE": "db-connection-budget",
+    "DB_MAX_OVERFLOW": "db-connection-budget",
 }
 
 
@@ -128,7 +140,11 @@ class TestObserverCharm(ops.CharmBase):
         self.workload = Workload(self.unit.get_container(CONTAINER))
         # COS relations (metrics-endpoint, grafana-dashboard, logging) handle their own events.
         self.observability = Observability(
-            self, container_name=CONTAINER, metrics_port=self._metrics_port
+            self,
+            container_name=CONTAINER,
+            metrics_port=self._metrics_port,
+            metrics_token=lambda: self._generated_secret(METRICS_TOKEN_KEY),
+            gate_state=self._gate_state,
         )
         self.tracing = TracingRequirer(self, TRACING_RELATION)
         self._evaluation: Evaluation | None = None
@@ -170,12 +186,19 @@ class TestObserverCharm(ops.CharmBase):
 
         framework.observe(on.migrate_action, self._on_migrate_action)
         framework.observe(on.rollback_action, self._on_rollback_action)
+        framework.observe(on.cancel_drain_action, self._on_cancel_drain_action)
         framework.observe(on.db_status_action, self._on_db_status_action)
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
         framework.observe(on.import_original_action, self._on_import_original_action)
         framework.observe(on.run_job_action, self._on_run_job_action)
+
+    def _gate_state(self) -> str:
+        peer = self.model.get_relation(PEER_RELATION)
+        if peer is None:
+            return ""
+        return GateRecord.from_databag(peer.data[self.app]).status.value
 
     def _metrics_port(self) -> int | None:
         try:
@@ -209,6 +232,8 @@ class TestObserverCharm(ops.CharmBase):
             self._publish(evaluation.config)
         self._apply(evaluation)
         self._acknowledge_drain(evaluation)
+        # The gate's state rides on the scrape job: republish it when the gate moved.
+        self.observability.publish_scrape_jobs()
 
     def _evaluate(self) -> Evaluation:
         if self._evaluation is not None:
@@ -220,6 +245,9 @@ class TestObserverCharm(ops.CharmBase):
             ev.gate = GateRecord.from_databag(peer.data[self.app])
         try:
             ev.config = CharmConfig.from_options(dict(self.config))
+            pools = connection_pools(
+                ev.config.db_connection_budget, _unit_count(peer), ev.config.workers
+            )
             sessions_secret = self._sessions_secret(ev.config)
             jobs_env = self._jobs_environment()
             credentials = read_credentials(self.model, ev.config)
@@ -227,6 +255,7 @@ class TestObserverCharm(ops.CharmBase):
             ev.config = None
             ev.statuses.append(ops.BlockedStatus(f"{e}: fix it with `juju config`"))
             sessions_secret = None
+            pools = None
             jobs_env = {}
             credentials = Credentials()
         if self.database.relation is None:
@@ -259,16 +288,23 @@ class TestObserverCharm(ops.CharmBase):
         if peer is None:
             ev.statuses.append(ops.WaitingStatus("waiting for the peer relation"))
             return ev
-        if ev.config is not None and sessions_secret is None:
+        metrics_token = self._generated_secret(METRICS_TOKEN_KEY)
+        if ev.config is not None and (sessions_secret is None or metrics_token is None):
             ev.statuses.append(
-                ops.WaitingStatus("waiting for the leader to generate the sessions secret")
+                ops.WaitingStatus("waiting for the leader to generate the application's secrets")
             )
-        if ev.config is not None and sessions_secret is not None:
+        elif ev.config is not None and sessions_secret is not None and pools is not None:
             public_url = self._public_url(ev.config)
+            ingress_url = self.ingress.url()
             ev.inputs = ApiInputs(
                 config=ev.config,
                 database_url=ev.database.url(DATABASE_CA_PATH),
                 sessions_secret=sessions_secret,
+                pools=pools,
+                metrics_host=self._pod_address(),
+                metrics_token=metrics_token or "",
+                behind_proxy=self.ingress.relation is not None,
+                root_path=urlsplit(ingress_url).path.rstrip("/") if ingress_url else "",
                 frontend_origins=self.frontend.frontend_origins(),
                 public_url=public_url,
                 proxy=_proxy_environment(),
@@ -541,19 +577,36 @@ class TestObserverCharm(ops.CharmBase):
     # Sessions secret
 
     def _ensure_sessions_secret(self) -> None:
-        """Leader: generate the sessions secret once if the operator did not provide one."""
+        """Leader: generate each application secret once (the sessions key only when the
+        operator did not provide one), kept in a Juju secret whose id the peers read."""
         peer = self.model.get_relation(PEER_RELATION)
-        if peer is None or self.config.get("sessions-secret"):
+        if peer is None:
             return
-        if peer.data[self.app].get(SESSIONS_SECRET_KEY):
-            return
-        secret = self.app.add_secret(
-            {"value": secrets.token_urlsafe(32)},
-            label=SESSIONS_SECRET_LABEL,
-            description="Signs Test Observer login sessions",
-        )
-        assert secret.id is not None  # an app's own new secret always has an id
-        peer.data[self.app][SESSIONS_SECRET_KEY] = secret.id
+        for key, (label, description) in _GENERATED_SECRETS.items():
+            if key == SESSIONS_SECRET_KEY and self.config.get("sessions-secret"):
+                continue
+            if peer.data[self.app].get(key):
+                continue
+            secret = self.app.add_secret(
+                {"value": secrets.token_urlsafe(32)}, label=label, description=description
+            )
+            assert secret.id is not None  # an app's own new secret always has an id
+            peer.data[self.app][key] = secret.id
+
+    def _generated_secret(self, key: str) -> str | None:
+        peer = self.model.get_relation(PEER_RELATION)
+        secret_id = peer.data[self.app].get(key) if peer is not None else None
+        if not secret_id:
+            return None
+        try:
+            return self.model.get_secret(id=secret_id).get_content().get("value")
+        except (ops.SecretNotFoundError, ops.ModelError):
+            return None
+
+    def _pod_address(self) -> str:
+        binding = self.model.get_binding(PEER_RELATION)
+        address = binding.network.bind_address if binding is not None else None
+        return str(address) if address is not None else ""
 
     def _sessions_secret(self, config: CharmConfig) -> str | None:
         if config.sessions_secret:
@@ -568,14 +621,7 @@ class TestObserverCharm(ops.CharmBase):
             if not value:
                 raise InvalidConfigError("sessions-secret", "the secret has no 'value' key")
             return value
-        peer = self.model.get_relation(PEER_RELATION)
-        secret_id = peer.data[self.app].get(SESSIONS_SECRET_KEY) if peer is not None else None
-        if not secret_id:
-            return None
-        try:
-            return self.model.get_secret(id=secret_id).get_content().get("value")
-        except (ops.SecretNotFoundError, ops.ModelError):
-            return None
+        return self._generated_secret(SESSIONS_SECRET_KEY)
 
     # Status
 
@@ -618,7 +664,46 @@ class TestObserverCharm(ops.CharmBase):
 
     def _on_rollback_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(RollbackParams, errors="fail")
-        self._change_schema(event, "downgrade", params.revision, "rollback")
+        revision = params.revision
+        if revision == PREVIOUS:
+            if not self.unit.is_leader():
+                event.fail(f"run this action on the leader unit: juju run {self.app.name}/leader")
+                return
+            peer = self.model.get_relation(PEER_RELATION)
+            recorded = GateRecord.from_databag(peer.data[self.app]) if peer else GateRecord()
+            if not recorded.previous:
+                event.fail(
+                    "no upgrade is recorded, so there is no previous revision: give "
+                    "revision=<id> (see db-status)"
+                )
+                return
+            revision = recorded.previous
+            try:
+                params.check_confirmed(revision)
+            except ValueError as e:
+                event.fail(f"the revision before the last upgrade is base: {e}")
+                return
+            event.log(f"rolling back to {revision}, where the last upgrade started")
+        self._change_schema(event, "downgrade", revision, "rollback")
+
+    def _on_cancel_drain_action(self, event: ops.ActionEvent) -> None:
+        ev = self._action_context(event, leader_only=True)
+        if ev is None:
+            return
+        assert ev.schema is not None
+        if not ev.draining:
+            event.fail("no drain is under way: the units are not stopped for a schema change")
+            return
+        self._record(ev.gate.cancel_drain(ev.schema))
+        self._reconcile()
+        ev = self._evaluate()
+        event.set_results(
+            {
+                "revision": ev.schema.revision if ev.schema else "unknown",
+                "code-head": ev.schema.head if ev.schema else "unknown",
+                "serving": _flag(ev.may_serve),
+            }
+        )
 
     def _change_schema(self, event: ops.ActionEvent, verb: str, revision: str, name: str) -> None:
         ev = self._action_context(event, leader_only=True)
@@ -660,12 +745,14 @@ class TestObserverCharm(ops.CharmBase):
                     status=GateStatus.HELD,
                     target=schema.head,
                     error=error or "cannot read the schema",
+                    previous=ev.gate.previous,
                 )
             )
             self._reconcile()
             event.fail(f"{name} failed: {error}; the database's revision is unknown")
             return
-        self._record(ev.gate.after_command(database, report, automatic=False, error=error))
+        start = ev.gate.upgrade_from(schema) if verb == "upgrade" else ev.gate
+        self._record(start.after_command(database, report, automatic=False, error=error))
         self._schema_override = report
         self._invalidate()
         self._reconcile()
@@ -694,6 +781,7 @@ class TestObserverCharm(ops.CharmBase):
             "database": ev.database.identity,
             "gate-revision": ev.gate.revision or "none",
             "gate-status": ev.gate.status.value or "none",
+            "gate-previous": ev.gate.previous or "none",
             "serving": _flag(ev.may_serve),
         }
         if ev.gate.error:
@@ -782,6 +870,11 @@ class TestObserverCharm(ops.CharmBase):
         except CommandFailedError as e:
             event.fail(f"{args[1]} failed: {e.reason}")
             return None
+
+
+def _unit_count(peer: ops.Relation | None) -> int:
+    """This application's units as this unit knows them (itself and its peers)."""
+    return 1 + (len(peer.units) if peer is not None else 0)
 
 
 def _flag(value: bool) -> str:

@@ -17,6 +17,10 @@ MAX_WORKERS = 32
 # accepts ports below 65535 only.
 MIN_PORT = 1024
 MAX_PORT = 65534
+# postgresql-k8s opens max(4 x CPUs, 100) connections, 100 on a small node, and keeps 3 of them
+# for superusers; its own Patroni, exporter and backups use a few more. 80 leaves that and
+# room for a person's psql session (see connections.py).
+DEFAULT_CONNECTION_BUDGET = 80
 
 
 class InvalidConfigError(Exception):
@@ -37,8 +41,10 @@ class CharmConfig:
     cors_origins: tuple[str, ...] = ()
     frontend_url: str = ""
     log_level: str = "info"
-    # 0: as many as the CPUs the container may use (the API server decides).
-    workers: int = 0
+    # API processes; each has its own database pool, sized from db_connection_budget.
+    workers: int = 2
+    # Database connections the whole application may open (see connections.py).
+    db_connection_budget: int = DEFAULT_CONNECTION_BUDGET
     # Where Prometheus scrapes the API's metrics; 0 turns them off.
     metrics_port: int = 9090
     require_authentication: bool = False
@@ -59,9 +65,13 @@ class CharmConfig:
         port = _int(options, "port", 30000)
         if not MIN_PORT <= port <= MAX_PORT:
             raise InvalidConfigError("port", f"must be between {MIN_PORT} and {MAX_PORT}")
-        workers = _int(options, "workers", 0)
-        if not 0 <= workers <= MAX_WORKERS:
-            raise InvalidConfigError("workers", f"must be between 0 (automatic) and {MAX_WORKERS}")
+        workers = _int(options, "workers", 2)
+        if not 1 <= workers <= MAX_WORKERS:
+            # No "one per CPU": the connection budget needs a number the charm knows.
+            raise InvalidConfigError("workers", f"must be between 1 and {MAX_WORKERS}")
+        budget = _int(options, "db-connection-budget", DEFAULT_CONNECTION_BUDGET)
+        if budget < 1:
+            raise InvalidConfigError("db-connection-budget", "must be a positive number")
         metrics_port = _int(options, "metrics-port", 9090)
         if metrics_port != 0 and not MIN_PORT <= metrics_port <= MAX_PORT:
             raise InvalidConfigError(
@@ -94,6 +104,7 @@ class CharmConfig:
             frontend_url=frontend_url,
             log_level=log_level,
             workers=workers,
+            db_connection_budget=budget,
             metrics_port=metrics_port,
             require_authentication=require_authentication,
             ignore_permissions=tuple(ignore_permissions),

@@ -113,6 +113,8 @@ class GateRecord:
     drain_for: DrainPurpose = DrainPurpose.NONE
     attempts: int = 0
     retry_after: float = 0.0
+    # Where the database was when the last upgrade started: what `rollback` returns to.
+    previous: str = ""
 
     @classmethod
     def from_databag(cls, databag: Mapping[str, str]) -> GateRecord:
@@ -130,6 +132,7 @@ class GateRecord:
             drain_for=DrainPurpose(purpose) if purpose in set(DrainPurpose) else DrainPurpose.NONE,
             attempts=_int(get("attempts")),
             retry_after=_float(get("retry-after")),
+            previous=get("previous"),
         )
 
     def to_databag(self) -> dict[str, str]:
@@ -146,9 +149,39 @@ class GateRecord:
     def draining(self, database: str) -> bool:
         return self.status is GateStatus.DRAINING and self.database == database
 
-    def start_drain(self, database: str, report: SchemaReport, purpose: DrainPurpose) -> GateRecord:
+    def upgrade_from(self, report: SchemaReport) -> GateRecord:
+        """The record as an upgrade of the database at `report` starts: remember where from.
+
+        A retry after a failed run keeps the first starting point: the failed run may have
+        committed some revisions, and rolling back to those would not undo the upgrade.
+        """
+        if report.at_head or not report.known:
+            return self
+        if self.previous and self.status is GateStatus.FAILED and self.target == report.head:
+            return self
+        return replace(self, previous=report.revision)
+
+    def cancel_drain(self, report: SchemaReport) -> GateRecord:
+        """The record once an operator called a drain off, the schema where it is.
+
+        Not at the leader's head, the record holds: the leader must not drain again by itself
+        right after being told to stop.
+        """
         return replace(
             self,
+            revision=report.revision,
+            status=GateStatus.APPLIED if report.at_head else GateStatus.HELD,
+            target=report.head,
+            error="",
+            drain_for=DrainPurpose.NONE,
+            attempts=0,
+            retry_after=0,
+        )
+
+    def start_drain(self, database: str, report: SchemaReport, purpose: DrainPurpose) -> GateRecord:
+        start = self.upgrade_from(report) if purpose is DrainPurpose.UPGRADE else self
+        return replace(
+            start,
             revision=report.revision,
             database=database,
             status=GateStatus.DRAINING,

@@ -6,7 +6,8 @@ loki_push_api), so the charm needs no Charmhub library:
 - `metrics-endpoint` (prometheus_scrape, provider): the leader publishes `scrape_metadata`,
   `scrape_jobs` and `alert_rules` (JSON) in the application databag; each unit publishes
   `prometheus_scrape_unit_address` and `prometheus_scrape_unit_name`. A `*` target host means
-  "every unit of the application".
+  "every unit of the application". The job carries Prometheus's `authorization` (the bearer
+  token the metrics server requires) and a static label with the migration gate's state.
 - `grafana-dashboard` (grafana_dashboard, provider): the leader publishes `dashboards`, JSON
   with `templates` (per dashboard: `charm`, `content` as LZMA-compressed base64,
   `juju_topology`, `inject_dropdowns`) and a `uuid` that changes with the content.
@@ -34,6 +35,7 @@ METRICS_RELATION = "metrics-endpoint"
 DASHBOARD_RELATION = "grafana-dashboard"
 LOGGING_RELATION = "logging"
 METRICS_PATH = "/metrics"
+GATE_LABEL = "test_observer_gate"
 LOGGING_LAYER = "cos-logging"
 # The files ship inside the charm next to the package (charm/src).
 SOURCE_DIR = Path(__file__).resolve().parent.parent
@@ -102,11 +104,15 @@ class Observability(ops.Object):
         *,
         container_name: str,
         metrics_port: Callable[[], int | None],
+        metrics_token: Callable[[], str | None] = lambda: None,
+        gate_state: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__(charm, "observability")
         self._charm = charm
         self._container_name = container_name
         self._metrics_port = metrics_port
+        self._metrics_token = metrics_token
+        self._gate_state = gate_state
         on = charm.on
         events: list[ops.BoundEvent] = [
             on.leader_elected,
@@ -141,14 +147,23 @@ class Observability(ops.Object):
             _update(relation.data[self._charm.unit], unit_data)
             if not self._charm.unit.is_leader():
                 continue
-            jobs = []
+            jobs: list[dict[str, Any]] = []
             if port:
-                jobs.append(
-                    {
-                        "metrics_path": METRICS_PATH,
-                        "static_configs": [{"targets": [f"*:{port}"]}],
-                    }
-                )
+                job: dict[str, Any] = {
+                    "metrics_path": METRICS_PATH,
+                    "static_configs": [
+                        {
+                            "targets": [f"*:{port}"],
+                            # The migration gate's state on every series, `up` included, so
+                            # an intended drain can be told from an outage.
+                            "labels": {GATE_LABEL: self._gate_state() or "none"},
+                        }
+                    ],
+                }
+                token = self._metrics_token()
+                if token:
+                    job["authorization"] = {"type": "Bearer", "credentials": token}
+                jobs.append(job)
             _update(
                 relation.data[self._charm.app],
                 {

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import ops
 
 from .config import CharmConfig
+from .connections import Pools
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +19,12 @@ CONTAINER = "api"
 SERVICE = "test-observer-api"
 WORKER_SERVICE = "test-observer-worker"
 # Time the worker gets on stop to finish its current job before Pebble kills it (a killed job
-# is retried by another unit's worker).
-WORKER_KILL_DELAY = "60s"
+# is retried by another unit's worker). Juju gives a pod 30 s to stop
+# (terminationGracePeriodSeconds in the pod spec it generates), after which Kubernetes kills
+# everything: the delay must end well before that for Pebble's own kill to happen at all.
+WORKER_KILL_DELAY = "20s"
+# The longest Kubernetes waits for a pod Juju created to stop.
+POD_GRACE_PERIOD_SECONDS = 30
 CLI = "test-observer"
 # The rock's unprivileged user; Pebble itself runs as root in a charm's workload container.
 WORKLOAD_USER = "_daemon_"
@@ -42,6 +47,8 @@ class ApiInputs:
     config: CharmConfig
     database_url: str
     sessions_secret: str
+    # Database pools per process, from the connection budget.
+    pools: Pools
     frontend_origins: Sequence[str] = ()
     public_url: str = ""
     proxy: Mapping[str, str] = field(default_factory=dict)
@@ -51,6 +58,13 @@ class ApiInputs:
     integrations: Mapping[str, str] = field(default_factory=dict)
     # The OTLP/HTTP receiver of the tracing relation; empty: no tracing.
     tracing_endpoint: str = ""
+    # Where the metrics server listens (the pod's address) and the bearer token it requires.
+    metrics_host: str = ""
+    metrics_token: str = ""
+    # Set while an ingress proxies to the unit: trust its X-Forwarded-* headers, and the path
+    # prefix it strips (so that /docs and the OpenAPI document link to the public URLs).
+    behind_proxy: bool = False
+    root_path: str = ""
 
 
 def environment(inputs: ApiInputs) -> dict[str, str]:
@@ -73,7 +87,12 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
         # One JSON object per line, for Loki (see the logging relation).
         "LOG_FORMAT": "json",
         "METRICS_PORT": str(config.metrics_port),
+        **inputs.pools.api_environment(),
     }
+    if inputs.metrics_host:
+        env["METRICS_HOST"] = inputs.metrics_host
+    if inputs.metrics_token:
+        env["METRICS_TOKEN"] = inputs.metrics_token
     if frontend_url:
         env["FRONTEND_URL"] = frontend_url
     if extra:
@@ -89,8 +108,15 @@ def environment(inputs: ApiInputs) -> dict[str, str]:
     return env
 
 
-def serve_command(config: CharmConfig) -> str:
+def serve_command(config: CharmConfig, *, root_path: str = "", behind_proxy: bool = False) -> str:
     """The service command; migrations never run here, the leader runs them once."""
+    proxy = []
+    if behind_proxy:
+        # The ingress proxies from addresses the charm cannot know; what a forged header could
+        # change is the client address in logs and the scheme of generated URLs.
+        proxy += ["--forwarded-allow-ips", "*"]
+    if root_path:
+        proxy += ["--root-path", root_path]
     return shlex.join(
         [
             CLI,
@@ -104,6 +130,7 @@ def serve_command(config: CharmConfig) -> str:
             str(config.workers),
             "--log-level",
             config.log_level,
+            *proxy,
         ]
     )
 
@@ -113,7 +140,7 @@ def worker_command() -> str:
 
 
 def worker_environment(inputs: ApiInputs) -> dict[str, str]:
-    return {**environment(inputs), **inputs.jobs_environment}
+    return {**environment(inputs), **inputs.pools.worker_environment(), **inputs.jobs_environment}
 
 
 def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
@@ -125,7 +152,9 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
             SERVICE: {
                 "override": "replace",
                 "summary": "Test Observer API",
-                "command": serve_command(inputs.config),
+                "command": serve_command(
+                    inputs.config, root_path=inputs.root_path, behind_proxy=inputs.behind_proxy
+                ),
                 "startup": "enabled" if serve else "disabled",
                 "user": WORKLOAD_USER,
                 "group": WORKLOAD_USER,
@@ -156,8 +185,14 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
             },
             READY_CHECK: {
                 "override": "replace",
-                # Ready level: Kubernetes sends traffic only to units whose API is ready.
-                "level": "ready",
+                # No level on purpose. Juju points the pod's Kubernetes readiness probe at
+                # Pebble's /v1/health?level=ready, which counts only ready- and alive-level
+                # checks. A unit the migration gate holds stopped is where it should be: were
+                # this check ready-level it would turn the pod NotReady `threshold` periods
+                # after the gate closed, and a `juju refresh` (a StatefulSet rollout, which
+                # waits for each pod to be Ready) would depend on catching it before then.
+                # Traffic is kept off such a unit by the ingress's own health check of
+                # /health/serving. The charm still watches this check for the unit's status.
                 "period": "10s",
                 "timeout": "3s",
                 "threshold": 3,

@@ -22,7 +22,11 @@ class JobEnvironment:
     def from_settings(cls, settings: Settings) -> JobEnvironment:
         if not settings.db_url:
             raise ValueError("DB_URL is not set")
-        engine = make_engine(settings.db_url)
+        engine = make_engine(
+            settings.db_url,
+            pool_size=settings.worker_db_pool_size,
+            max_overflow=settings.worker_db_max_overflow,
+        )
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
 
     def http(self) -> httpx.Client:

@@ -25,8 +25,33 @@ logger = logging.getLogger("test_observer.jobs")
 
 
 def libpq_url(db_url: str) -> str:
-    """The database URL in libpq's spelling (psycopg's own connection string)."""
-    return make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The database URL in libpq's spelling (psycopg's own connection string).
+
+    SQLAlchemy spells several hosts as repeated `host=HOST:PORT` query parameters; libpq
+    keeps only the last of a repeated parameter and reads no port in `host`, so they become
+    libpq's own lists, `host=H1,H2&port=P1,P2`, tried in order.
+    """
+    url = make_url(db_url).set(drivername="postgresql")
+    hosts = url.query.get("host")
+    entries = [hosts] if isinstance(hosts, str) else list(hosts or ())
+    if len(entries) > 1 or any(":" in entry for entry in entries):
+        names, ports = [], []
+        for entry in entries:
+            name, _, port = _split_host(entry)
+            names.append(name)
+            ports.append(port or str(url.port or 5432))
+        query = {key: value for key, value in url.query.items() if key not in ("host", "port")}
+        query.update(host=",".join(names), port=",".join(ports))
+        url = url.set(host=None, port=None, query=query)
+    return url.render_as_string(hide_password=False)
+
+
+def _split_host(entry: str) -> tuple[str, str, str]:
+    """HOST[:PORT] with HOST possibly a bracketed IPv6 address."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        return name, ":", rest.removeprefix(":")
+    return entry.rpartition(":") if ":" in entry else (entry, "", "")
 
 
 def _retry(job: Job) -> procrastinate.RetryStrategy | bool:
@@ -59,7 +84,11 @@ def _register(app: procrastinate.App, job: Job, env: JobEnvironment) -> None:
 def build_app(env: JobEnvironment) -> procrastinate.App:
     assert env.settings.db_url
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(env.settings.db_url))
+        connector=procrastinate.PsycopgConnector(
+            conninfo=libpq_url(env.settings.db_url),
+            min_size=1,
+            max_size=env.settings.worker_queue_pool_size,
+        )
     )
     for job in JOBS.values():
         _register(app, job, env)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS_PATH = "/docs/assets"
+# What the pages link to: relative to the page (/docs, /redocs), so the links still work when
+# a proxy serves the API under a path prefix it strips (traefik's ingress does).
+ASSETS_HREF = ASSETS_PATH.lstrip("/")
 
 # Name in the URL -> (file under STATIC_DIR, media type). Only these files are served.
 ASSETS: dict[str, tuple[str, str]] = {
@@ -41,12 +44,12 @@ def swagger_ui_page(*, openapi_url: str, title: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>{title}</title>
-<link rel="stylesheet" href="{ASSETS_PATH}/swagger-ui.css">
-<link rel="icon" type="image/png" href="{ASSETS_PATH}/favicon.png">
+<link rel="stylesheet" href="{ASSETS_HREF}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{ASSETS_HREF}/favicon.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{ASSETS_PATH}/swagger-ui-bundle.js"></script>
+<script src="{ASSETS_HREF}/swagger-ui-bundle.js"></script>
 <script>
 window.ui = SwaggerUIBundle({{
   url: {_script_literal(openapi_url)},
@@ -76,12 +79,12 @@ def redoc_page(*, openapi_url: str, title: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>{title}</title>
-<link rel="icon" type="image/png" href="{ASSETS_PATH}/favicon.png">
+<link rel="icon" type="image/png" href="{ASSETS_HREF}/favicon.png">
 <style>body {{ margin: 0; padding: 0; }}</style>
 </head>
 <body>
 <div id="redoc"></div>
-<script src="{ASSETS_PATH}/redoc.standalone.js"></script>
+<script src="{ASSETS_HREF}/redoc.standalone.js"></script>
 <script>
 Redoc.init({_script_literal(openapi_url)}, {{}}, document.getElementById("redoc"));
 </script>

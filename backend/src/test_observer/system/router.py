@@ -15,6 +15,8 @@ from . import service
 from .docs_pages import ASSETS_PATH, asset_file, redoc_page, swagger_ui_page
 
 router = APIRouter(route_class=EdgeRoute)
+# Relative to the documentation pages, which sit next to it (see docs_pages.ASSETS_HREF).
+OPENAPI_HREF = "openapi.json"
 
 
 class VersionResponse(BaseModel):
@@ -82,7 +84,13 @@ def serving(request: Request) -> Any:
     dependencies=[authenticated(allow_cookie_without_csrf=True)],
 )
 def openapi_document(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.openapi())
+    document = request.app.openapi()
+    # Behind a proxy that strips a path prefix (`serve --root-path`), "Try it out" must call
+    # the API under that prefix.
+    root_path = str(request.scope.get("root_path", "")).rstrip("/")
+    if root_path:
+        document = {**document, "servers": [{"url": root_path}]}
+    return JSONResponse(document)
 
 
 @router.get(
@@ -91,7 +99,7 @@ def openapi_document(request: Request) -> JSONResponse:
     dependencies=[authenticated(allow_cookie_without_csrf=True)],
 )
 def swagger_ui() -> HTMLResponse:
-    return HTMLResponse(swagger_ui_page(openapi_url="/openapi.json", title="Test Observer API"))
+    return HTMLResponse(swagger_ui_page(openapi_url=OPENAPI_HREF, title="Test Observer API"))
 
 
 @router.get(
@@ -103,7 +111,7 @@ def redoc() -> HTMLResponse:
     # ReDoc's sidebar shows a logo from its vendor's CDN; images from elsewhere are refused so
     # that the page never reaches out (it renders the same without the logo).
     return HTMLResponse(
-        redoc_page(openapi_url="/openapi.json", title="Test Observer API"),
+        redoc_page(openapi_url=OPENAPI_HREF, title="Test Observer API"),
         headers={"Content-Security-Policy": "img-src 'self' data:"},
     )
 
