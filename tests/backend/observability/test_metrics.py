@@ -118,6 +118,11 @@ def test_the_series_carry_the_original_label_sets(make_unit: Callable[..., Unit]
         ("task", "status"),
         ("task",),
         ("queue", "task", "status"),
+        # The webhooks' series (tests/backend/webhooks).
+        ("webhook_id", "status"),
+        ("webhook_id",),
+        ("webhook_id",),
+        ("webhook_id",),
     ]
 
 
