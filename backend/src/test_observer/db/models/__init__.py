@@ -48,6 +48,7 @@ from .matching_rules import (
 from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, SignInLink
+from .signatures import FailureSignature
 from .users import Application, Team, User, UserSession, team_users_association
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "Entity",
     "Environment",
     "EnvironmentIssue",
+    "FailureSignature",
     "FamilyName",
     "Issue",
     "IssueSource",

@@ -67,6 +67,14 @@ class TestResult(Entity):
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
         # (see executions.responses) for PostgreSQL to match it with this predicate.
+        # A signature's results, newest last: its examples, and the lists filtered by it.
+        Index(
+            "test_result_failure_signature_ix",
+            "failure_signature_id",
+            "created_at",
+            "id",
+            postgresql_where=text("failure_signature_id IS NOT NULL"),
+        ),
         Index(
             "test_result_untriaged_ix",
             "test_execution_id",
@@ -84,6 +92,11 @@ class TestResult(Entity):
     environment_id: Mapped[int] = mapped_column()
     # Indexed by the (test_case_id, created_at, id) index above, whose first column it is.
     test_case_id: Mapped[int] = mapped_column(ForeignKey("test_case.id", ondelete="CASCADE"))
+    # What the output of a failed result says went wrong (signatures.derive); NULL for other
+    # statuses and for failures stored before signing existed and not yet backfilled.
+    failure_signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("failure_signature.id", ondelete="SET NULL")
+    )
 
     test_execution: Mapped[TestExecution] = relationship(
         back_populates="test_results", lazy="raise"
