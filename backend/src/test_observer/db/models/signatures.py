@@ -34,6 +34,3 @@ class FailureSignature(Entity):
     first_seen_at: Mapped[datetime | None] = mapped_column(DateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime())
     result_count: Mapped[int] = mapped_column(server_default=sql("0"))
-
-
-
