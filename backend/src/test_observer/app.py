@@ -32,6 +32,7 @@ from test_observer.error_reporting.router import router as error_reporting_route
 from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
+from test_observer.failure_signatures.router import router as failure_signatures_router
 from test_observer.input_safety import RequestBodyLimit, reject_non_json_values, safe_detail
 from test_observer.issues.router import router as issues_router
 from test_observer.matching_rules.router import router as matching_rules_router
@@ -60,6 +61,7 @@ ROUTERS = [
     environments_router,
     test_cases_router,
     test_results_router,
+    failure_signatures_router,
     execution_metadata_router,
     reports_router,
     # Before the users router, whose `/{user_id}` must not see `/me/notifications`.

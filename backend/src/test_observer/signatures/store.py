@@ -35,7 +35,10 @@ _INSERT_SIGNATURES = text(
 
 def store_signatures(session: Session, signatures: Iterable[Signature]) -> None:
     """Make sure a row exists for each signature (one statement, none if there are none)."""
-    distinct = {signature.hash: signature for signature in signatures}
+    # The first result with a signature gives it its excerpt.
+    distinct: dict[str, Signature] = {}
+    for signature in signatures:
+        distinct.setdefault(signature.hash, signature)
     if not distinct:
         return
     ordered = sorted(distinct.values(), key=lambda signature: signature.hash)
