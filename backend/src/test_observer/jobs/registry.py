@@ -12,7 +12,7 @@ from typing import Any
 from test_observer.errors import UnprocessableError
 from test_observer.settings import Settings
 
-from . import clean_sessions, kernel_swm, promote_artefacts, sync_issues
+from . import backfill_signatures, clean_sessions, kernel_swm, promote_artefacts, sync_issues
 from .environment import JobEnvironment
 
 logger = logging.getLogger("test_observer.jobs")
@@ -93,6 +93,13 @@ JOBS: dict[str, Job] = {
             "Set kernel artefacts' due dates and bug links from the SRU workflow status.",
             kernel_swm.run,
             schedules=(Schedule("kernel_swm_interval_s"),),
+        ),
+        Job(
+            "backfill-signatures",
+            "Sign failed results stored without a failure signature or with older rules, in "
+            "committed batches (SINCE: only results created from that ISO date).",
+            backfill_signatures.run,
+            arguments=(("since", False),),
         ),
         Job(
             "clean-sessions",

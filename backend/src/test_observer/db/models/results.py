@@ -75,6 +75,12 @@ class TestResult(Entity):
             "id",
             postgresql_where=text("failure_signature_id IS NOT NULL"),
         ),
+        # Failures not signed yet: what a signature backfill has left to do.
+        Index(
+            "test_result_unsigned_failure_ix",
+            "id",
+            postgresql_where=text("status = 'FAILED' AND failure_signature_id IS NULL"),
+        ),
         Index(
             "test_result_untriaged_ix",
             "test_execution_id",

@@ -10,6 +10,10 @@ deadlock on them.
 
 Attachment rules get `failure_signature_ids`: a rule may require one of those signatures.
 
+Existing failed results are not signed here: on a large database that would hold the upgrade
+for minutes. They are signed afterwards, in committed batches, by `test-observer signatures
+backfill` or the `backfill-signatures` job; a partial index finds the ones left.
+
 Revision ID: 0020
 Revises: 0015
 Create Date: 2026-12-06 18:20:00.000000
@@ -122,6 +126,12 @@ def upgrade() -> None:
         ["failure_signature_id", "created_at", "id"],
         postgresql_where=sa.text("failure_signature_id IS NOT NULL"),
     )
+    op.create_index(
+        "test_result_unsigned_failure_ix",
+        "test_result",
+        ["id"],
+        postgresql_where=sa.text("status = 'FAILED' AND failure_signature_id IS NULL"),
+    )
     op.add_column(
         RULES,
         sa.Column(
@@ -145,6 +155,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER test_result_{kind}_count_signatures ON test_result")
         op.execute(f"DROP FUNCTION failure_signature_count_{kind}()")
     op.drop_column(RULES, "failure_signature_ids")
+    op.drop_index("test_result_unsigned_failure_ix", table_name="test_result")
     op.drop_index("test_result_failure_signature_ix", table_name="test_result")
     op.drop_constraint("test_result_failure_signature_id_fkey", "test_result", type_="foreignkey")
     op.drop_column("test_result", "failure_signature_id")
