@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SIGNATURE_VERSION = 1
@@ -42,10 +43,12 @@ class Signature:
     version: int = SIGNATURE_VERSION
 
 
+# Applied to the whole output at once (one pass in C rather than one call per line).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_KERNEL_PREFIX = re.compile(r"^\s*(?:<\d>)?\[\s*\d+\.\d+\]\s*")
+_KERNEL_PREFIX = re.compile(r"^[ \t]*(?:<\d>)?\[[ \t]*\d+\.\d+\][ \t]*", re.MULTILINE)
 _SYSLOG_PREFIX = re.compile(
-    r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ [\w.\-/]+(?:\[\d+\])?: "
+    r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ [\w.\-/]+(?:\[\d+\])?: ",
+    re.MULTILINE,
 )
 
 _KERNEL_HEAD = re.compile(
@@ -62,6 +65,31 @@ _JAVA_EXCEPTION = re.compile(
     r"^\s*(?:Caused by:\s*)?(?:[a-z_][\w$]*\.)+[A-Z][\w$]*(?:Error|Exception|Failure|Throwable)"
     r"\b(?::|$)"
 )
+# Whether a rule can apply at all: substrings first (fast), then a search over the whole
+# output (one pass in C), before any line is looked at.
+_KERNEL_HINTS = (
+    "BUG",
+    "Oops",
+    "WARNING",
+    "general protection",
+    "Kernel panic",
+    "nable to handle",
+    "INFO: task",
+    "UBSAN",
+    "KASAN",
+)
+_EXCEPTION_HINTS = ("Exception", "Error", "Failure", "Throwable")
+_PYTHON_HINTS = (
+    *_EXCEPTION_HINTS,
+    "Exit",
+    "Interrupt",
+    "Timeout",
+    "Warning",
+    "NotFound",
+    "Refused",
+)
+_JAVA_ANYWHERE = re.compile(_JAVA_EXCEPTION.pattern, re.MULTILINE)
+_PYTHON_ANYWHERE = re.compile(f"(?:{_PY_EXCEPTION.pattern})|^E\\s{{2,}}", re.MULTILINE)
 _JAVA_CAUSED = re.compile(r"^\s*Caused by:")
 _JAVA_FRAME = re.compile(r"^\s*at\s+([\w$.<>]+)\(")
 _PY_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+, in (\S+)')
@@ -90,21 +118,24 @@ _BARE_VERDICT = re.compile(
 )
 
 
-def _clean(line: str) -> str:
-    line = _ANSI.sub("", line)
-    line = _KERNEL_PREFIX.sub("", line)
-    line = _SYSLOG_PREFIX.sub("", line)
-    return line.rstrip()
-
-
-def _lines(io_log: str, comment: str) -> list[str]:
+def _text(io_log: str, comment: str) -> str:
     text = io_log[-_TAIL_CHARS:]
     if comment.strip():
         text = f"{text}\n{comment[-_TAIL_CHARS:]}"
-    return [cleaned for line in text.splitlines() if (cleaned := _clean(line)).strip()]
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "[" in text:
+        text = _KERNEL_PREFIX.sub("", text)
+    return _SYSLOG_PREFIX.sub("", text)
 
 
-def _kernel(lines: list[str]) -> list[str] | None:
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _kernel(text: str, lines: list[str]) -> list[str] | None:
+    if not any(hint in text for hint in _KERNEL_HINTS) or not _KERNEL_HEAD.search(text):
+        return None
     heads = [i for i, line in enumerate(lines) if _KERNEL_HEAD.search(line)]
     if not heads:
         return None
@@ -118,7 +149,9 @@ def _kernel(lines: list[str]) -> list[str] | None:
     return selected
 
 
-def _java(lines: list[str]) -> list[str] | None:
+def _java(text: str, lines: list[str]) -> list[str] | None:
+    if not any(hint in text for hint in _EXCEPTION_HINTS) or not _JAVA_ANYWHERE.search(text):
+        return None
     exceptions = [i for i, line in enumerate(lines) if _JAVA_EXCEPTION.match(line)]
     if not exceptions:
         return None
@@ -134,7 +167,11 @@ def _java(lines: list[str]) -> list[str] | None:
     return selected
 
 
-def _python(lines: list[str]) -> list[str] | None:
+def _python(text: str, lines: list[str]) -> list[str] | None:
+    if "E  " not in text and not any(hint in text for hint in _PYTHON_HINTS):
+        return None
+    if not _PYTHON_ANYWHERE.search(text):
+        return None
     errors = [i for i, line in enumerate(lines) if _PYTEST_E.match(line)]
     if errors:
         # The last block of pytest's E lines, and the file and exception type it names next.
@@ -163,7 +200,9 @@ def _python(lines: list[str]) -> list[str] | None:
     return selected
 
 
-def _go(lines: list[str]) -> list[str] | None:
+def _go(text: str, lines: list[str]) -> list[str] | None:
+    if "panic: " not in text and ".go:" not in text:
+        return None
     for line in lines:
         panic = _GO_PANIC.match(line)
         if panic:
@@ -190,7 +229,7 @@ def _reason_line(line: str) -> bool:
     )
 
 
-def _worded(lines: list[str]) -> list[str] | None:
+def _worded(text: str, lines: list[str]) -> list[str] | None:
     found = _last_worded(lines, _REASON_WORDS, max(0, len(lines) - _REASON_WINDOW))
     if found is not None:
         # Of a run of lines that each give a reason, the first: the ones after it tend to be
@@ -219,54 +258,92 @@ def _last(lines: list[str]) -> list[str]:
 
 def select_lines(io_log: str, comment: str = "") -> list[str]:
     """The lines of the output that say what failed (raw, not yet normalised)."""
-    lines = _lines(io_log, comment)
+    text = _text(io_log, comment)
+    lines = _lines(text)
     if not lines:
         return []
     for rule in (_kernel, _java, _python, _go, _worded):
-        selected = rule(lines)
+        selected = rule(text, lines)
         if selected:
             return [line[:_MAX_LINE_CHARS] for line in selected[:_MAX_LINES]]
     return [line[:_MAX_LINE_CHARS] for line in _last(lines)]
 
 
-_SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
+def _when_digit(replacement: str) -> Callable[[re.Match[str]], str]:
+    """Replace a match only if it holds a digit (checked here rather than by a lookahead the
+    regex engine would try at every position)."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        return replacement if any(c.isdigit() for c in text) else text
+
+    return replace
+
+
+def _generated(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if len(word) >= 6 and any(c.islower() for c in word) and any(c.isupper() for c in word):
+        return "<id>"
+    return word
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+# (pattern, replacement, substrings one of which a text needs for the pattern to apply,
+# whether it needs a digit). The guards skip most patterns for most texts cheaply.
+_Replacement = str | Callable[[re.Match[str]], str]
+_RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
     # Dates and times, in the usual spellings.
     (
         re.compile(
             r"\b\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?\b"
         ),
         "<date>",
+        ("-",),
+        True,
     ),
-    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? "), ""),
+    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? "), "", _DAYS, False),
     (
         re.compile(
             r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2}(?:,? \d{4})?\b"
         ),
         "<date>",
+        _MONTHS,
+        True,
     ),
-    (re.compile(r"\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?: ?[AP]M)?\b"), "<time>"),
+    (re.compile(r"\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?: ?[AP]M)?\b"), "<time>", (":",), True),
     (
         re.compile(
             r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
         ),
         "<uuid>",
+        ("-",),
+        False,
     ),
-    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\d+)?\b"), "<ip>"),
+    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>", (":",), False),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\d+)?\b"), "<ip>", (".",), True),
     (
         re.compile(
-            r"\[?\b(?=[\w:]*\d)(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b\]?(?::\d+)?|"
-            r"\b(?=[\w:]*\d)(?:[0-9a-fA-F]{1,4}:)+:(?:[0-9a-fA-F]{1,4}\b)?"
+            r"\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b\]?(?::\d+)?|"
+            r"\b(?:[0-9a-fA-F]{1,4}:)+:(?:[0-9a-fA-F]{1,4}\b)?"
         ),
-        "<ip>",
+        _when_digit("<ip>"),
+        (":",),
+        True,
     ),
     # Temporary names: mktemp, Python's tempfile, pytest's tmp_path, systemd's private dirs.
-    (re.compile(r"\btmp[._]?[A-Za-z0-9_]{6,}\b"), "<tmp>"),
-    (re.compile(r"\bpytest-of-[\w.-]+/pytest-\d+/[\w.-]+"), "<tmp>"),
-    (re.compile(r"\bsystemd-private-[0-9a-f]+-[\w.@-]+"), "<tmp>"),
+    (re.compile(r"\btmp[._]?[A-Za-z0-9_]{6,}\b"), "<tmp>", ("tmp",), False),
+    (re.compile(r"\bpytest-of-[\w.-]+/pytest-\d+/[\w.-]+"), "<tmp>", ("pytest-of-",), False),
+    (re.compile(r"\bsystemd-private-[0-9a-f]+-[\w.@-]+"), "<tmp>", ("systemd-private-",), False),
     # Paths: the directories vary (home, virtualenv, snap revision, build or temporary dir);
     # the file name stays.
-    (re.compile(r"(?<![\w/])(?:~|\.{1,2})?/?(?:[\w.@+<>-]+/)+(?=[\w.@+<-])"), "<path>/"),
+    (
+        re.compile(r"(?<![\w/])(?:~|\.{1,2})?/?(?:[\w.@+<>-]+/)+(?=[\w.@+<-])"),
+        "<path>/",
+        ("/",),
+        False,
+    ),
     # Devices and network interfaces: which one a machine has is not the cause.
     (
         re.compile(
@@ -276,6 +353,8 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
             r"\bhci\d+\b|\brfkill\d+\b|\bpci\d{4}:\d\d\b|\b\d{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d\b"
         ),
         "<dev>",
+        (),
+        False,
     ),
     (
         re.compile(
@@ -283,51 +362,78 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
             r"\b(?:en|wl|ww)(?:o\d+|s\d+(?:f\d+)?|p\d+s\d+(?:f\d+)?(?:np\d+)?|x[0-9a-f]{12})\w*\b"
         ),
         "<iface>",
+        (),
+        True,
     ),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>", ("0x",), True),
     # Long hexadecimal runs (addresses, hashes, commit ids) holding at least one digit: a
     # number like any other (all-digit runs are spelled the same way below).
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{6,}\b"), "<n>"),
+    (re.compile(r"\b[0-9a-fA-F]{6,}\b"), _when_digit("<n>"), (), True),
     # Generated identifiers (key ids, random suffixes): both cases and a digit in one word.
-    (re.compile(r"\b(?=\w*\d)(?=\w*[a-z])(?=\w*[A-Z])[A-Za-z0-9]{6,}\b"), "<id>"),
-    (re.compile(r"\d+"), "<n>"),
-    (re.compile(r"\s+"), " "),
+    (re.compile(r"\b[A-Za-z]*\d[A-Za-z0-9]*\b"), _generated, (), True),
+    (re.compile(r"\d+"), "<n>", (), True),
+    (re.compile(r"[ \t]{2,}|\t"), " ", ("  ", "\t"), False),
 ]
 
+
+def _guard(needs: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """A fast test that a text holds one of `needs` (None: no condition)."""
+    if not needs:
+        return None
+    if len(needs) == 1:
+        needed = needs[0]
+        return lambda text: needed in text
+    return re.compile("|".join(map(re.escape, needs))).search  # type: ignore[return-value]
+
+
+_SUBSTITUTIONS = [
+    (pattern, replacement, _guard(needs), digits) for pattern, replacement, needs, digits in _RULES
+]
 
 # Numbers that name the failure rather than vary with it: HTTP status codes.
 _KEPT_NUMBERS = re.compile(
     r"(?:<Response \[|\bstatus(?:[ _]code)?[ =:]+|\bHTTP/\d(?:\.\d)? |returned error: )"
     r"([1-5]\d\d)\b"
 )
+_KEPT_HINTS = ("Response [", "status", "HTTP/", "returned error: ")
 _DIGIT_WORDS = str.maketrans("0123456789", "ZOTRFVSXEN")
+_WORD_DIGITS = str.maketrans("ZOTRFVSXEN", "0123456789")
+_KEPT = re.compile("\x00([A-Z]+)\x00")
+_DIGIT = re.compile(r"\d")
 
 
-def normalise(line: str) -> str:
-    """One selected line with what varies between occurrences of one cause replaced."""
+def normalise(text: str) -> str:
+    """Selected lines with what varies between occurrences of one cause replaced."""
     # Kept numbers are spelled with letters while the rules run, then restored.
-    line = _KEPT_NUMBERS.sub(
-        lambda m: (
-            m.group(0)[: m.start(1) - m.start(0)]
-            + "\x00"
-            + m.group(1).translate(_DIGIT_WORDS)
-            + "\x00"
-        ),
-        line,
-    )
-    for pattern, replacement in _SUBSTITUTIONS:
-        line = pattern.sub(replacement, line)
-    line = re.sub(
-        "\x00([A-Z]+)\x00",
-        lambda m: m.group(1).translate(str.maketrans("ZOTRFVSXEN", "0123456789")),
-        line,
-    )
-    return line.strip()
+    kept = any(hint in text for hint in _KEPT_HINTS)
+    if kept:
+        text = _KEPT_NUMBERS.sub(
+            lambda m: (
+                m.group(0)[: m.start(1) - m.start(0)]
+                + "\x00"
+                + m.group(1).translate(_DIGIT_WORDS)
+                + "\x00"
+            ),
+            text,
+        )
+    for pattern, replacement, needs, digits in _SUBSTITUTIONS:
+        if needs is not None and not needs(text):
+            continue
+        if digits and not _DIGIT.search(text):
+            continue
+        text = pattern.sub(replacement, text)
+    if kept:
+        text = _KEPT.sub(lambda m: m.group(1).translate(_WORD_DIGITS), text)
+    return text.strip()
 
 
 def derive(io_log: str, comment: str = "") -> Signature:
     """The signature of a failed result, from its output and comment."""
     selected = select_lines(io_log, comment)
-    normalised = "\n".join(normalise(line) for line in selected) or "<no output>"
+    # The selected lines are normalised together: one pass per rule, not one per line.
+    normalised = (
+        "\n".join(line.strip() for line in normalise("\n".join(selected)).split("\n"))
+        or "<no output>"
+    )
     digest = hashlib.sha256(f"{SIGNATURE_VERSION}\n{normalised}".encode()).hexdigest()
     return Signature(hash=digest, text=normalised, excerpt="\n".join(selected)[:_EXCERPT_CHARS])
