@@ -4,12 +4,14 @@ Not part of the default test run. Two measurements, each printing the load avera
 machine is shared: compare the ratios, which come from one run, not the absolute times).
 
 **Ingestion.** In one process, against one database, rounds alternate between ingestion as it
-was before signatures (the counting triggers disabled, `sign=False`: no derivation, no
-signature insert) and ingestion with signatures, on the same payloads, so that both see the
-same machine load. The service functions are called directly (`post_results`, `end_test`),
-committed, without HTTP or JSON parsing: those costs are the same with or without signatures,
-so leaving them out of both sides makes the ratio an upper bound of what a client sees. The
-failures' outputs are drawn from the labelled corpus (`tests/data/failures`).
+was before signatures (SIGN_FAILURES=false, so no derivation and no signature insert, and the
+counting triggers disabled) and ingestion with signatures, so that both see the same machine
+load; medians of each side, and their ratio. Two ways: through the HTTP API in process (two
+apps on the same database, one with each setting: what a CI client waits for, and the
+target), and calling the service functions directly, committed, without HTTP or JSON parsing.
+Those costs are the same with or without signatures, so the second ratio is an upper bound of
+the first. The failures' outputs are drawn from the labelled corpus (`tests/data/failures`),
+each made unique by a timestamp line, as real outputs are.
 
 * 1,000 results with 3 % failures per POST: target, signed at most 1.10 x the baseline;
 * one end-test of 5,000 results with 50 % failures: target, under 2 x the baseline.
@@ -40,7 +42,7 @@ from starlette.testclient import TestClient
 from test_observer.app import create_app
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine
-from test_observer.db.models import Permission, TestResultStatus
+from test_observer.db.models import Permission
 from test_observer.executions.requests import (
     EndTestExecutionRequest,
     StartTestRequest,
@@ -81,26 +83,26 @@ def triggers(engine: Engine, enabled: bool) -> None:
             )
 
 
+START = {
+    "family": "snap",
+    "name": "bench-signatures",
+    "version": "1",
+    "revision": 1,
+    "track": "latest",
+    "store": "ubuntu",
+    "arch": "amd64",
+    "execution_stage": "beta",
+    "environment": "bench-env",
+    "test_plan": "bench-plan",
+}
+
+
 def start(session: Session, ci_link: str) -> int:
-    request = TypeAdapter(StartTestRequest).validate_python(
-        {
-            "family": "snap",
-            "name": "bench-signatures",
-            "version": "1",
-            "revision": 1,
-            "track": "latest",
-            "store": "ubuntu",
-            "arch": "amd64",
-            "execution_stage": "beta",
-            "environment": "bench-env",
-            "test_plan": "bench-plan",
-            "ci_link": ci_link,
-        }
-    )
+    request = TypeAdapter(StartTestRequest).validate_python({**START, "ci_link": ci_link})
     return start_test(session, request, Settings(db_url="postgresql://unused"))
 
 
-def timed(run: Callable[[], None]) -> float:
+def timed(run: Callable[[], object]) -> float:
     began = time.perf_counter()
     run()
     return time.perf_counter() - began
@@ -126,28 +128,78 @@ def alternate(
     return base, signed
 
 
+def _clients(url: str, engine: Engine) -> dict[bool, TestClient]:
+    """Two apps on one database, signing failures or not (SIGN_FAILURES)."""
+    every = ",".join(permission.value for permission in Permission)
+    return {
+        sign: TestClient(
+            create_app(
+                Settings(db_url=url, ignore_permissions=every, sign_failures=sign),
+                engine=engine,
+            )
+        )
+        for sign in (False, True)
+    }
+
+
 def test_ingestion_cost(database_server: str) -> None:
     logs = outputs()
     rng = random.Random(28)
+
+    def log() -> str:
+        # Real outputs differ from run to run, if only by their timestamps: no two alike.
+        return f"started {time.time_ns()}\n{rng.choice(logs)}"
+
+    def post_items() -> list[dict[str, Any]]:
+        failed = set(rng.sample(range(1000), 30))
+        return [
+            {
+                "name": f"bench/post/test_{i:04d}",
+                "status": "FAILED" if i in failed else "PASSED",
+                "category": "Bench",
+                "comment": "",
+                "io_log": log() if i in failed else "",
+            }
+            for i in range(1000)
+        ]
+
+    def end_items() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": f"bench/end/test_{i:04d}",
+                "status": "fail" if i % 2 else "pass",
+                "category": "Bench",
+                "comment": "",
+                "io_log": log() if i % 2 else "",
+            }
+            for i in range(5000)
+        ]
+
     with scratch_database(database_server, "bench_sig") as url:
         migrate.upgrade(url)
         engine = make_engine(url)
+        clients = _clients(url, engine)
 
-        def post_payload() -> list[TestResultRequest]:
-            failed = set(rng.sample(range(1000), 30))
-            return [
-                TestResultRequest(
-                    name=f"bench/post/test_{i:04d}",
-                    status=TestResultStatus.FAILED if i in failed else TestResultStatus.PASSED,
-                    category="Bench",
-                    comment="",
-                    io_log=rng.choice(logs) if i in failed else "",
-                )
-                for i in range(1000)
-            ]
+        def start_over_http(client: TestClient, ci_link: str) -> int:
+            payload = {**START, "ci_link": ci_link}
+            response = client.put("/v1/test-executions/start-test", json=payload)
+            assert response.status_code == 200, response.text
+            return int(response.json()["id"])
 
-        def post(sign: bool, n: int) -> float:
-            payload = post_payload()
+        def post_http(sign: bool, n: int) -> float:
+            client, items = clients[sign], post_items()
+            execution_id = start_over_http(client, f"bench://http-post/{sign}/{n}")
+            path = f"/v1/test-executions/{execution_id}/test-results"
+            return timed(lambda: _ok(client.post(path, json=items)))
+
+        def end_http(sign: bool, n: int) -> float:
+            client, ci_link = clients[sign], f"bench://http-end/{sign}/{n}"
+            body = {"ci_link": ci_link, "test_results": end_items()}
+            start_over_http(client, ci_link)
+            return timed(lambda: _ok(client.put("/v1/test-executions/end-test", json=body)))
+
+        def post_service(sign: bool, n: int) -> float:
+            payload = [TestResultRequest.model_validate(item) for item in post_items()]
             with Session(engine) as session, session.begin():
                 execution_id = start(session, f"bench://post/{sign}/{n}")
             with Session(engine) as session:
@@ -158,22 +210,10 @@ def test_ingestion_cost(database_server: str) -> None:
 
                 return timed(run)
 
-        def end(sign: bool, n: int) -> float:
+        def end_service(sign: bool, n: int) -> float:
             ci_link = f"bench://end/{sign}/{n}"
             request = EndTestExecutionRequest.model_validate(
-                {
-                    "ci_link": ci_link,
-                    "test_results": [
-                        {
-                            "name": f"bench/end/test_{i:04d}",
-                            "status": "fail" if i % 2 else "pass",
-                            "category": "Bench",
-                            "comment": "",
-                            "io_log": rng.choice(logs) if i % 2 else "",
-                        }
-                        for i in range(5000)
-                    ],
-                }
+                {"ci_link": ci_link, "test_results": end_items()}
             )
             with Session(engine) as session, session.begin():
                 start(session, ci_link)
@@ -186,11 +226,17 @@ def test_ingestion_cost(database_server: str) -> None:
                 return timed(run)
 
         say(f"\nIngestion, {load()}")
-        base, signed = alternate(engine, "POST 1,000 results, 3 % failed", post)
-        end_base, end_signed = alternate(engine, "end-test 5,000 results, 50 % failed", end)
+        post = alternate(engine, "HTTP POST 1,000 results, 3 % failed", post_http)
+        end = alternate(engine, "HTTP end-test 5,000 results, 50 % failed", end_http)
+        alternate(engine, "service only: POST 1,000 results, 3 % failed", post_service)
+        alternate(engine, "service only: end-test 5,000 results, 50 % failed", end_service)
         engine.dispose()
-    assert signed <= 1.10 * base
-    assert end_signed < 2 * end_base
+    assert post[1] <= 1.10 * post[0]
+    assert end[1] < 2 * end[0]
+
+
+def _ok(response: Any) -> None:
+    assert response.status_code == 200, response.text
 
 
 def _latencies(client: TestClient, path: str, params: dict[str, Any]) -> tuple[float, float]:
@@ -219,8 +265,7 @@ def _listing(url: str, factor: str) -> dict[str, float]:
         ).one()
         signatures = connection.scalar(text("SELECT count(*) FROM failure_signature"))
         signed = connection.scalar(text("SELECT sum(result_count) FROM failure_signature"))
-    settings = Settings(db_url=url, ignore_permissions=",".join(p.value for p in Permission))
-    client = TestClient(create_app(settings, engine=engine))
+    client = _clients(url, engine)[True]
     figures = {}
     say(f"x{factor}: {signatures} signatures, {signed} failed results; {name} {version}")
     for label, params in (

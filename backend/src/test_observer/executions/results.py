@@ -141,7 +141,7 @@ def store_results(
 
     The only way results are written: callers hold the execution's lock. Six statements at
     most, plus those of the attachment hook. Failed results are signed (`signatures`) unless
-    `sign` is false, which only the benchmarks use, to measure what signing costs.
+    `sign` is false (the SIGN_FAILURES setting).
     """
     result_ids = _store(session, execution_id, _last_per_name(results), update_templates, sign)
     recount_results(session, execution_id)
