@@ -30,12 +30,14 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -51,7 +53,7 @@ from test_observer.executions.requests import (
 from test_observer.executions.results import end_test, post_results
 from test_observer.executions.start_test import start_test
 from test_observer.settings import Settings
-from tests.bench.bench_endpoints import _seed
+from tests.bench.bench_endpoints import _seed, _seeded_template
 from tests.database import scratch_database
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
@@ -282,14 +284,27 @@ def _listing(url: str, factor: str) -> dict[str, float]:
     return figures
 
 
+@contextmanager
+def _seeded(server: str, factor: str) -> Iterator[str]:
+    """A database with the seed's dataset `factor` times: kept as BENCH_TEMPLATE_DB_x<factor>
+    (seeded the first time only) when BENCH_TEMPLATE_DB is set, else a scratch one. The
+    listing only reads, so a kept one is measured in place."""
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    if template:
+        name = f"{template}_x{factor}"
+        _seeded_template(server, name, factor)
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        return
+    with scratch_database(server, f"bench_sig{factor}") as url:
+        migrate.upgrade(url)
+        _seed(url, factor)
+        yield url
+
+
 def test_listing_latency(database_server: str) -> None:
-    with scratch_database(database_server, "bench_sig1") as url:
-        migrate.upgrade(url)
-        _seed(url, "1")
+    with _seeded(database_server, "1") as url:
         one = _listing(url, "1")
-    with scratch_database(database_server, "bench_sig10") as url:
-        migrate.upgrade(url)
-        _seed(url, FACTOR)
+    with _seeded(database_server, FACTOR) as url:
         many = _listing(url, FACTOR)
     for label in one:
         say(f"{label}: p95 x{FACTOR} / x1 = {many[label] / one[label]:.2f}")

@@ -50,8 +50,15 @@ TOP_ISSUES = 3
 EXCERPT_CHARS = 2000
 
 
-def _joined(query: Select[*Ts]) -> Select[*Ts]:
-    """`query` over results joined with everything the filters look at."""
+def _joined(query: Select[*Ts], conditions: Sequence[object] = (True,)) -> Select[*Ts]:
+    """`query` over results joined with everything the filters look at (only to their builds,
+    where no condition needs more)."""
+    if not conditions:
+        return (
+            query.select_from(TestResult)
+            .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
+            .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
+        )
     return (
         query.select_from(TestResult)
         .join(TestCase, TestCase.id == TestResult.test_case_id)
@@ -83,7 +90,8 @@ def _spread(
                 func.count(distinct(TestResult.test_case_id)),
                 func.count(distinct(ArtefactBuild.artefact_id)),
                 func.min(TestResult.created_at),
-            )
+            ),
+            conditions,
         )
         .where(TestResult.failure_signature_id.in_(signature_ids), *conditions)
         .group_by(TestResult.failure_signature_id)
@@ -94,14 +102,11 @@ def _spread(
 def _issues(
     session: Session, signature_ids: Sequence[int], conditions: list[ColumnElement[bool]]
 ) -> dict[int, list[SignatureIssue]]:
+    query = select(
+        TestResult.failure_signature_id, IssueTestResultAttachment.issue_id, func.count()
+    )
     rows = session.execute(
-        _joined(
-            select(
-                TestResult.failure_signature_id,
-                IssueTestResultAttachment.issue_id,
-                func.count(),
-            )
-        )
+        (_joined(query) if conditions else query.select_from(TestResult))
         .join(IssueTestResultAttachment, IssueTestResultAttachment.test_result_id == TestResult.id)
         .where(TestResult.failure_signature_id.in_(signature_ids), *conditions)
         .group_by(TestResult.failure_signature_id, IssueTestResultAttachment.issue_id)

@@ -67,12 +67,14 @@ class TestResult(Entity):
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
         # (see executions.responses) for PostgreSQL to match it with this predicate.
-        # A signature's results, newest last: its examples, and the lists filtered by it.
+        # A signature's results, newest last: its examples, the lists filtered by it, and its
+        # spread over environments, test cases and executions, read from the index alone.
         Index(
             "test_result_failure_signature_ix",
             "failure_signature_id",
             "created_at",
             "id",
+            postgresql_include=["environment_id", "test_case_id", "test_execution_id"],
             postgresql_where=text("failure_signature_id IS NOT NULL"),
         ),
         # Failures not signed yet: what a signature backfill has left to do.

@@ -124,6 +124,7 @@ def upgrade() -> None:
         "test_result_failure_signature_ix",
         "test_result",
         ["failure_signature_id", "created_at", "id"],
+        postgresql_include=["environment_id", "test_case_id", "test_execution_id"],
         postgresql_where=sa.text("failure_signature_id IS NOT NULL"),
     )
     op.create_index(
