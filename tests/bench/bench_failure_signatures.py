@@ -6,7 +6,10 @@ machine is shared: compare the ratios, which come from one run, not the absolute
 **Ingestion.** In one process, against one database, rounds alternate between ingestion as it
 was before signatures (SIGN_FAILURES=false, so no derivation and no signature insert, and the
 counting triggers disabled) and ingestion with signatures, so that both see the same machine
-load; medians of each side, and their ratio. Two ways: through the HTTP API in process (two
+load; medians of each side, and their ratio. Each side is measured as CPU time (this process
+and the database's PostgreSQL backends, from /proc), which barely moves with the load of a
+shared machine, and as wall-clock time; the targets apply to the CPU ratio, the wall-clock
+ratio is printed beside it. Two ways: through the HTTP API in process (two
 apps on the same database, one with each setting: what a CI client waits for, and the
 target), and calling the service functions directly, committed, without HTTP or JSON parsing.
 Those costs are the same with or without signatures, so the second ratio is an upper bound of
@@ -104,30 +107,58 @@ def start(session: Session, ci_link: str) -> int:
     return start_test(session, request, Settings(db_url="postgresql://unused"))
 
 
-def timed(run: Callable[[], object]) -> float:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(engine: Engine) -> float:
+    """CPU seconds used so far by the PostgreSQL backends of the bench database (read from
+    /proc: the server runs on this machine)."""
+    with engine.connect() as connection:
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def timed(engine: Engine, run: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock seconds of `run`, and the CPU seconds it cost this process and PostgreSQL.
+
+    CPU time barely moves when other work loads the machine; wall-clock time does."""
+    cpu = time.process_time() + _backend_cpu(engine)
     began = time.perf_counter()
     run()
-    return time.perf_counter() - began
+    wall = time.perf_counter() - began
+    return wall, time.process_time() + _backend_cpu(engine) - cpu
 
 
 def alternate(
-    engine: Engine, label: str, measure: Callable[[bool, int], float]
+    engine: Engine, label: str, measure: Callable[[bool, int], tuple[float, float]]
 ) -> tuple[float, float]:
-    """Median seconds of `measure(sign, round)` without, then with signatures, interleaved."""
-    without: list[float] = []
-    with_: list[float] = []
+    """Median CPU seconds of `measure(sign, round)` without, then with signatures, interleaved;
+    wall-clock medians are printed too."""
+    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     measure(True, -1)  # warm caches and plans
     for n in range(ROUNDS):
         for sign in (False, True) if n % 2 == 0 else (True, False):
             triggers(engine, sign)
-            (with_ if sign else without).append(measure(sign, n))
+            runs[sign].append(measure(sign, n))
     triggers(engine, True)
-    base, signed = statistics.median(without), statistics.median(with_)
+    wall = {sign: statistics.median(w for w, _ in runs[sign]) for sign in runs}
+    cpu = {sign: statistics.median(c for _, c in runs[sign]) for sign in runs}
     say(
-        f"{label}: without {base * 1000:.1f} ms, with {signed * 1000:.1f} ms, "
-        f"ratio {signed / base:.3f} ({ROUNDS} rounds each, medians; {load()})"
+        f"{label}: CPU without {cpu[False] * 1000:.0f} ms, with {cpu[True] * 1000:.0f} ms, "
+        f"ratio {cpu[True] / cpu[False]:.3f}; wall-clock without {wall[False] * 1000:.0f} ms, "
+        f"with {wall[True] * 1000:.0f} ms, ratio {wall[True] / wall[False]:.3f} "
+        f"({ROUNDS} rounds each, medians; {load()})"
     )
-    return base, signed
+    return cpu[False], cpu[True]
 
 
 def _clients(url: str, engine: Engine) -> dict[bool, TestClient]:
@@ -188,19 +219,19 @@ def test_ingestion_cost(database_server: str) -> None:
             assert response.status_code == 200, response.text
             return int(response.json()["id"])
 
-        def post_http(sign: bool, n: int) -> float:
+        def post_http(sign: bool, n: int) -> tuple[float, float]:
             client, items = clients[sign], post_items()
             execution_id = start_over_http(client, f"bench://http-post/{sign}/{n}")
             path = f"/v1/test-executions/{execution_id}/test-results"
-            return timed(lambda: _ok(client.post(path, json=items)))
+            return timed(engine, lambda: _ok(client.post(path, json=items)))
 
-        def end_http(sign: bool, n: int) -> float:
+        def end_http(sign: bool, n: int) -> tuple[float, float]:
             client, ci_link = clients[sign], f"bench://http-end/{sign}/{n}"
             body = {"ci_link": ci_link, "test_results": end_items()}
             start_over_http(client, ci_link)
-            return timed(lambda: _ok(client.put("/v1/test-executions/end-test", json=body)))
+            return timed(engine, lambda: _ok(client.put("/v1/test-executions/end-test", json=body)))
 
-        def post_service(sign: bool, n: int) -> float:
+        def post_service(sign: bool, n: int) -> tuple[float, float]:
             payload = [TestResultRequest.model_validate(item) for item in post_items()]
             with Session(engine) as session, session.begin():
                 execution_id = start(session, f"bench://post/{sign}/{n}")
@@ -210,9 +241,9 @@ def test_ingestion_cost(database_server: str) -> None:
                     post_results(session, execution_id, payload, sign=sign)
                     session.commit()
 
-                return timed(run)
+                return timed(engine, run)
 
-        def end_service(sign: bool, n: int) -> float:
+        def end_service(sign: bool, n: int) -> tuple[float, float]:
             ci_link = f"bench://end/{sign}/{n}"
             request = EndTestExecutionRequest.model_validate(
                 {"ci_link": ci_link, "test_results": end_items()}
@@ -225,7 +256,7 @@ def test_ingestion_cost(database_server: str) -> None:
                     end_test(session, request, sign=sign)
                     session.commit()
 
-                return timed(run)
+                return timed(engine, run)
 
         say(f"\nIngestion, {load()}")
         post = alternate(engine, "HTTP POST 1,000 results, 3 % failed", post_http)
