@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -276,3 +278,11 @@ def test_concurrent_uploads_of_one_new_cause_create_one_signature(
     counts = sorted(count for count, _ in signatures(db_session).values())
     assert counts == [threads, threads * 20]
     assert db_session.scalar(select(func.count()).select_from(FailureSignature)) == 2
+
+
+def test_a_result_cannot_refer_to_a_missing_signature(api: TestClient, db_session: Session) -> None:
+    execution_id = start(api, snap())
+    api.post(results_url(execution_id), json=[result("a", "FAILED", io_log=REFUSED_LOG)])
+    with pytest.raises(IntegrityError, match="does not exist"):
+        db_session.execute(update(TestResult).values(failure_signature_id=987654))
+    db_session.rollback()

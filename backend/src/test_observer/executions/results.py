@@ -93,13 +93,13 @@ _UPSERT_RESULTS = text(
     INSERT INTO test_result (test_execution_id, environment_id, test_case_id, status, comment,
                              io_log, failure_signature_id)
     SELECT :execution_id, (SELECT environment_id FROM test_execution WHERE id = :execution_id),
-           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log,
-           (SELECT id FROM failure_signature WHERE hash = r.signature)
+           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log, fs.id
     FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
                 CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]),
                 CAST(:signatures AS varchar[]))
          WITH ORDINALITY AS r(name, status, comment, io_log, signature, position)
     JOIN test_case ON test_case.name = r.name
+    LEFT JOIN failure_signature AS fs ON fs.hash = r.signature
     ORDER BY r.position
     ON CONFLICT (test_execution_id, test_case_id) DO UPDATE
     SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,

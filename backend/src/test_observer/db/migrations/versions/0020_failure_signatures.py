@@ -6,7 +6,8 @@ three statement-level triggers on `test_result` (insert, update, delete), each a
 statement's change per signature in one UPDATE: whatever writes or deletes results (ingestion,
 backfill, cascades from a deleted artefact) keeps them exact, and concurrent writers only add
 to them. The signatures a statement touches are locked in id order, so two writers cannot
-deadlock on them.
+deadlock on them. The same triggers check that a result's new signature exists, once per
+statement, instead of a foreign key that would look it up for every row.
 
 Attachment rules get `failure_signature_ids`: a rule may require one of those signatures.
 
@@ -51,8 +52,24 @@ _TRANSITIONS = {
 }
 
 
+# New references must name existing signatures: as a foreign key would, but once per
+# statement. The rows are locked until the transaction ends, so they cannot go meanwhile.
+_CHECK_REFERENCES = """
+    IF EXISTS (
+        SELECT 1 FROM added AS a
+        WHERE a.failure_signature_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM failure_signature AS f WHERE f.id = a.failure_signature_id)
+    ) THEN
+        RAISE foreign_key_violation USING
+            MESSAGE = 'A test result refers to a failure signature that does not exist',
+            TABLE = 'test_result';
+    END IF;
+"""
+
+
 def _function(kind: str) -> str:
     changes = _CHANGES[kind]
+    check = _CHECK_REFERENCES if kind != "deleted" else ""
     return f"""
 CREATE FUNCTION failure_signature_count_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -61,6 +78,7 @@ BEGIN
     WHERE id IN (SELECT c.id FROM ({changes}) AS c)
     ORDER BY id
     FOR NO KEY UPDATE;
+    {check}
     UPDATE failure_signature AS s
     SET result_count = s.result_count + d.n,
         first_seen_at = least(s.first_seen_at, d.first),
@@ -112,14 +130,6 @@ def upgrade() -> None:
         [sa.text("result_count DESC"), "id"],
     )
     op.add_column("test_result", sa.Column("failure_signature_id", sa.Integer(), nullable=True))
-    op.create_foreign_key(
-        "test_result_failure_signature_id_fkey",
-        "test_result",
-        "failure_signature",
-        ["failure_signature_id"],
-        ["id"],
-        ondelete="SET NULL",
-    )
     op.create_index(
         "test_result_failure_signature_ix",
         "test_result",
@@ -158,7 +168,6 @@ def downgrade() -> None:
     op.drop_column(RULES, "failure_signature_ids")
     op.drop_index("test_result_unsigned_failure_ix", table_name="test_result")
     op.drop_index("test_result_failure_signature_ix", table_name="test_result")
-    op.drop_constraint("test_result_failure_signature_id_fkey", "test_result", type_="foreignkey")
     op.drop_column("test_result", "failure_signature_id")
     op.drop_index("failure_signature_by_count_ix", table_name="failure_signature")
     op.drop_table("failure_signature")
