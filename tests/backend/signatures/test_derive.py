@@ -107,3 +107,10 @@ def test_the_rules_version_is_part_of_the_hash() -> None:
 def test_a_huge_output_is_read_from_its_end_only() -> None:
     signature = derive("Error: early noise\n" + "x\n" * 100_000 + "Error: the real one 42\n")
     assert signature.text == "Error: the real one <n>"
+
+
+def test_ipv6_and_mac_addresses_and_times_are_normalised() -> None:
+    one = derive("Error: no route to fe80::1ff:fe23:4567:890a from aa:bb:cc:00:11:22 at 10:11:12")
+    other = derive("Error: no route to fe80::2 from 00:11:22:33:44:55 at 23:59:59")
+    assert one.text == "Error: no route to <ip> from <mac> at <time>"
+    assert other.hash == one.hash

@@ -167,15 +167,23 @@ def _java(text: str, lines: list[str]) -> list[str] | None:
     return selected
 
 
+def _last(lines: list[str], pattern: re.Pattern[str]) -> int | None:
+    """The index of the last line `pattern` matches at its start (read from the end, where
+    the failure usually is)."""
+    for i in range(len(lines) - 1, -1, -1):
+        if pattern.match(lines[i]):
+            return i
+    return None
+
+
 def _python(text: str, lines: list[str]) -> list[str] | None:
     if "E  " not in text and not any(hint in text for hint in _PYTHON_HINTS):
         return None
     if not _PYTHON_ANYWHERE.search(text):
         return None
-    errors = [i for i, line in enumerate(lines) if _PYTEST_E.match(line)]
-    if errors:
+    end = _last(lines, _PYTEST_E) if "E  " in text else None
+    if end is not None:
         # The last block of pytest's E lines, and the file and exception type it names next.
-        end = errors[-1]
         start = end
         while start > 0 and _PYTEST_E.match(lines[start - 1]) and end - start < _MAX_LINES:
             start -= 1
@@ -186,10 +194,9 @@ def _python(text: str, lines: list[str]) -> list[str] | None:
             if location and not _TEST_FILE.search(location.group(1)):
                 selected.append(f"{location.group(1)}: {location.group(2)}")
         return selected
-    exceptions = [i for i, line in enumerate(lines) if _PY_EXCEPTION.match(line)]
-    if not exceptions:
+    at = _last(lines, _PY_EXCEPTION)
+    if at is None:
         return None
-    at = exceptions[-1]
     selected = [lines[at].strip()]
     for line in reversed(lines[max(0, at - 6) : at]):
         frame = _PY_FRAME.match(line)
@@ -251,7 +258,7 @@ def _worded(text: str, lines: list[str]) -> list[str] | None:
     return selected
 
 
-def _last(lines: list[str]) -> list[str]:
+def _last_lines(lines: list[str]) -> list[str]:
     meaningful = [line.strip() for line in lines if not _BARE_VERDICT.search(line)]
     return (meaningful or [line.strip() for line in lines])[-3:]
 
@@ -266,7 +273,7 @@ def select_lines(io_log: str, comment: str = "") -> list[str]:
         selected = rule(text, lines)
         if selected:
             return [line[:_MAX_LINE_CHARS] for line in selected[:_MAX_LINES]]
-    return [line[:_MAX_LINE_CHARS] for line in _last(lines)]
+    return [line[:_MAX_LINE_CHARS] for line in _last_lines(lines)]
 
 
 def _when_digit(replacement: str) -> Callable[[re.Match[str]], str]:
@@ -287,6 +294,13 @@ def _generated(match: re.Match[str]) -> str:
     return word
 
 
+# Guards: a colon between hexadecimal digits (times, MAC and IPv6 addresses), the stems of
+# device names.
+_COLON = ("<colon>",)
+_DEVICES = (
+    *("sd", "vd", "hd", "nvme", "mmcblk", "loop", "dm-", "md", "tty", "video", "media"),
+    *("hidraw", "i2c-", "spidev", "card", "controlC", "hci", "rfkill", "pci", ":"),
+)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -312,7 +326,8 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
         _MONTHS,
         True,
     ),
-    (re.compile(r"\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?: ?[AP]M)?\b"), "<time>", (":",), True),
+    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>", _COLON, False),
+    (re.compile(r"\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?: ?[AP]M)?\b"), "<time>", _COLON, True),
     (
         re.compile(
             r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
@@ -321,15 +336,14 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
         ("-",),
         False,
     ),
-    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>", (":",), False),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\d+)?\b"), "<ip>", (".",), True),
     (
         re.compile(
-            r"\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b\]?(?::\d+)?|"
-            r"\b(?:[0-9a-fA-F]{1,4}:)+:(?:[0-9a-fA-F]{1,4}\b)?"
+            r"\[?\b(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6}\b)?"
+            r"\]?(?::\d+)?|\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b\]?(?::\d+)?"
         ),
         _when_digit("<ip>"),
-        (":",),
+        _COLON,
         True,
     ),
     # Temporary names: mktemp, Python's tempfile, pytest's tmp_path, systemd's private dirs.
@@ -353,7 +367,7 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
             r"\bhci\d+\b|\brfkill\d+\b|\bpci\d{4}:\d\d\b|\b\d{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d\b"
         ),
         "<dev>",
-        (),
+        _DEVICES,
         False,
     ),
     (
@@ -376,10 +390,15 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
 ]
 
 
+_HEX_COLON = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]")
+
+
 def _guard(needs: tuple[str, ...]) -> Callable[[str], bool] | None:
     """A fast test that a text holds one of `needs` (None: no condition)."""
     if not needs:
         return None
+    if needs is _COLON:
+        return lambda text: "::" in text or _HEX_COLON.search(text) is not None
     if len(needs) == 1:
         needed = needs[0]
         return lambda text: needed in text
