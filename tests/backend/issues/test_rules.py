@@ -67,6 +67,7 @@ def test_create_rule_defaults_and_shape(api: TestClient) -> None:
         "template_ids": [],
         "test_result_statuses": [],
         "execution_metadata": {},
+        "failure_signatures": [],
     }
     full = add_rule(
         api,
