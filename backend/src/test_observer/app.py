@@ -38,6 +38,7 @@ from test_observer.errors import DomainError
 from test_observer.execution_metadata.router import router as execution_metadata_router
 from test_observer.executions.router import router as executions_router
 from test_observer.expected_environments.router import router as expected_environments_router
+from test_observer.failure_signatures.router import router as failure_signatures_router
 from test_observer.input_safety import (
     EdgeRequest,
     RequestBodyLimit,
@@ -75,6 +76,7 @@ ROUTERS = [
     test_cases_router,
     test_plans_router,
     test_results_router,
+    failure_signatures_router,
     execution_metadata_router,
     reports_router,
     # Before the users router, whose `/{user_id}` must not see `/me/notifications`.

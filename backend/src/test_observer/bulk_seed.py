@@ -53,6 +53,7 @@ from test_observer.seed import (
     plan_execution,
     seeded_counts,
 )
+from test_observer.signatures.backfill import backfill
 
 _START: TypeAdapter[StartTest] = TypeAdapter(StartTestRequest)
 
@@ -522,6 +523,8 @@ def bulk_seed(
         writer.rows.flush(cursor)
         _set_sequences(session, (table for table in TABLES if table not in NO_ID))
         attach_by_hand(session, issue_ids, FAMILIES, templates)
+    # Failed results are signed as ingestion would have signed them, in batches.
+    backfill(factory)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE"))
     return seeded_counts(factory)

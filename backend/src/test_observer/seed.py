@@ -15,6 +15,7 @@ Issues triage recurring failures, some through attachment rules, others by hand.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -118,11 +119,14 @@ def _io_log(rng: random.Random, name: str, status: TestResultStatus) -> str:
     if status == TestResultStatus.PASSED:
         return "" if rng.random() < 0.7 else f"{name}: ok\n"
     lines = rng.randint(5, 40)
-    return "".join(
-        f"[{i:04d}] {name}: step {i} {'FAILED' if i == lines - 1 else 'ok'} "
-        f"(errno {rng.randint(1, 120)})\n"
-        for i in range(lines)
-    )
+    return "".join(_step(i, name, i == lines - 1, rng.randint(1, 120)) for i in range(lines))
+
+
+def _step(i: int, name: str, last: bool, errno: int) -> str:
+    # The failing step says why, as real logs do: the failures then fall into causes (one per
+    # error number) that failure signatures group.
+    outcome = f"FAILED: {os.strerror(errno)}" if last else "ok"
+    return f"[{i:04d}] {name}: step {i} {outcome} (errno {errno})\n"
 
 
 def _template(i: int) -> str:

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     # Largest request body an upload endpoint (JUnit XML) reads; larger ones get 413.
     max_upload_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
 
+    # Failed results get a failure signature when stored. Off, they are stored unsigned (and
+    # unmatched by rules on signatures) until a backfill signs them: an escape hatch, and the
+    # baseline of the signing benchmark.
+    sign_failures: bool = True
+
     # Background jobs (see test_observer.jobs). Every external base URL is a setting so tests
     # and staging can point the jobs at fakes.
     disable_periodic_tasks: bool = False

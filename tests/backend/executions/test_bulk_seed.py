@@ -67,6 +67,13 @@ SNAPSHOT = {
         FROM test_result r
         JOIN test_execution te ON te.id = r.test_execution_id
         JOIN test_case tc ON tc.id = r.test_case_id""",
+    "signatures": """
+        SELECT te.ci_link, tc.name, s.text, s.signature_version
+        FROM test_result r
+        JOIN failure_signature s ON s.id = r.failure_signature_id
+        JOIN test_execution te ON te.id = r.test_execution_id
+        JOIN test_case tc ON tc.id = r.test_case_id""",
+    "signature counts": "SELECT text, result_count FROM failure_signature",
     "issues": "SELECT to_jsonb(i) - 'id' - 'created_at' - 'updated_at' FROM issue i",
     "rules": """
         SELECT i.key, to_jsonb(r) - 'id' - 'created_at' - 'updated_at' - 'issue_id'

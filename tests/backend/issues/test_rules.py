@@ -68,6 +68,7 @@ def test_create_rule_defaults_and_shape(api: TestClient) -> None:
         "template_ids": [],
         "test_result_statuses": [],
         "execution_metadata": {},
+        "failure_signatures": [],
     }
     full = add_rule(
         api,
@@ -314,8 +315,8 @@ def test_replaced_result_keeps_manual_attachments(api: TestClient) -> None:
 def test_hook_statements_do_not_grow_with_results_or_rules(
     api: TestClient, engine: Engine, db_session: Session
 ) -> None:
-    """Storing results sends the same statements for 1 result and 1 rule as for 500 results
-    and 40 rules (some with metadata), and attaches what it must."""
+    """Storing results sends the same statements for 2 results (one failed, so signed) and 1
+    rule as for 500 results and 40 rules (some with metadata), and attaches what it must."""
     first = put_issue(api, GITHUB, auto_rerun_enabled=True)
     second = put_issue(api, "https://github.com/acme/widgets/issues/2")
 
@@ -328,7 +329,7 @@ def test_hook_statements_do_not_grow_with_results_or_rules(
         return counter.count
 
     add_rule(api, first, test_result_statuses=["FAILED"])
-    small = upload("https://ci/1", 1)
+    small = upload("https://ci/1", 2)
     for index in range(39):
         add_rule(
             api,
@@ -339,9 +340,10 @@ def test_hook_statements_do_not_grow_with_results_or_rules(
     large = upload("https://ci/2", 500)
     assert small == large
     attachments = db_session.scalar(select(func.count()).select_from(IssueTestResultAttachment))
-    # The 250 failures (odd names) go to the first issue. The rules naming t0..t38 add the
-    # second issue to the odd names and the first issue to the even, passing ones.
+    # The first upload's failure and the 250 failures (odd names) go to the first issue. The
+    # rules naming t0..t38 add the second issue to the odd names and the first issue to the
+    # even, passing ones.
     names_second = {f"t{i}" for i in range(39) if i % 2}
     names_first_passing = {f"t{i}" for i in range(39) if not i % 2}
-    assert attachments == 250 + len(names_second) + len(names_first_passing)
+    assert attachments == 1 + 250 + len(names_second) + len(names_first_passing)
     assert reruns(db_session) == 1

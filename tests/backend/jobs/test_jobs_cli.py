@@ -23,6 +23,7 @@ def test_jobs_list_shows_schedules_from_the_settings() -> None:
         "sync-issue",
         "kernel-swm",
         "deliver-webhook",
+        "backfill-signatures",
         "clean-sessions",
         "prune-audit-events",
     }
@@ -39,7 +40,7 @@ def test_unknown_job_and_bad_arguments_fail_with_one_line(database_url: str) -> 
     assert code == 1
     assert err.strip().splitlines() == [
         "Error: No job named 'nope'; jobs: promote-artefacts, sync-issues, sync-issue, "
-        "kernel-swm, deliver-webhook, clean-sessions, prune-audit-events"
+        "kernel-swm, deliver-webhook, backfill-signatures, clean-sessions, prune-audit-events"
     ]
     code, _, err = invoke("jobs", "run", "sync-issue", DB_URL=database_url)
     assert code == 1

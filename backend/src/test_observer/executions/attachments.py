@@ -9,8 +9,9 @@ whole set at once: three statements whatever the number of results.
 2. Every enabled attachment rule whose filters all accept a result attaches its issue to it.
    An empty filter accepts anything; a rule's execution metadata requires, for each of its
    categories, that the execution carries at least one of the rule's values. When several
-   rules of one issue match, the lowest rule id is recorded. An attachment that exists
-   already (made by hand) stays as it is.
+   rules of one issue match, the lowest rule id is recorded. A rule's failure signatures
+   require the result to have one of them (results are signed before this hook runs). An
+   attachment that exists already (made by hand) stays as it is.
 3. If any result of the execution is now attached to an issue with automatic reruns, a rerun
    request for the execution's group is created (priority 0) unless one exists. The insert
    skips an existing request on the group's unique constraint, so concurrent uploads to the
@@ -41,7 +42,8 @@ _DROP_RULE_ATTACHMENTS = text(
 _ATTACH_BY_RULES = text(
     """
     WITH stored AS MATERIALIZED (
-        SELECT result.id, result.status, tc.name AS case_name, tc.template_id,
+        SELECT result.id, result.status, result.failure_signature_id, tc.name AS case_name,
+               tc.template_id,
                te.id AS execution_id, a.family, a.name AS artefact, a.version, a.stage,
                a.track, env.name AS environment, plan.name AS test_plan
         FROM test_result AS result
@@ -69,6 +71,8 @@ _ATTACH_BY_RULES = text(
      AND (cardinality(rule.template_ids) = 0 OR stored.template_id = ANY(rule.template_ids))
      AND (cardinality(rule.test_result_statuses) = 0
           OR stored.status = ANY(rule.test_result_statuses))
+     AND (cardinality(rule.failure_signature_ids) = 0
+          OR stored.failure_signature_id = ANY(rule.failure_signature_ids))
     WHERE NOT EXISTS (
         SELECT 1
         FROM issue_test_result_attachment_rule_execution_metadata AS wanted

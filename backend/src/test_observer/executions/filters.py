@@ -93,6 +93,10 @@ class TestResultSearchFilters(TestExecutionRerunFilters):
     template_ids: list[str] | None = None
     issues: IdsFilter | None = None
     test_result_statuses: list[TestResultStatus] | None = None
+    failure_signatures: IdsFilter | None = Field(
+        default=None,
+        description="Ids of failure signatures, or 'any' (signed failures) or 'none' (unsigned).",
+    )
     offset: int | None = Field(
         default=None,
         description="Pagination of the results search; ignored when selecting executions to rerun.",
@@ -307,6 +311,11 @@ def result_conditions(
         if isinstance(filters.issues, list):
             attached = attached.where(IssueTestResultAttachment.issue_id.in_(filters.issues))
         conditions.append(_presence(attached, filters.issues))
+    if isinstance(filters.failure_signatures, list) and filters.failure_signatures:
+        conditions.append(TestResult.failure_signature_id.in_(filters.failure_signatures))
+    elif filters.failure_signatures in ("any", "none"):
+        signed = TestResult.failure_signature_id.is_not(None)
+        conditions.append(signed if filters.failure_signatures == "any" else ~signed)
     if filters.from_date is not None:
         conditions.append(TestResult.created_at >= filters.from_date)
     if filters.until_date is not None:

@@ -170,7 +170,7 @@ def parse_junit(document: bytes) -> list[IncomingResult]:
 
 
 def upload_junit(
-    session: Session, execution_id: int, document: bytes, *, complete: bool
+    session: Session, execution_id: int, document: bytes, *, complete: bool, sign: bool = True
 ) -> JUnitUploadResponse:
     """Store a report's results in the execution, as POST test-results would.
 
@@ -179,7 +179,7 @@ def upload_junit(
     """
     results = parse_junit(document)
     lock_execution(session, execution_id)
-    store_results(session, execution_id, results)
+    store_results(session, execution_id, results, sign=sign)
     if complete:
         session.execute(
             update(TestExecution)

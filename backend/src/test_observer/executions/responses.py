@@ -193,6 +193,7 @@ def attachment_rule_responses(
             template_ids=rule.template_ids,
             test_result_statuses=rule.test_result_statuses,
             execution_metadata=dict(rule_metadata[rule.id]),
+            failure_signatures=rule.failure_signature_ids,
         )
         for rule in session.scalars(
             select(IssueTestResultAttachmentRule).where(IssueTestResultAttachmentRule.id.in_(ids))
@@ -220,6 +221,7 @@ def result_responses(
             TestResult.status,
             TestResult.comment,
             TestResult.io_log,
+            TestResult.failure_signature_id,
         )
         .join(TestCase, TestCase.id == TestResult.test_case_id)
         .where(one_of(TestResult.id, ids))
@@ -259,6 +261,17 @@ def result_responses(
             io_log=io_log,
             previous_results=[],
             issues=issues[id],
+            failure_signature_id=signature_id,
         )
-        for id, name, created_at, category, template_id, status, comment, io_log in rows
+        for (
+            id,
+            name,
+            created_at,
+            category,
+            template_id,
+            status,
+            comment,
+            io_log,
+            signature_id,
+        ) in (rows)
     }

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
 from test_observer.errors import NotFoundError
+from test_observer.signatures import store as signatures_store
 
 from .announcements import announce_ended
 from .attachments import on_results_stored
@@ -91,16 +92,19 @@ _UPDATE_TEMPLATES = text(
 _UPSERT_RESULTS = text(
     """
     INSERT INTO test_result (test_execution_id, environment_id, test_case_id, status, comment,
-                             io_log)
+                             io_log, failure_signature_id)
     SELECT :execution_id, (SELECT environment_id FROM test_execution WHERE id = :execution_id),
-           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log
+           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log, fs.id
     FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
-                CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]))
-         WITH ORDINALITY AS r(name, status, comment, io_log, position)
+                CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]),
+                CAST(:signatures AS varchar[]))
+         WITH ORDINALITY AS r(name, status, comment, io_log, signature, position)
     JOIN test_case ON test_case.name = r.name
+    LEFT JOIN failure_signature AS fs ON fs.hash = r.signature
     ORDER BY r.position
     ON CONFLICT (test_execution_id, test_case_id) DO UPDATE
     SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,
+        failure_signature_id = excluded.failure_signature_id,
         updated_at = timezone('utc', now())
     RETURNING id
     """
@@ -132,13 +136,15 @@ def store_results(
     results: Sequence[IncomingResult],
     *,
     update_templates: bool = False,
+    sign: bool = True,
 ) -> list[int]:
     """Insert or replace the results of an execution (one per test case); their ids.
 
-    The only way results are written: callers hold the execution's lock. Five statements at
-    most, plus those of the attachment hook.
+    The only way results are written: callers hold the execution's lock. Six statements at
+    most, plus those of the attachment hook. Failed results are signed (`signatures`) unless
+    `sign` is false (the SIGN_FAILURES setting).
     """
-    result_ids = _store(session, execution_id, _last_per_name(results), update_templates)
+    result_ids = _store(session, execution_id, _last_per_name(results), update_templates, sign)
     recount_results(session, execution_id)
     return result_ids
 
@@ -153,9 +159,19 @@ def _store(
     execution_id: int,
     results: Sequence[IncomingResult],
     update_templates: bool,
+    sign: bool,
 ) -> list[int]:
     if not results:
         return []
+    signatures = signatures_store.sign(
+        session,
+        (
+            (result.io_log, result.comment)
+            if sign and result.status == TestResultStatus.FAILED
+            else None
+            for result in results
+        ),
+    )
     names = [result.name for result in results]
     session.execute(
         _UPSERT_CASES,
@@ -179,6 +195,7 @@ def _store(
                 "statuses": [result.status.name for result in results],
                 "comments": [result.comment for result in results],
                 "io_logs": [result.io_log for result in results],
+                "signatures": signatures,
             },
         )
     )
@@ -186,7 +203,9 @@ def _store(
     return result_ids
 
 
-def post_results(session: Session, execution_id: int, items: Sequence[TestResultRequest]) -> None:
+def post_results(
+    session: Session, execution_id: int, items: Sequence[TestResultRequest], *, sign: bool = True
+) -> None:
     lock_execution(session, execution_id)
     store_results(
         session,
@@ -202,6 +221,7 @@ def post_results(session: Session, execution_id: int, items: Sequence[TestResult
             )
             for item in items
         ],
+        sign=sign,
     )
 
 
@@ -222,7 +242,7 @@ def completed_status(session: Session, execution_id: int) -> TestExecutionStatus
     return TestExecutionStatus.PASSED
 
 
-def end_test(session: Session, request: EndTestExecutionRequest) -> None:
+def end_test(session: Session, request: EndTestExecutionRequest, *, sign: bool = True) -> None:
     execution = session.scalar(
         select(TestExecution)
         .where(TestExecution.ci_link == request.ci_link)
@@ -247,6 +267,7 @@ def end_test(session: Session, request: EndTestExecutionRequest) -> None:
             for item in request.test_results
         ],
         update_templates=True,
+        sign=sign,
     )
     changes: dict[str, object] = {"status": completed_status(session, execution.id)}
     if request.c3_link is not None:

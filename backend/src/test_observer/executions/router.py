@@ -54,8 +54,10 @@ def start_test_execution(
 
 
 @router.put("/end-test", dependencies=[CHANGE_TEST])
-def end_test_execution(request: EndTestExecutionRequest, session: DbSession) -> None:
-    results.end_test(session, request)
+def end_test_execution(
+    request: EndTestExecutionRequest, session: DbSession, settings: AppSettings
+) -> None:
+    results.end_test(session, request, sign=settings.sign_failures)
 
 
 @router.post("/reruns")
@@ -191,8 +193,10 @@ def get_test_results(id: int, session: DbSession) -> list[TestResultResponse]:
 
 
 @router.post("/{id}/test-results", dependencies=[CHANGE_TEST])
-def post_results(id: int, request: list[TestResultRequest], session: DbSession) -> None:
-    results.post_results(session, id, request)
+def post_results(
+    id: int, request: list[TestResultRequest], session: DbSession, settings: AppSettings
+) -> None:
+    results.post_results(session, id, request, sign=settings.sign_failures)
 
 
 @router.put("/{id}/status_update", dependencies=[CHANGE_TEST])
@@ -297,9 +301,10 @@ def upload_junit(
     id: int,
     session: DbSession,
     document: Annotated[bytes, Depends(_junit_document)],
+    settings: AppSettings,
     complete: Annotated[
         bool, Query(description="Also end the execution, with the status end-test would set")
     ] = False,
 ) -> junit.JUnitUploadResponse:
     """Store the results of a JUnit XML report, as POST test-results stores results."""
-    return junit.upload_junit(session, id, document, complete=complete)
+    return junit.upload_junit(session, id, document, complete=complete, sign=settings.sign_failures)

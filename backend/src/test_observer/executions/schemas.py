@@ -48,6 +48,9 @@ class MinimalAttachmentRule(BaseModel):
     template_ids: list[str]
     test_result_statuses: list[TestResultStatus]
     execution_metadata: dict[str, list[str]]
+    failure_signatures: list[int] = Field(
+        default=[], description="Ids of failure signatures, one of which the result must have."
+    )
 
 
 class IssueAttachmentResponse(BaseModel):
@@ -101,6 +104,10 @@ class TestResultResponse(BaseModel):
     io_log: str
     previous_results: list[PreviousTestResult]
     issues: list[IssueAttachmentResponse]
+    failure_signature_id: int | None = Field(
+        default=None,
+        description="The failure signature of a failed result (GET /v1/failure-signatures/{id}).",
+    )
 
 
 class TestEventResponse(BaseModel):

@@ -16,6 +16,7 @@ from test_observer.db.models import (
 from test_observer.errors import BadRequestError, NotFoundError
 from test_observer.executions.responses import attachment_rule_responses
 from test_observer.executions.schemas import MinimalAttachmentRule
+from test_observer.signatures.store import known_signatures
 
 from .attachments import RULE_NOT_FOUND, RULE_OF_ANOTHER_ISSUE
 from .schemas import AttachmentRulePatchRequest, AttachmentRuleRequest
@@ -46,6 +47,7 @@ def create_rule(
         test_case_names=list(dict.fromkeys(request.test_case_names)),
         template_ids=list(dict.fromkeys(request.template_ids)),
         test_result_statuses=list(dict.fromkeys(request.test_result_statuses)),
+        failure_signature_ids=known_signatures(session, request.failure_signatures),
     )
     session.add(rule)
     session.flush()

@@ -75,6 +75,9 @@ class AttachmentRuleRequest(BaseModel):
     test_result_statuses: list[TestResultStatus] = []
     # For each category, the execution must carry one of the values.
     execution_metadata: dict[MetadataText, list[MetadataText]] = {}
+    failure_signatures: list[int] = Field(
+        default=[], description="Ids of failure signatures, one of which the result must have."
+    )
 
 
 class AttachmentRulePatchRequest(BaseModel):

@@ -14,6 +14,7 @@ from test_observer.settings import Settings
 from test_observer.webhooks.events import DELIVER_TASK
 
 from . import (
+    backfill_signatures,
     clean_sessions,
     deliver_webhooks,
     kernel_swm,
@@ -107,6 +108,13 @@ JOBS: dict[str, Job] = {
             "Send one webhook's pending deliveries (by webhook id), oldest first.",
             deliver_webhooks.run,
             arguments=(("id", True),),
+        ),
+        Job(
+            "backfill-signatures",
+            "Sign failed results stored without a failure signature or with older rules, in "
+            "committed batches (SINCE: only results created from that ISO date).",
+            backfill_signatures.run,
+            arguments=(("since", False),),
         ),
         Job(
             "clean-sessions",

@@ -47,6 +47,7 @@ def result_search_filters(
     template_ids: Strings = None,
     issues: IdsOrKeyword = None,
     test_result_statuses: Annotated[list[TestResultStatus] | None, Query()] = None,
+    failure_signatures: IdsOrKeyword = None,
     test_execution_statuses: Annotated[list[TestExecutionStatus] | None, Query()] = None,
     reviewer_ids: IdsOrKeyword = None,
     assignee_ids: Annotated[
@@ -84,6 +85,7 @@ def result_search_filters(
         template_ids=template_ids,
         issues=parse_id_filter("issues", issues),
         test_result_statuses=test_result_statuses,
+        failure_signatures=parse_id_filter("failure_signatures", failure_signatures),
         from_date=from_date,
         until_date=until_date,
     )

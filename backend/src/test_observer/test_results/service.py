@@ -79,12 +79,13 @@ def _count(
     When only the executions and the results' statuses are filtered, it adds up the
     executions' counts per status: one row per matching execution instead of one per result,
     so it does not grow with the number of results. Filters on the results themselves (test
-    cases, templates, issues, dates) count the matching results.
+    cases, templates, issues, failure signatures, dates) count the matching results.
     """
     if (
         filters.test_cases
         or filters.template_ids
         or filters.issues
+        or filters.failure_signatures
         or filters.from_date is not None
         or filters.until_date is not None
     ):

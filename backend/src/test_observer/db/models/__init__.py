@@ -49,6 +49,7 @@ from .matching_rules import (
 from .notifications import Notification
 from .results import TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
+from .signatures import FailureSignature
 from .users import Application, Team, User, UserSession, team_users_association
 from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
@@ -70,6 +71,7 @@ __all__ = [
     "Environment",
     "EnvironmentIssue",
     "ExpectedEnvironments",
+    "FailureSignature",
     "FamilyName",
     "Issue",
     "IssueSource",

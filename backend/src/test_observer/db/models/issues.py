@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
     text,
@@ -113,6 +114,7 @@ class IssueTestResultAttachmentRule(Entity):
     test_case_names: Mapped[list[str]] = _array_filter(String())
     template_ids: Mapped[list[str]] = _array_filter(String())
     test_result_statuses: Mapped[list[TestResultStatus]] = _array_filter(test_result_status_type)
+    failure_signature_ids: Mapped[list[int]] = _array_filter(Integer())
 
     execution_metadata: Mapped[list[IssueTestResultAttachmentRuleExecutionMetadata]] = relationship(
         lazy="raise", passive_deletes=True

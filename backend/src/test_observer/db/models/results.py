@@ -67,6 +67,22 @@ class TestResult(Entity):
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
         # (see executions.responses) for PostgreSQL to match it with this predicate.
+        # A signature's results, newest last: its examples, the lists filtered by it, and its
+        # spread over environments, test cases and executions, read from the index alone.
+        Index(
+            "test_result_failure_signature_ix",
+            "failure_signature_id",
+            "created_at",
+            "id",
+            postgresql_include=["environment_id", "test_case_id", "test_execution_id"],
+            postgresql_where=text("failure_signature_id IS NOT NULL"),
+        ),
+        # Failures not signed yet: what a signature backfill has left to do.
+        Index(
+            "test_result_unsigned_failure_ix",
+            "id",
+            postgresql_where=text("status = 'FAILED' AND failure_signature_id IS NULL"),
+        ),
         Index(
             "test_result_untriaged_ix",
             "test_execution_id",
@@ -84,6 +100,11 @@ class TestResult(Entity):
     environment_id: Mapped[int] = mapped_column()
     # Indexed by the (test_case_id, created_at, id) index above, whose first column it is.
     test_case_id: Mapped[int] = mapped_column(ForeignKey("test_case.id", ondelete="CASCADE"))
+    # What the output of a failed result says went wrong (signatures.derive); NULL for other
+    # statuses and for failures stored before signing existed and not yet backfilled.
+    # Checked once per statement by the triggers that count a signature's results (migration
+    # 0020) rather than per row by a foreign key: a large end-test signs thousands at once.
+    failure_signature_id: Mapped[int | None] = mapped_column()
 
     test_execution: Mapped[TestExecution] = relationship(
         back_populates="test_results", lazy="raise"

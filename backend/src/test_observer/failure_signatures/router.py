@@ -1,0 +1,42 @@
+"""Failure signatures: failed results grouped by what their output says went wrong."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from test_observer.auth import requires
+from test_observer.auth.access import DbSession
+from test_observer.db.models import Permission
+from test_observer.input_safety import EdgeRoute
+from test_observer.test_results.router import ResultSearchFilters
+
+from . import service
+from .schemas import FailureSignatureResponse, FailureSignaturesResponse
+
+router = APIRouter(
+    prefix="/v1/failure-signatures", tags=["failure-signatures"], route_class=EdgeRoute
+)
+
+
+@router.get("", dependencies=[requires(Permission.view_test)])
+def list_failure_signatures(
+    session: DbSession,
+    filters: ResultSearchFilters,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FailureSignaturesResponse:
+    """The signatures of the failed results the filters select (the results search's
+    filters), most results first."""
+    return service.list_signatures(session, filters, limit, offset)
+
+
+@router.get("/{signature_id}", dependencies=[requires(Permission.view_test)])
+def get_failure_signature(
+    signature_id: int,
+    session: DbSession,
+    examples: Annotated[int, Query(ge=0, le=100)] = 10,
+) -> FailureSignatureResponse:
+    """One signature over all its results, with its newest results as examples."""
+    return service.get_signature(session, signature_id, examples)
