@@ -219,6 +219,7 @@ def result_responses(
             TestResult.status,
             TestResult.comment,
             TestResult.io_log,
+            TestResult.duration,
         )
         .join(TestCase, TestCase.id == TestResult.test_case_id)
         .where(one_of(TestResult.id, ids))
@@ -256,8 +257,19 @@ def result_responses(
             status=status,
             comment=comment,
             io_log=io_log,
+            duration=duration,
             previous_results=[],
             issues=issues[id],
         )
-        for id, name, created_at, category, template_id, status, comment, io_log in rows
+        for (
+            id,
+            name,
+            created_at,
+            category,
+            template_id,
+            status,
+            comment,
+            io_log,
+            duration,
+        ) in rows
     }

@@ -30,6 +30,8 @@ class IncomingResult:
     template_id: str
     comment: str
     io_log: str
+    # Seconds; None when the reporter did not say.
+    duration: float | None = None
 
 
 def execution_not_found() -> NotFoundError:
@@ -90,17 +92,18 @@ _UPDATE_TEMPLATES = text(
 _UPSERT_RESULTS = text(
     """
     INSERT INTO test_result (test_execution_id, environment_id, test_case_id, status, comment,
-                             io_log)
+                             io_log, duration)
     SELECT :execution_id, (SELECT environment_id FROM test_execution WHERE id = :execution_id),
-           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log
+           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log, r.duration
     FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
-                CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]))
-         WITH ORDINALITY AS r(name, status, comment, io_log, position)
+                CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]),
+                CAST(:durations AS float8[]))
+         WITH ORDINALITY AS r(name, status, comment, io_log, duration, position)
     JOIN test_case ON test_case.name = r.name
     ORDER BY r.position
     ON CONFLICT (test_execution_id, test_case_id) DO UPDATE
     SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,
-        updated_at = timezone('utc', now())
+        duration = excluded.duration, updated_at = timezone('utc', now())
     RETURNING id
     """
 )
@@ -178,6 +181,7 @@ def _store(
                 "statuses": [result.status.name for result in results],
                 "comments": [result.comment for result in results],
                 "io_logs": [result.io_log for result in results],
+                "durations": [result.duration for result in results],
             },
         )
     )
@@ -198,6 +202,7 @@ def post_results(session: Session, execution_id: int, items: Sequence[TestResult
                 template_id=item.template_id,
                 comment=item.comment,
                 io_log=item.io_log,
+                duration=item.duration,
             )
             for item in items
         ],
@@ -242,6 +247,7 @@ def end_test(session: Session, request: EndTestExecutionRequest) -> None:
                 template_id=item.template_id or "",
                 comment=item.comment,
                 io_log=item.io_log,
+                duration=item.duration,
             )
             for item in request.test_results
         ],

@@ -102,6 +102,7 @@ class Permission(StrEnum):
     view_notification = "view_notification"
     change_notification = "change_notification"
     view_sentry_debug = "view_sentry_debug"
+    change_quarantine = "change_quarantine"
 
 
 # One SQLAlchemy type per PostgreSQL enum, shared by every column (and array) that uses it, so
