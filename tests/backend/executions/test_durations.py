@@ -71,9 +71,7 @@ def test_junit_time_becomes_the_duration(api: TestClient) -> None:
 
 def test_the_results_search_returns_durations(api: TestClient) -> None:
     execution_id = start(api, snap())
-    api.post(
-        f"/v1/test-executions/{execution_id}/test-results", json=[result("a", duration=4.0)]
-    )
+    api.post(f"/v1/test-executions/{execution_id}/test-results", json=[result("a", duration=4.0)])
     response = api.get("/v1/test-results", params={"test_cases": "a"})
     assert response.status_code == 200, response.text
     items = response.json()["test_results"]
