@@ -45,6 +45,7 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from test_observer.executions.filters import TestResultSearchFilters, result_conditions
+from test_observer.quarantines.service import quarantined
 
 from .schemas import FlakyTestCase, FlakyTestCasesResponse
 
@@ -190,6 +191,8 @@ def flaky_test_cases(
             pairs.c.failures,
             pairs.c.flips,
             score.label("score"),
+            # Only for the page's pairs: an index probe each.
+            quarantined(pairs.c.test_case_id, pairs.c.environment_id).label("quarantined"),
         )
         .join(TestCase, TestCase.id == pairs.c.test_case_id)
         .join(Environment, Environment.id == pairs.c.environment_id)
