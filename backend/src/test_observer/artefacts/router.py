@@ -9,13 +9,16 @@ from test_observer.auth.access import DbSession
 from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
 
-from . import listing, patching, reviews, service
+from . import comparison, listing, patching, reviews, service
+from .comparison import parse_classes
 from .schemas import (
+    COMPARISON_CLASSES,
     ArtefactHistoryResponse,
     ArtefactPatch,
     ArtefactResponse,
     ArtefactSearchResponse,
     ArtefactVersionResponse,
+    ComparisonResponse,
     EnvironmentReviewPatch,
     EnvironmentReviewResponse,
     StageName,
@@ -64,6 +67,35 @@ def get_artefact_history(
 @router.get("/{artefact_id:int}", dependencies=[requires(Permission.view_artefact)])
 def get_artefact(session: DbSession, artefact_id: int) -> ArtefactResponse:
     return service.artefact_response(session, artefact_id)
+
+
+@router.get("/{artefact_id:int}/comparison", dependencies=[requires(Permission.view_artefact)])
+def get_comparison(
+    session: DbSession,
+    artefact_id: int,
+    base: Annotated[
+        str,
+        Query(description='"previous" (the previous version of its line) or an artefact id'),
+    ] = "previous",
+    classes: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated classes to list results of "
+            f"({', '.join(COMPARISON_CLASSES)}); default: all"
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=0, le=1000, description="Results per class")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ComparisonResponse:
+    """The artefact's results against a base's, per (environment, test plan) and in all.
+
+    Each side's latest execution of each cell, latest builds only; results matched by test
+    case and classified as regression, fixed, still failing, new, gone, flaky and slower
+    (see "How readiness is decided" in the docs).
+    """
+    return comparison.compare_artefacts(
+        session, artefact_id, base, parse_classes(classes), limit, offset
+    )
 
 
 @router.patch("/{artefact_id:int}")

@@ -1,7 +1,10 @@
 """Wire shapes of artefacts, builds and reviewers shared by several endpoints."""
 
+from __future__ import annotations
+
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -9,6 +12,9 @@ from test_observer.db.models import (
     ArtefactBuildEnvironmentReviewDecision,
     ArtefactStatus,
     FamilyName,
+    IssueSource,
+    IssueStatus,
+    TestResultStatus,
 )
 from test_observer.environments.schemas import EnvironmentResponse
 
@@ -170,4 +176,81 @@ class ArtefactPatch(BaseModel):
     reviewer_emails: list[str] | None = Field(
         None,
         description="Reviewer emails, in order; the first is reported as the assignee.",
+    )
+
+
+ComparisonClass = Literal["regression", "fixed", "still_failing", "new", "gone", "flaky", "slower"]
+COMPARISON_CLASSES: tuple[ComparisonClass, ...] = get_args(ComparisonClass)
+
+
+class ComparisonCounts(BaseModel):
+    """Results per class; see docs/explanation/readiness for what each class means."""
+
+    regression: int = 0
+    fixed: int = 0
+    still_failing: int = 0
+    new: int = 0
+    gone: int = 0
+    flaky: int = 0
+    slower: int = 0
+
+    def plus(self, other: ComparisonCounts) -> ComparisonCounts:
+        return ComparisonCounts(
+            **{name: getattr(self, name) + getattr(other, name) for name in COMPARISON_CLASSES}
+        )
+
+
+class ComparisonCell(BaseModel):
+    environment: EnvironmentResponse
+    test_plan: str
+    test_execution_id: int | None = Field(description="The latest execution now; null: none.")
+    base_test_execution_id: int | None = Field(
+        description="The base's latest execution; null: none."
+    )
+    counts: ComparisonCounts
+
+
+class ComparedIssue(BaseModel):
+    id: int
+    source: IssueSource
+    project: str
+    key: str
+    title: str
+    status: IssueStatus
+    url: str
+
+
+class ComparedResult(BaseModel):
+    test_case_id: int
+    test_case: str
+    environment_id: int
+    test_plan: str
+    test_result_id: int | None
+    status: TestResultStatus | None
+    duration: float | None
+    base_test_result_id: int | None
+    base_status: TestResultStatus | None
+    base_duration: float | None
+    flaky: bool
+    slower: bool
+    quarantined: bool = Field(description="Failed now, and an active quarantine covers it.")
+    issues: list[ComparedIssue] = Field(description="Attached to either side's result.")
+
+
+class ComparisonPage(BaseModel):
+    count: int = Field(description="Results of the class in all, not only on this page.")
+    limit: int
+    offset: int
+    results: list[ComparedResult]
+
+
+class ComparisonResponse(BaseModel):
+    artefact_id: int
+    base_artefact_id: int | None = Field(
+        description="Null when the artefact is the first of its line: every result is new."
+    )
+    totals: ComparisonCounts
+    cells: list[ComparisonCell]
+    results: dict[ComparisonClass, ComparisonPage] = Field(
+        description="A page of results per requested class."
     )

@@ -18,7 +18,7 @@ artefacts, test plans and the like join the executions to narrow the results fir
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BindParameter,
@@ -45,11 +45,12 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from test_observer.executions.filters import TestResultSearchFilters, result_conditions
+from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
 from test_observer.quarantines.service import quarantined
 
 from .schemas import FlakyTestCase, FlakyTestCasesResponse
 
-DEFAULT_WINDOW = timedelta(days=30)
+DEFAULT_WINDOW = WINDOW
 # SKIPPED results are not runs: the test did not run.
 RUN_STATUSES = [TestResultStatus.PASSED, TestResultStatus.FAILED]
 
@@ -115,8 +116,8 @@ def flaky_test_cases(
     filters: TestResultSearchFilters,
     *,
     test_plans: list[str] | None = None,
-    min_runs: int = 5,
-    min_flips: int = 2,
+    min_runs: int = MIN_RUNS,
+    min_flips: int = MIN_FLIPS,
     limit: int = 50,
     offset: int = 0,
 ) -> FlakyTestCasesResponse:
