@@ -88,8 +88,7 @@ cells AS (
     ) pair
 )"""
 
-# Every matched pair of results of every cell, classified. The flaky rule runs only for pairs
-# with a failure, over the runs of the flaky-test list's window from the index of runs.
+# Every matched pair of results of every cell, classified.
 _CLASSIFIED = """
 pairs AS (
     SELECT cells.artefact_id, cells.base_id, cells.environment_id, cells.test_plan_id, r.*
@@ -112,7 +111,7 @@ classified AS MATERIALIZED (
            coalesce(base_status = 'FAILED' AND status = 'FAILED', false) AS still_failing,
            base_result_id IS NULL AS new,
            result_id IS NULL AS gone,
-           coalesce(flaky.flaky, false) AS flaky,
+           {flaky} AS flaky,
            coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
                AS slower,
            status = 'FAILED' AND EXISTS (
@@ -126,7 +125,11 @@ classified AS MATERIALIZED (
                WHERE a.test_result_id = pairs.result_id
            ) AS unattached
     FROM pairs
-    LEFT JOIN LATERAL (
+    {flaky_join})"""
+
+# The flaky rule, per pair with a failure: over the runs of the flaky-test list's window, from
+# the index of runs.
+_FLAKY_JOIN = """    LEFT JOIN LATERAL (
         SELECT count(*) >= :flaky_min_runs
                AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
                AS flaky
@@ -140,14 +143,21 @@ classified AS MATERIALIZED (
         ) runs
         WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
     ) flaky ON true
-)"""
+"""
 
 _COUNTS = ", ".join(f"count(*) FILTER (WHERE {name}) AS {name}" for name in COMPARISON_CLASSES)
 
 
-def classified_statement(tail: str) -> str:
-    """The WITH clause of sides, cells and classified pairs, followed by `tail`."""
-    return f"WITH {_CELLS},\n{_CLASSIFIED}\n{tail}"
+def classified_statement(tail: str, *, flaky: bool = True) -> str:
+    """The WITH clause of sides, cells and classified pairs, followed by `tail`.
+
+    Without `flaky`, no pair is judged flaky and the history is not read.
+    """
+    classified = _CLASSIFIED.format(
+        flaky="coalesce(flaky.flaky, false)" if flaky else "false",
+        flaky_join=_FLAKY_JOIN if flaky else "",
+    )
+    return f"WITH {_CELLS},\n{classified}\n{tail}"
 
 
 def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from test_observer.auth.access import DbSession
 from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
 
-from . import comparison, listing, patching, reviews, service
+from . import comparison, listing, patching, readiness, reviews, service
 from .comparison import parse_classes
 from .schemas import (
     COMPARISON_CLASSES,
@@ -18,9 +18,11 @@ from .schemas import (
     ArtefactResponse,
     ArtefactSearchResponse,
     ArtefactVersionResponse,
+    ArtefactWithReadinessResponse,
     ComparisonResponse,
     EnvironmentReviewPatch,
     EnvironmentReviewResponse,
+    ReadinessResponse,
     StageName,
 )
 
@@ -28,9 +30,15 @@ router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"])
 
 
 @router.get("", dependencies=[requires(Permission.view_artefact)])
-def get_artefacts(session: DbSession, family: FamilyName | None = None) -> list[ArtefactResponse]:
+def get_artefacts(
+    session: DbSession,
+    family: FamilyName | None = None,
+    readiness: Annotated[
+        bool, Query(description="Add each artefact's readiness verdict and counts")
+    ] = False,
+) -> list[ArtefactWithReadinessResponse]:
     """The current (newest, non-archived) artefact of each group, per family."""
-    return listing.list_current_artefacts(session, family)
+    return listing.list_current_artefacts(session, family, with_readiness=readiness)
 
 
 @router.get("/search", dependencies=[requires(Permission.view_artefact)])
@@ -96,6 +104,17 @@ def get_comparison(
     return comparison.compare_artefacts(
         session, artefact_id, base, parse_classes(classes), limit, offset
     )
+
+
+@router.get("/{artefact_id:int}/readiness", dependencies=[requires(Permission.view_artefact)])
+def get_readiness(session: DbSession, artefact_id: int) -> ReadinessResponse:
+    """Whether the artefact is ready for release, with every reason it is not.
+
+    Ready when every environment review is decided and none rejected, no failure is
+    untriaged, nothing regressed since the previous version and no environment that ran the
+    previous version is missing; quarantined failures are counted apart and never a reason.
+    """
+    return readiness.artefact_readiness(session, artefact_id)
 
 
 @router.patch("/{artefact_id:int}")

@@ -254,3 +254,68 @@ class ComparisonResponse(BaseModel):
     results: dict[ComparisonClass, ComparisonPage] = Field(
         description="A page of results per requested class."
     )
+
+
+ReadinessVerdict = Literal["ready", "not_ready"]
+ReadinessReasonCode = Literal[
+    "no_reviews",
+    "undecided_reviews",
+    "rejected_reviews",
+    "untriaged_failures",
+    "regressions",
+    "missing_environments",
+]
+
+
+class ReadinessCounts(BaseModel):
+    reviews_total: int = Field(description="Environment reviews of the latest builds.")
+    reviews_decided: int = Field(description="Reviews with at least one decision.")
+    reviews_rejected: int
+    untriaged_failures: int = Field(
+        description="Failed results of latest executions with no issue and no quarantine."
+    )
+    regressions: int = Field(
+        description="Passed in the previous version, failed now, not quarantined."
+    )
+    missing_environments: int = Field(
+        description="Environments that ran the previous version but not this one."
+    )
+    quarantined_failures: int = Field(
+        description="Failed results covered by an active quarantine: never a reason."
+    )
+
+
+class ReadinessReason(BaseModel):
+    code: ReadinessReasonCode
+    count: int
+    message: str
+
+
+class ReviewDecisionCount(BaseModel):
+    decision: ArtefactBuildEnvironmentReviewDecision
+    count: int
+
+
+class ReadinessSummary(BaseModel):
+    verdict: ReadinessVerdict
+    reasons: list[ReadinessReasonCode]
+    counts: ReadinessCounts
+
+
+class ReadinessResponse(BaseModel):
+    artefact_id: int
+    base_artefact_id: int | None = Field(description="The previous version; null: none.")
+    verdict: ReadinessVerdict
+    reasons: list[ReadinessReason] = Field(description="Empty exactly when ready.")
+    counts: ReadinessCounts
+    review_decisions: list[ReviewDecisionCount] = Field(
+        description="Environment reviews per decision (a review may carry several)."
+    )
+    missing_environments: list[EnvironmentResponse]
+    due_date: date | None
+
+
+class ArtefactWithReadinessResponse(ArtefactResponse):
+    readiness: ReadinessSummary | None = Field(
+        default=None, description="Only with `readiness=true` on the listing."
+    )
