@@ -130,7 +130,7 @@ class _Reviews:
 def _reviews(session: Session, artefact_ids: Collection[int]) -> dict[int, _Reviews]:
     latest = latest_builds(artefact_ids).subquery()
     review = ArtefactBuildEnvironmentReview
-    decision = func.unnest(review.review_decision).table_valued("value").render_derived().lateral("decision")
+    decision = func.unnest(review.review_decision).table_valued("value").render_derived().lateral()
     reviews: dict[int, _Reviews] = defaultdict(_Reviews)
     totals = (
         select(
