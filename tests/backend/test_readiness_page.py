@@ -63,7 +63,9 @@ def test_the_page_shows_verdict_matrix_regressions_and_missing(
     assert cells(html) == {"regressed": 3, "failed": 1, "missing": 1, "not_run": 2, "passed": 1}
     assert "Regressions (5)" in html
     # The last eight lines of the log, not the first ones.
-    assert "line 13\nline 14" in html and "line 20" in html and "line 12\n" not in html
+    assert "line 13\nline 14" in html
+    assert "line 20" in html
+    assert "line 12\n" not in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in html

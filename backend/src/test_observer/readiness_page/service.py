@@ -146,14 +146,13 @@ def readiness_page(session: Session, artefact_id: int) -> ReadinessPage:
         )
 
     listed = comparison.results["regression"].results
-    logs: dict[int, str] = {
-        result_id: log
-        for result_id, log in session.execute(
+    logs: dict[int, str] = dict(
+        session.execute(
             select(TestResult.id, TestResult.io_log).where(
                 TestResult.id.in_([r.test_result_id for r in listed if r.test_result_id])
             )
-        )
-    }
+        ).all()
+    )
     regressions = [
         Regression(
             result,
