@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
-from tests.bench.bench_endpoints import _seed, _wait_live, measure
+from tests.bench.bench_endpoints import _seed, measure
 from tests.database import scratch_database
 
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "30"))
@@ -178,6 +179,19 @@ def _database(server: str, factor: int) -> Iterator[str]:
     yield url
 
 
+def _wait_live(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/health/live").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the server did not start: {log.read_text()}")
+        time.sleep(0.5)
+
+
 @contextmanager
 def _server(url: str, log: Path) -> Iterator[tuple[str, int, str]]:
     from tests.backend.executions.live import free_port
@@ -192,16 +206,18 @@ def _server(url: str, log: Path) -> Iterator[tuple[str, int, str]]:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "test_observer", "serve", "--no-migrate"),
-                *("--port", str(port), "--workers", os.environ.get("BENCH_WORKERS", "2")),
+                # One worker by default: on a busy machine a second can miss uvicorn's health
+                # ping while it starts, and be restarted over and over.
+                *("--port", str(port), "--workers", os.environ.get("BENCH_WORKERS", "1")),
                 *("--log-level", "warning"),
             ],
-            env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
+            env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning", "METRICS_PORT": "0"},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_live(base, process, log)
+        _wait_live(base, process, log, timeout=300)
         yield base, process.pid, key
     finally:
         process.terminate()

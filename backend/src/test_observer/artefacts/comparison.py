@@ -175,7 +175,9 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
     }
 
 
-_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, test_case.name"
+# Test cases in the order they were first reported (their ids): ordering by name would look
+# up and sort the names of every result of the class, not only of the page's.
+_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, hits.test_case_id"
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
@@ -198,11 +200,10 @@ def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
 ),
 hits AS ({hits}),
 ranked AS (
-    SELECT hits.*, test_case.name AS test_case, test_plan.name AS test_plan,
+    SELECT hits.*, test_plan.name AS test_plan,
            count(*) OVER (PARTITION BY hits.class) AS total,
            row_number() OVER (PARTITION BY hits.class ORDER BY {_PAGE_ORDER}) AS position
     FROM hits
-    JOIN test_case ON test_case.id = hits.test_case_id
     JOIN test_plan ON test_plan.id = hits.test_plan_id
     JOIN environment ON environment.id = hits.environment_id
 )
@@ -217,7 +218,8 @@ SELECT 'total', jsonb_object_agg(class, total) FROM (
     SELECT DISTINCT class, total FROM ranked
 ) totals
 UNION ALL
-SELECT 'result', to_jsonb(ranked) FROM ranked
+SELECT 'result', to_jsonb(ranked) || jsonb_build_object('test_case', test_case.name)
+FROM ranked JOIN test_case ON test_case.id = ranked.test_case_id
 WHERE position > :offset AND position <= :offset + :limit
 """
     return text(classified_statement(tail))
