@@ -164,27 +164,28 @@ def _reasons(counts: ReadinessCounts) -> list[ReadinessReason]:
         (
             "undecided_reviews",
             undecided,
-            f"{undecided} of {counts.reviews_total} environment reviews have no decision",
+            f"Environment reviews without a decision: {undecided} of {counts.reviews_total}",
         ),
         (
             "rejected_reviews",
             counts.reviews_rejected,
-            f"{counts.reviews_rejected} environment reviews are rejected",
+            f"Rejected environment reviews: {counts.reviews_rejected}",
         ),
         (
             "untriaged_failures",
             counts.untriaged_failures,
-            f"{counts.untriaged_failures} failed results have no issue and no quarantine",
+            f"Failed results with no issue and no quarantine: {counts.untriaged_failures}",
         ),
         (
             "regressions",
             counts.regressions,
-            f"{counts.regressions} results passed in the previous version and fail now",
+            f"Results that passed in the previous version and fail now: {counts.regressions}",
         ),
         (
             "missing_environments",
             counts.missing_environments,
-            f"{counts.missing_environments} environments ran the previous version, not this one",
+            "Environments that ran the previous version but not this one: "
+            f"{counts.missing_environments}",
         ),
     ]
     return [
