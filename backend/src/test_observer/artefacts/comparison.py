@@ -177,17 +177,28 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
 
 # Test cases in the order they were first reported (their ids): ordering by name would look
 # up and sort the names of every result of the class, not only of the page's.
-_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, hits.test_case_id"
+_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, classified.test_case_id"
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     # One row per cell with its counts, then the requested pages: a row per listed result.
-    hits = (
-        " UNION ALL ".join(
-            f"SELECT '{name}' AS class, classified.* FROM classified WHERE {name}"
-            for name in classes
-        )
-        or "SELECT NULL AS class, classified.* FROM classified WHERE false"
+    # Each page is a top-N of its class (no sort of the whole class); the classes' totals are
+    # the sums of the cells' counts.
+    pages = "".join(
+        f"""
+UNION ALL
+SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
+FROM (
+    SELECT '{name}' AS class, classified.*, test_plan.name AS test_plan
+    FROM classified
+    JOIN test_plan ON test_plan.id = classified.test_plan_id
+    JOIN environment ON environment.id = classified.environment_id
+    WHERE classified.{name}
+    ORDER BY {_PAGE_ORDER}
+    LIMIT :limit OFFSET :offset
+) page
+JOIN test_case ON test_case.id = page.test_case_id"""
+        for name in classes
     )
     tail = f"""
 , counted AS (
@@ -197,30 +208,13 @@ def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     LEFT JOIN classified USING (artefact_id, base_id, environment_id, test_plan_id)
     GROUP BY cells.environment_id, cells.test_plan_id, cells.execution_id,
              cells.base_execution_id
-),
-hits AS ({hits}),
-ranked AS (
-    SELECT hits.*, test_plan.name AS test_plan,
-           count(*) OVER (PARTITION BY hits.class) AS total,
-           row_number() OVER (PARTITION BY hits.class ORDER BY {_PAGE_ORDER}) AS position
-    FROM hits
-    JOIN test_plan ON test_plan.id = hits.test_plan_id
-    JOIN environment ON environment.id = hits.environment_id
 )
 SELECT 'cell' AS kind, to_jsonb(c) || jsonb_build_object(
            'environment', environment.name, 'architecture', environment.architecture,
            'test_plan', test_plan.name) AS data
 FROM counted c
 JOIN environment ON environment.id = c.environment_id
-JOIN test_plan ON test_plan.id = c.test_plan_id
-UNION ALL
-SELECT 'total', jsonb_object_agg(class, total) FROM (
-    SELECT DISTINCT class, total FROM ranked
-) totals
-UNION ALL
-SELECT 'result', to_jsonb(ranked) || jsonb_build_object('test_case', test_case.name)
-FROM ranked JOIN test_case ON test_case.id = ranked.test_case_id
-WHERE position > :offset AND position <= :offset + :limit
+JOIN test_plan ON test_plan.id = c.test_plan_id{pages}
 """
     return text(classified_statement(tail))
 
@@ -275,7 +269,6 @@ def compare_artefacts(
     cells: list[ComparisonCell] = []
     totals = ComparisonCounts()
     listed: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    page_totals: dict[str, int] = {}
     for kind, data in rows:
         if kind == "cell":
             counts = ComparisonCounts(**{name: data[name] for name in COMPARISON_CLASSES})
@@ -293,11 +286,15 @@ def compare_artefacts(
                     counts=counts,
                 )
             )
-        elif kind == "total":
-            page_totals = dict(data or {})
         else:
             listed[data["class"]].append(data)
     cells.sort(key=lambda c: (c.environment.name, c.environment.architecture, c.test_plan))
+    environments = {c.environment.id: c.environment for c in cells}
+
+    def order(item: dict[str, Any]) -> tuple[str, str, str, int]:
+        # The statement's order (_PAGE_ORDER), which a union of pages does not keep.
+        environment = environments[item["environment_id"]]
+        return (environment.name, environment.architecture, item["test_plan"], item["test_case_id"])
 
     issues = _issues(
         session,
@@ -316,13 +313,10 @@ def compare_artefacts(
         cells=cells,
         results={
             name: ComparisonPage(
-                count=page_totals.get(name, 0),
+                count=getattr(totals, name),
                 limit=limit,
                 offset=offset,
-                results=[
-                    _compared(item, issues)
-                    for item in sorted(listed[name], key=lambda item: item["position"])
-                ],
+                results=[_compared(item, issues) for item in sorted(listed[name], key=order)],
             )
             for name in wanted
         },
