@@ -7,8 +7,9 @@ BENCH_READINESS_X10 on the test server when they exist (seeded once and kept, as
 bench_endpoints' BENCH_TEMPLATE_DB). Into each it plants the same release: a snap whose
 version 2 and previous version 1 each ran 60 environments x 2,000 results (240,000 results),
 with 1 % regressions, 1 % fixes, 2 % still failing, 50 new and 50 gone per environment and
-1 % slower results, and before them a history of the failing test cases in the flaky list's
-window that grows with the factor (2 versions at the default size, 20 at ten times).
+1 % slower results, and before them a history of the failing test cases that grows with the
+factor: a version a week, as the seed releases them, 2 earlier versions at the default size and
+20 at ten times (so the flaky list's 30-day window holds the same few, as in a real line).
 
 For each database, endpoint and 1 and 4 clients it prints the median and 95th percentile
 latency, requests per second and the machine's load average, then the ratio of the 10x p95 to
@@ -50,7 +51,7 @@ INSERT INTO artefact (family, name, version, stage, store, track, branch, series
                       archived, created_at, updated_at)
 SELECT 'snap', 'bench-release', v::text, 'beta', 'ubuntu', 'latest', '', '', '', '', '', '',
        '', '', '', '', '', 'UNDECIDED', v < :versions,
-       timezone('utc', now()) - make_interval(days => (:versions - v)),
+       timezone('utc', now()) - make_interval(days => 7 * (:versions - v)),
        timezone('utc', now())
 FROM generate_series(1, :versions) AS v;
 
