@@ -149,9 +149,9 @@ def test_P5_permissions_in_declaration_order(api: TestClient, db_session: Sessio
     )
     assert response.status_code == 200
     names = response.json()
-    assert len(names) == 35
+    assert len(names) == 36
     assert names[:4] == ["view_user", "change_user", "view_team", "change_team"]
-    assert names[-3:] == ["view_audit", "view_webhook", "change_webhook"]
+    assert names[-4:] == ["view_audit", "view_webhook", "change_webhook", "change_quarantine"]
     assert names == [p.value for p in Permission]
 
 

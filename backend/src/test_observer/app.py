@@ -51,6 +51,8 @@ from test_observer.notifications.router import router as notifications_router
 from test_observer.observability import metrics, tracing
 from test_observer.observability.http import RequestObservationMiddleware
 from test_observer.permissions.router import router as permissions_router
+from test_observer.quarantines.router import router as quarantines_router
+from test_observer.readiness_page.router import router as readiness_page_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.sign_in.router import router as sign_in_router
@@ -85,6 +87,8 @@ ROUTERS = [
     teams_router,
     matching_rules_router,
     permissions_router,
+    quarantines_router,
+    readiness_page_router,
     applications_router,
     executions_router,
     issues_router,

@@ -21,13 +21,14 @@ from test_observer.db.models import (
     FamilyName,
 )
 
+from .readiness import readiness_summaries
 from .responses import artefact_responses
 from .schemas import (
     ArtefactHistoryItemResponse,
     ArtefactHistoryResponse,
-    ArtefactResponse,
     ArtefactSearchResponse,
     ArtefactVersionResponse,
+    ArtefactWithReadinessResponse,
     StageName,
 )
 from .service import get_artefact
@@ -83,11 +84,19 @@ def current_artefact_ids(session: Session, family: FamilyName) -> list[int]:
     )
 
 
-def list_current_artefacts(session: Session, family: FamilyName | None) -> list[ArtefactResponse]:
+def list_current_artefacts(
+    session: Session, family: FamilyName | None, *, with_readiness: bool = False
+) -> list[ArtefactWithReadinessResponse]:
     families = [family] if family is not None else list(DASHBOARD_GROUPS)
     ids = [artefact_id for f in families for artefact_id in current_artefact_ids(session, f)]
     responses = artefact_responses(session, ids)
-    return [responses[artefact_id] for artefact_id in ids]
+    summaries = readiness_summaries(session, ids) if with_readiness else {}
+    return [
+        ArtefactWithReadinessResponse(
+            **responses[artefact_id].model_dump(), readiness=summaries.get(artefact_id)
+        )
+        for artefact_id in ids
+    ]
 
 
 def search_artefact_names(

@@ -10,15 +10,20 @@ from test_observer.auth.principal import Principal
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
 
-from . import listing, patching, reviews, service
+from . import comparison, listing, patching, readiness, reviews, service
+from .comparison import parse_classes
 from .schemas import (
+    COMPARISON_CLASSES,
     ArtefactHistoryResponse,
     ArtefactPatch,
     ArtefactResponse,
     ArtefactSearchResponse,
     ArtefactVersionResponse,
+    ArtefactWithReadinessResponse,
+    ComparisonResponse,
     EnvironmentReviewPatch,
     EnvironmentReviewResponse,
+    ReadinessResponse,
     StageName,
 )
 
@@ -26,9 +31,15 @@ router = APIRouter(prefix="/v1/artefacts", tags=["artefacts"], route_class=EdgeR
 
 
 @router.get("", dependencies=[requires(Permission.view_artefact)])
-def get_artefacts(session: DbSession, family: FamilyName | None = None) -> list[ArtefactResponse]:
+def get_artefacts(
+    session: DbSession,
+    family: FamilyName | None = None,
+    readiness: Annotated[
+        bool, Query(description="Add each artefact's readiness verdict and counts")
+    ] = False,
+) -> list[ArtefactWithReadinessResponse]:
     """The current (newest, non-archived) artefact of each group, per family."""
-    return listing.list_current_artefacts(session, family)
+    return listing.list_current_artefacts(session, family, with_readiness=readiness)
 
 
 @router.get("/search", dependencies=[requires(Permission.view_artefact)])
@@ -65,6 +76,46 @@ def get_artefact_history(
 @router.get("/{artefact_id:int}", dependencies=[requires(Permission.view_artefact)])
 def get_artefact(session: DbSession, artefact_id: int) -> ArtefactResponse:
     return service.artefact_response(session, artefact_id)
+
+
+@router.get("/{artefact_id:int}/comparison", dependencies=[requires(Permission.view_artefact)])
+def get_comparison(
+    session: DbSession,
+    artefact_id: int,
+    base: Annotated[
+        str,
+        Query(description='"previous" (the previous version of its line) or an artefact id'),
+    ] = "previous",
+    classes: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated classes to list results of "
+            f"({', '.join(COMPARISON_CLASSES)}); default: all"
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=0, le=1000, description="Results per class")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ComparisonResponse:
+    """The artefact's results against a base's, per (environment, test plan) and in all.
+
+    Each side's latest execution of each cell, latest builds only; results matched by test
+    case and classified as regression, fixed, still failing, new, gone, flaky and slower
+    (see "How readiness is decided" in the docs).
+    """
+    return comparison.compare_artefacts(
+        session, artefact_id, base, parse_classes(classes), limit, offset
+    )
+
+
+@router.get("/{artefact_id:int}/readiness", dependencies=[requires(Permission.view_artefact)])
+def get_readiness(session: DbSession, artefact_id: int) -> ReadinessResponse:
+    """Whether the artefact is ready for release, with every reason it is not.
+
+    Ready when every environment review is decided and none rejected, no failure is
+    untriaged, nothing regressed since the previous version and no environment that ran the
+    previous version is missing; quarantined failures are counted apart and never a reason.
+    """
+    return readiness.artefact_readiness(session, artefact_id)
 
 
 @router.patch("/{artefact_id:int}")

@@ -1,7 +1,10 @@
 """Wire shapes of artefacts, builds and reviewers shared by several endpoints."""
 
+from __future__ import annotations
+
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -9,6 +12,9 @@ from test_observer.db.models import (
     ArtefactBuildEnvironmentReviewDecision,
     ArtefactStatus,
     FamilyName,
+    IssueSource,
+    IssueStatus,
+    TestResultStatus,
 )
 from test_observer.environments.schemas import EnvironmentResponse
 
@@ -170,4 +176,146 @@ class ArtefactPatch(BaseModel):
     reviewer_emails: list[str] | None = Field(
         None,
         description="Reviewer emails, in order; the first is reported as the assignee.",
+    )
+
+
+ComparisonClass = Literal["regression", "fixed", "still_failing", "new", "gone", "flaky", "slower"]
+COMPARISON_CLASSES: tuple[ComparisonClass, ...] = get_args(ComparisonClass)
+
+
+class ComparisonCounts(BaseModel):
+    """Results per class; see docs/explanation/readiness for what each class means."""
+
+    regression: int = 0
+    fixed: int = 0
+    still_failing: int = 0
+    new: int = 0
+    gone: int = 0
+    flaky: int = 0
+    slower: int = 0
+
+    def plus(self, other: ComparisonCounts) -> ComparisonCounts:
+        return ComparisonCounts(
+            **{name: getattr(self, name) + getattr(other, name) for name in COMPARISON_CLASSES}
+        )
+
+
+class ComparisonCell(BaseModel):
+    environment: EnvironmentResponse
+    test_plan: str
+    test_execution_id: int | None = Field(description="The latest execution now; null: none.")
+    base_test_execution_id: int | None = Field(
+        description="The base's latest execution; null: none."
+    )
+    counts: ComparisonCounts
+
+
+class ComparedIssue(BaseModel):
+    id: int
+    source: IssueSource
+    project: str
+    key: str
+    title: str
+    status: IssueStatus
+    url: str
+
+
+class ComparedResult(BaseModel):
+    test_case_id: int
+    test_case: str
+    environment_id: int
+    test_plan: str
+    test_result_id: int | None
+    status: TestResultStatus | None
+    duration: float | None
+    base_test_result_id: int | None
+    base_status: TestResultStatus | None
+    base_duration: float | None
+    flaky: bool
+    slower: bool
+    quarantined: bool = Field(description="Failed now, and an active quarantine covers it.")
+    issues: list[ComparedIssue] = Field(description="Attached to either side's result.")
+
+
+class ComparisonPage(BaseModel):
+    count: int = Field(description="Results of the class in all, not only on this page.")
+    limit: int
+    offset: int
+    results: list[ComparedResult]
+
+
+class ComparisonResponse(BaseModel):
+    artefact_id: int
+    base_artefact_id: int | None = Field(
+        description="Null when the artefact is the first of its line: every result is new."
+    )
+    totals: ComparisonCounts
+    cells: list[ComparisonCell]
+    results: dict[ComparisonClass, ComparisonPage] = Field(
+        description="A page of results per requested class."
+    )
+
+
+ReadinessVerdict = Literal["ready", "not_ready"]
+ReadinessReasonCode = Literal[
+    "no_reviews",
+    "undecided_reviews",
+    "rejected_reviews",
+    "untriaged_failures",
+    "regressions",
+    "missing_environments",
+]
+
+
+class ReadinessCounts(BaseModel):
+    reviews_total: int = Field(description="Environment reviews of the latest builds.")
+    reviews_decided: int = Field(description="Reviews with at least one decision.")
+    reviews_rejected: int
+    untriaged_failures: int = Field(
+        description="Failed results of latest executions with no issue and no quarantine."
+    )
+    regressions: int = Field(
+        description="Passed in the previous version, failed now, not quarantined."
+    )
+    missing_environments: int = Field(
+        description="Environments that ran the previous version but not this one."
+    )
+    quarantined_failures: int = Field(
+        description="Failed results covered by an active quarantine: never a reason."
+    )
+
+
+class ReadinessReason(BaseModel):
+    code: ReadinessReasonCode
+    count: int
+    message: str
+
+
+class ReviewDecisionCount(BaseModel):
+    decision: ArtefactBuildEnvironmentReviewDecision
+    count: int
+
+
+class ReadinessSummary(BaseModel):
+    verdict: ReadinessVerdict
+    reasons: list[ReadinessReasonCode]
+    counts: ReadinessCounts
+
+
+class ReadinessResponse(BaseModel):
+    artefact_id: int
+    base_artefact_id: int | None = Field(description="The previous version; null: none.")
+    verdict: ReadinessVerdict
+    reasons: list[ReadinessReason] = Field(description="Empty exactly when ready.")
+    counts: ReadinessCounts
+    review_decisions: list[ReviewDecisionCount] = Field(
+        description="Environment reviews per decision (a review may carry several)."
+    )
+    missing_environments: list[EnvironmentResponse]
+    due_date: date | None
+
+
+class ArtefactWithReadinessResponse(ArtefactResponse):
+    readiness: ReadinessSummary | None = Field(
+        default=None, description="Only with `readiness=true` on the listing."
     )

@@ -8,6 +8,7 @@ from .access import (
     probe,
     requires,
     requires_for_artefacts,
+    requires_for_page,
 )
 from .artefact_access import require_artefact_permission, require_grantable, require_permissions
 from .principal import Principal
@@ -24,4 +25,5 @@ __all__ = [
     "require_permissions",
     "requires",
     "requires_for_artefacts",
+    "requires_for_page",
 ]

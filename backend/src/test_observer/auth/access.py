@@ -74,6 +74,17 @@ class PermissionRequirement(AccessRule):
         return principal
 
 
+class PagePermissionRequirement(PermissionRequirement):
+    """Permissions for a page a browser opens by following a link, which sends no custom
+    header: a session cookie alone is accepted, as for the API documentation. Only for pages
+    that change nothing; a cross-site page can make the browser load one but not read it.
+    """
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        resolve_principal(request, session, require_csrf=False)
+        return super().__call__(request, session)
+
+
 class ArtefactPermissionRequirement(PermissionRequirement):
     """A permission that artefact matching rules can also grant, for the artefacts they match.
 
@@ -157,6 +168,11 @@ def requires(*permissions: Permission) -> Any:
     if not permissions:
         raise ValueError("requires() needs at least one permission")
     return Depends(PermissionRequirement(permissions))
+
+
+def requires_for_page(*permissions: Permission) -> Any:
+    """Like `requires`, for a read-only page opened from a link (see PagePermissionRequirement)."""
+    return Depends(PagePermissionRequirement(permissions))
 
 
 def requires_for_artefacts(permission: Permission) -> Any:

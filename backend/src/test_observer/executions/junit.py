@@ -7,7 +7,9 @@ Jest, ...) agree on this core, which is all that is read:
 * a test case's `name` and optional `classname` attributes;
 * its outcome as a child element: `<failure>` or `<error>` (FAILED), `<skipped>` (SKIPPED),
   none of them (PASSED);
-* its output in `<system-out>` and `<system-err>` children.
+* its output in `<system-out>` and `<system-err>` children;
+* its `time` attribute, the seconds it took (a number; anything else, or a negative or
+  infinite value, is taken as unknown rather than refusing the report).
 
 Mapping to results: the name is `classname::name` when `classname` is present, else `name`;
 the category is the name of the innermost enclosing `<testsuite>`; the log is the
@@ -21,6 +23,7 @@ reference, is refused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
@@ -106,6 +109,17 @@ def _outcome_text(element: Element, kind: str) -> str:
     return "\n".join(lines)
 
 
+def _duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        # Some generators write thousands separators ("1,234.5").
+        seconds = float(value.strip().replace(",", ""))
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def _result(case: _Case) -> IncomingResult:
     element = case.element
     name = element.get("name", "").strip()
@@ -135,6 +149,7 @@ def _result(case: _Case) -> IncomingResult:
         template_id="",
         comment="",
         io_log=_truncated("\n".join(outcome + output)),
+        duration=_duration(element.get("time")),
     )
 
 

@@ -212,6 +212,13 @@ CATEGORY_RULE = (
 )
 
 
+# How long a test took, in seconds; absent or null when the reporter does not know.
+Duration = Annotated[
+    float | None,
+    Field(ge=0, le=31_536_000, allow_inf_nan=False, description="Seconds the test took"),
+]
+
+
 class C3TestResult(BaseModel):
     name: TestCaseText
     template_id: TestCaseText | None = None
@@ -219,6 +226,7 @@ class C3TestResult(BaseModel):
     category: Annotated[TestCaseText, Field(description=CATEGORY_RULE)]
     comment: str
     io_log: str
+    duration: Duration = None
 
 
 class EndTestExecutionRequest(BaseModel):
@@ -237,6 +245,7 @@ class TestResultRequest(BaseModel):
     category: Annotated[TestCaseText, Field(description=CATEGORY_RULE)] = ""
     comment: str = ""
     io_log: str = ""
+    duration: Duration = None
 
 
 class TestExecutionsPatchRequest(BaseModel):

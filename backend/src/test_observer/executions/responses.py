@@ -222,6 +222,7 @@ def result_responses(
             TestResult.comment,
             TestResult.io_log,
             TestResult.failure_signature_id,
+            TestResult.duration,
         )
         .join(TestCase, TestCase.id == TestResult.test_case_id)
         .where(one_of(TestResult.id, ids))
@@ -259,6 +260,7 @@ def result_responses(
             status=status,
             comment=comment,
             io_log=io_log,
+            duration=duration,
             previous_results=[],
             issues=issues[id],
             failure_signature_id=signature_id,
@@ -273,5 +275,6 @@ def result_responses(
             comment,
             io_log,
             signature_id,
-        ) in (rows)
+            duration,
+        ) in rows
     }

@@ -32,6 +32,8 @@ class IncomingResult:
     template_id: str
     comment: str
     io_log: str
+    # Seconds; None when the reporter did not say.
+    duration: float | None = None
 
 
 def execution_not_found() -> NotFoundError:
@@ -92,19 +94,20 @@ _UPDATE_TEMPLATES = text(
 _UPSERT_RESULTS = text(
     """
     INSERT INTO test_result (test_execution_id, environment_id, test_case_id, status, comment,
-                             io_log, failure_signature_id)
+                             io_log, failure_signature_id, duration)
     SELECT :execution_id, (SELECT environment_id FROM test_execution WHERE id = :execution_id),
-           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log, fs.id
+           test_case.id, CAST(r.status AS testresultstatus), r.comment, r.io_log, fs.id,
+           r.duration
     FROM unnest(CAST(:names AS varchar[]), CAST(:statuses AS varchar[]),
                 CAST(:comments AS varchar[]), CAST(:io_logs AS varchar[]),
-                CAST(:signatures AS varchar[]))
-         WITH ORDINALITY AS r(name, status, comment, io_log, signature, position)
+                CAST(:signatures AS varchar[]), CAST(:durations AS float8[]))
+         WITH ORDINALITY AS r(name, status, comment, io_log, signature, duration, position)
     JOIN test_case ON test_case.name = r.name
     LEFT JOIN failure_signature AS fs ON fs.hash = r.signature
     ORDER BY r.position
     ON CONFLICT (test_execution_id, test_case_id) DO UPDATE
     SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,
-        failure_signature_id = excluded.failure_signature_id,
+        failure_signature_id = excluded.failure_signature_id, duration = excluded.duration,
         updated_at = timezone('utc', now())
     RETURNING id
     """
@@ -196,6 +199,7 @@ def _store(
                 "comments": [result.comment for result in results],
                 "io_logs": [result.io_log for result in results],
                 "signatures": signatures,
+                "durations": [result.duration for result in results],
             },
         )
     )
@@ -218,6 +222,7 @@ def post_results(
                 template_id=item.template_id,
                 comment=item.comment,
                 io_log=item.io_log,
+                duration=item.duration,
             )
             for item in items
         ],
@@ -263,6 +268,7 @@ def end_test(session: Session, request: EndTestExecutionRequest, *, sign: bool =
                 template_id=item.template_id or "",
                 comment=item.comment,
                 io_log=item.io_log,
+                duration=item.duration,
             )
             for item in request.test_results
         ],

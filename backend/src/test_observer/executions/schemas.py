@@ -102,6 +102,9 @@ class TestResultResponse(BaseModel):
     status: TestResultStatus
     comment: str
     io_log: str
+    duration: float | None = Field(
+        default=None, description="Seconds the test took; null when the reporter did not say."
+    )
     previous_results: list[PreviousTestResult]
     issues: list[IssueAttachmentResponse]
     failure_signature_id: int | None = Field(

@@ -18,7 +18,7 @@ artefacts, test plans and the like join the executions to narrow the results fir
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BindParameter,
@@ -44,10 +44,12 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from test_observer.executions.filters import TestResultSearchFilters, result_conditions
+from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
+from test_observer.quarantines.service import quarantined
 
 from .schemas import FlakyTestCase, FlakyTestCasesResponse
 
-DEFAULT_WINDOW = timedelta(days=30)
+DEFAULT_WINDOW = WINDOW
 # SKIPPED results are not runs: the test did not run.
 RUN_STATUSES = [TestResultStatus.PASSED, TestResultStatus.FAILED]
 
@@ -112,8 +114,8 @@ def flaky_test_cases(
     session: Session,
     filters: TestResultSearchFilters,
     *,
-    min_runs: int = 5,
-    min_flips: int = 2,
+    min_runs: int = MIN_RUNS,
+    min_flips: int = MIN_FLIPS,
     limit: int = 50,
     offset: int = 0,
 ) -> FlakyTestCasesResponse:
@@ -184,6 +186,8 @@ def flaky_test_cases(
             pairs.c.failures,
             pairs.c.flips,
             score.label("score"),
+            # Only for the page's pairs: an index probe each.
+            quarantined(pairs.c.test_case_id, pairs.c.environment_id).label("quarantined"),
         )
         .join(TestCase, TestCase.id == pairs.c.test_case_id)
         .join(Environment, Environment.id == pairs.c.environment_id)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from test_observer.auth import requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.flakiness import MIN_FLIPS, MIN_RUNS
 from test_observer.input_safety import EdgeRoute
 from test_observer.test_results.router import ResultSearchFilters
 
@@ -42,10 +43,10 @@ def get_flaky_test_cases(
     filters: ResultSearchFilters,
     min_runs: Annotated[
         int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
-    ] = 5,
+    ] = MIN_RUNS,
     min_flips: Annotated[
         int, Query(ge=0, description="Fewest status changes between consecutive runs")
-    ] = 2,
+    ] = MIN_FLIPS,
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FlakyTestCasesResponse:

@@ -71,6 +71,10 @@ class FlakyTestCase(BaseModel):
     failures: int
     flips: int
     score: float
+    quarantined: bool = Field(
+        default=False,
+        description="An active quarantine covers the test case in this environment.",
+    )
 
 
 class FlakyTestCasesResponse(BaseModel):

@@ -47,7 +47,7 @@ from .matching_rules import (
     artefact_matching_rule_team_association,
 )
 from .notifications import Notification
-from .results import TestCase, TestCaseIssue, TestResult
+from .results import Quarantine, TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
 from .signatures import FailureSignature
 from .users import Application, Team, User, UserSession, team_users_association
@@ -83,6 +83,7 @@ __all__ = [
     "Notification",
     "NotificationType",
     "Permission",
+    "Quarantine",
     "SignInLink",
     "Team",
     "TestCase",

@@ -106,6 +106,7 @@ class Permission(StrEnum):
     view_audit = "view_audit"
     view_webhook = "view_webhook"
     change_webhook = "change_webhook"
+    change_quarantine = "change_quarantine"
 
 
 # One SQLAlchemy type per PostgreSQL enum, shared by every column (and array) that uses it, so

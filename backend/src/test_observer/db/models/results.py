@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Entity
@@ -93,6 +103,8 @@ class TestResult(Entity):
     status: Mapped[TestResultStatus] = mapped_column(test_result_status_type)
     comment: Mapped[str] = mapped_column(String())
     io_log: Mapped[str] = mapped_column(String())
+    # Seconds the test took, when the reporter said (JUnit's `time`, or sent with the result).
+    duration: Mapped[float | None] = mapped_column(Float())
     # Indexed by the unique constraint above, whose first column it is.
     test_execution_id: Mapped[int] = mapped_column()
     # The execution's environment, written with the result. Runs are compared per environment,
@@ -122,3 +134,35 @@ class TestCaseIssue(Entity):
     case_name: Mapped[str] = mapped_column(String(), index=True)
     url: Mapped[str] = mapped_column(String())
     description: Mapped[str] = mapped_column(String())
+
+
+class Quarantine(Entity):
+    """A test case whose failures are known and accepted for now, on one environment or all.
+
+    A quarantined failure stays visible but needs no triage and does not hold a release back.
+    An entry with an expiry stops applying at that moment: every query compares it with the
+    current time, so nothing has to run to lift it.
+    """
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        # One entry per test case and environment, the entry for every environment included:
+        # setting a quarantine again replaces it (INSERT ... ON CONFLICT on this index).
+        Index(
+            "quarantine_scope_key",
+            "test_case_id",
+            text("coalesce(environment_id, 0)"),
+            unique=True,
+        ),
+        Index(None, "environment_id"),
+        Index(None, "issue_id"),
+    )
+
+    test_case_id: Mapped[int] = mapped_column(ForeignKey("test_case.id", ondelete="CASCADE"))
+    # None: every environment.
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("environment.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str] = mapped_column(String())
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime())

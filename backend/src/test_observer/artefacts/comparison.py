@@ -1,0 +1,370 @@
+"""Comparing an artefact's results with those of a base artefact (by default its previous
+version, see `previous.py`).
+
+Both sides are read from their latest builds (see `queries.latest_builds`). A *cell* is an
+(environment, test plan) pair that either side ran; each side contributes the latest
+execution of the cell (creation time, then id), and the two executions' results are matched by
+test case. A matched pair is in each class whose condition it meets:
+
+* **regression**: PASSED in the base, FAILED now;
+* **fixed**: FAILED in the base, PASSED now;
+* **still_failing**: FAILED on both sides;
+* **new**: a result now, none in the base's execution of the cell (or no such execution);
+* **gone**: a result in the base, none now;
+* **flaky**: FAILED on at least one side, and the test case is flaky in that environment by
+  the flaky-test list's default rule (`flakiness.py`): a pair that passed on both sides needs
+  no second look, and this keeps the work proportional to the failures;
+* **slower**: both durations known, now at least twice the base's and at least one second
+  more.
+
+The first five are exclusive; flaky and slower come on top of them. A result SKIPPED on one
+side and run on the other is only new or gone when the other side has no result at all.
+
+Everything is one statement per call, whatever the number of cells and results, plus one for
+the issues of the listed results. `compared_results` returns the classified rows as a
+subquery for other set-based readers (readiness) to aggregate, for any number of
+(artefact, base) pairs at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import TextClause, select, text
+from sqlalchemy.orm import Session
+
+from test_observer.db.models import Issue, IssueTestResultAttachment
+from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.errors import UnprocessableError
+from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
+
+from .previous import previous_artefact_id
+from .schemas import (
+    COMPARISON_CLASSES,
+    ComparedIssue,
+    ComparedResult,
+    ComparisonCell,
+    ComparisonClass,
+    ComparisonCounts,
+    ComparisonPage,
+    ComparisonResponse,
+)
+from .service import get_artefact
+
+# Each side's latest execution per (environment, test plan), on its latest builds. The
+# executions of the pair's two artefacts are read once each even if they appear in several
+# pairs.
+_CELLS = """
+sides AS (
+    SELECT artefact_id, base_id
+    FROM unnest(CAST(:artefact_ids AS integer[]), CAST(:base_ids AS integer[]))
+         AS s(artefact_id, base_id)
+),
+builds AS (
+    SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
+    FROM artefact_build b
+    WHERE b.artefact_id IN (SELECT artefact_id FROM sides UNION SELECT base_id FROM sides)
+    ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
+),
+latest AS (
+    SELECT DISTINCT ON (builds.artefact_id, e.environment_id, e.test_plan_id)
+           builds.artefact_id, e.environment_id, e.test_plan_id, e.id
+    FROM builds JOIN test_execution e ON e.artefact_build_id = builds.id
+    ORDER BY builds.artefact_id, e.environment_id, e.test_plan_id, e.created_at DESC, e.id DESC
+),
+cells AS (
+    SELECT sides.artefact_id, sides.base_id, pair.*
+    FROM sides
+    CROSS JOIN LATERAL (
+        SELECT coalesce(n.environment_id, b.environment_id) AS environment_id,
+               coalesce(n.test_plan_id, b.test_plan_id) AS test_plan_id,
+               n.id AS execution_id, b.id AS base_execution_id
+        FROM (SELECT * FROM latest WHERE latest.artefact_id = sides.artefact_id) n
+        FULL JOIN (SELECT * FROM latest WHERE latest.artefact_id = sides.base_id) b
+             ON b.environment_id = n.environment_id AND b.test_plan_id = n.test_plan_id
+    ) pair
+)"""
+
+# The matched pairs of results of every cell that are in at least one class, classified.
+_CLASSIFIED = """
+pairs AS (
+    SELECT cells.artefact_id, cells.base_id, cells.environment_id, cells.test_plan_id, r.*
+    FROM cells
+    CROSS JOIN LATERAL (
+        SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
+               n.id AS result_id, n.status AS status, n.duration AS duration,
+               b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
+        FROM (SELECT id, test_case_id, status, duration FROM test_result
+              WHERE test_execution_id = cells.execution_id) n
+        FULL JOIN (SELECT id, test_case_id, status, duration FROM test_result
+                   WHERE test_execution_id = cells.base_execution_id) b
+             ON b.test_case_id = n.test_case_id
+        -- Only pairs that can be in a class: most results pass on both sides, and leaving
+        -- them here spares every later step (and its sort) the bulk of the rows.
+        WHERE n.status IS DISTINCT FROM b.status OR n.status = 'FAILED'
+           OR (n.duration >= 2 * b.duration AND n.duration - b.duration >= 1)
+    ) r
+),
+classified AS MATERIALIZED (
+    SELECT pairs.*,
+           coalesce(base_status = 'PASSED' AND status = 'FAILED', false) AS regression,
+           coalesce(base_status = 'FAILED' AND status = 'PASSED', false) AS fixed,
+           coalesce(base_status = 'FAILED' AND status = 'FAILED', false) AS still_failing,
+           base_result_id IS NULL AS new,
+           result_id IS NULL AS gone,
+           {flaky} AS flaky,
+           coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
+               AS slower,
+           status = 'FAILED' AND EXISTS (
+               SELECT 1 FROM quarantine q
+               WHERE q.test_case_id = pairs.test_case_id
+                 AND (q.environment_id IS NULL OR q.environment_id = pairs.environment_id)
+                 AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
+           ) AS quarantined,
+           status = 'FAILED' AND NOT EXISTS (
+               SELECT 1 FROM issue_test_result_attachment a
+               WHERE a.test_result_id = pairs.result_id
+           ) AS unattached
+    FROM pairs
+    {flaky_join})"""
+
+# The flaky rule, per pair with a failure: over the runs of the flaky-test list's window, from
+# the index of runs.
+_FLAKY_JOIN = """    LEFT JOIN LATERAL (
+        SELECT count(*) >= :flaky_min_runs
+               AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
+               AS flaky
+        FROM (
+            SELECT t.status, lag(t.status) OVER (ORDER BY t.created_at, t.id) AS previous
+            FROM test_result t
+            WHERE t.environment_id = pairs.environment_id
+              AND t.test_case_id = pairs.test_case_id
+              AND t.status IN ('PASSED', 'FAILED')
+              AND t.created_at >= CAST(:flaky_since AS timestamp)
+        ) runs
+        WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
+    ) flaky ON true
+"""
+
+_COUNTS = ", ".join(f"count(*) FILTER (WHERE {name}) AS {name}" for name in COMPARISON_CLASSES)
+
+
+def classified_statement(tail: str, *, flaky: bool = True) -> str:
+    """The WITH clause of sides, cells and classified pairs, followed by `tail`.
+
+    Without `flaky`, no pair is judged flaky and the history is not read.
+    """
+    classified = _CLASSIFIED.format(
+        flaky="coalesce(flaky.flaky, false)" if flaky else "false",
+        flaky_join=_FLAKY_JOIN if flaky else "",
+    )
+    return f"WITH {_CELLS},\n{classified}\n{tail}"
+
+
+def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, Any]:
+    return {
+        "artefact_ids": [artefact for artefact, _ in pairs],
+        # No base: compared with nothing, every result is new.
+        "base_ids": [base if base is not None else 0 for _, base in pairs],
+        "flaky_since": datetime.now(UTC).replace(tzinfo=None) - WINDOW,
+        "flaky_min_runs": MIN_RUNS,
+        "flaky_min_flips": MIN_FLIPS,
+    }
+
+
+# Test cases in the order they were first reported (their ids): ordering by name would look
+# up and sort the names of every result of the class, not only of the page's.
+_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, classified.test_case_id"
+
+
+def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
+    # One row per cell with its counts, then the requested pages: a row per listed result.
+    # Each page is a top-N of its class (no sort of the whole class); the classes' totals are
+    # the sums of the cells' counts.
+    pages = "".join(
+        f"""
+UNION ALL
+SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
+FROM (
+    SELECT '{name}' AS class, classified.*, test_plan.name AS test_plan
+    FROM classified
+    JOIN test_plan ON test_plan.id = classified.test_plan_id
+    JOIN environment ON environment.id = classified.environment_id
+    WHERE classified.{name}
+    ORDER BY {_PAGE_ORDER}
+    LIMIT :limit OFFSET :offset
+) page
+JOIN test_case ON test_case.id = page.test_case_id"""
+        for name in classes
+    )
+    tail = f"""
+, counted AS (
+    SELECT cells.environment_id, cells.test_plan_id, cells.execution_id,
+           cells.base_execution_id, {_COUNTS}
+    FROM cells
+    LEFT JOIN classified USING (artefact_id, base_id, environment_id, test_plan_id)
+    GROUP BY cells.environment_id, cells.test_plan_id, cells.execution_id,
+             cells.base_execution_id
+)
+SELECT 'cell' AS kind, to_jsonb(c) || jsonb_build_object(
+           'environment', environment.name, 'architecture', environment.architecture,
+           'test_plan', test_plan.name) AS data
+FROM counted c
+JOIN environment ON environment.id = c.environment_id
+JOIN test_plan ON test_plan.id = c.test_plan_id{pages}
+"""
+    return text(classified_statement(tail))
+
+
+def parse_classes(classes: str | None) -> list[ComparisonClass]:
+    """Classes named in a comma-separated list; every class when none is given."""
+    if classes is None:
+        return list(COMPARISON_CLASSES)
+    names = [name.strip() for name in classes.split(",") if name.strip()]
+    unknown = [name for name in names if name not in COMPARISON_CLASSES]
+    if unknown:
+        raise UnprocessableError(
+            f"Unknown classes: {', '.join(unknown)}; known: {', '.join(COMPARISON_CLASSES)}",
+            loc=("query", "classes"),
+            input=classes,
+        )
+    return [name for name in COMPARISON_CLASSES if name in names]
+
+
+def resolve_base(session: Session, artefact_id: int, base: str) -> int | None:
+    """The base artefact's id: `previous` (None for the first of a line) or an artefact id."""
+    if base == "previous":
+        return previous_artefact_id(session, artefact_id)
+    try:
+        base_id = int(base)
+    except ValueError:
+        raise UnprocessableError(
+            "base must be 'previous' or an artefact id", loc=("query", "base"), input=base
+        ) from None
+    if base_id == artefact_id:
+        raise UnprocessableError("base must be another artefact", loc=("query", "base"), input=base)
+    get_artefact(session, artefact_id)
+    get_artefact(session, base_id)
+    return base_id
+
+
+def compare_artefacts(
+    session: Session,
+    artefact_id: int,
+    base: str,
+    classes: Collection[ComparisonClass],
+    limit: int,
+    offset: int,
+) -> ComparisonResponse:
+    base_id = resolve_base(session, artefact_id, base)
+    wanted = [name for name in COMPARISON_CLASSES if name in set(classes)]
+    rows = session.execute(
+        _comparison_statement(wanted),
+        {**comparison_parameters([(artefact_id, base_id)]), "limit": limit, "offset": offset},
+    ).all()
+
+    cells: list[ComparisonCell] = []
+    totals = ComparisonCounts()
+    listed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for kind, data in rows:
+        if kind == "cell":
+            counts = ComparisonCounts(**{name: data[name] for name in COMPARISON_CLASSES})
+            totals = totals.plus(counts)
+            cells.append(
+                ComparisonCell(
+                    environment=EnvironmentResponse(
+                        id=data["environment_id"],
+                        name=data["environment"],
+                        architecture=data["architecture"],
+                    ),
+                    test_plan=data["test_plan"],
+                    test_execution_id=data["execution_id"],
+                    base_test_execution_id=data["base_execution_id"],
+                    counts=counts,
+                )
+            )
+        else:
+            listed[data["class"]].append(data)
+    cells.sort(key=lambda c: (c.environment.name, c.environment.architecture, c.test_plan))
+    environments = {c.environment.id: c.environment for c in cells}
+
+    def order(item: dict[str, Any]) -> tuple[str, str, str, int]:
+        # The statement's order (_PAGE_ORDER), which a union of pages does not keep.
+        environment = environments[item["environment_id"]]
+        return (environment.name, environment.architecture, item["test_plan"], item["test_case_id"])
+
+    issues = _issues(
+        session,
+        [
+            result_id
+            for items in listed.values()
+            for item in items
+            for result_id in (item["result_id"], item["base_result_id"])
+            if result_id is not None
+        ],
+    )
+    return ComparisonResponse(
+        artefact_id=artefact_id,
+        base_artefact_id=base_id,
+        totals=totals,
+        cells=cells,
+        results={
+            name: ComparisonPage(
+                count=getattr(totals, name),
+                limit=limit,
+                offset=offset,
+                results=[_compared(item, issues) for item in sorted(listed[name], key=order)],
+            )
+            for name in wanted
+        },
+    )
+
+
+def _compared(item: dict[str, Any], issues: dict[int, list[ComparedIssue]]) -> ComparedResult:
+    seen: dict[int, ComparedIssue] = {}
+    for result_id in (item["result_id"], item["base_result_id"]):
+        for issue in issues.get(result_id, []) if result_id is not None else []:
+            seen.setdefault(issue.id, issue)
+    return ComparedResult(
+        test_case_id=item["test_case_id"],
+        test_case=item["test_case"],
+        environment_id=item["environment_id"],
+        test_plan=item["test_plan"],
+        test_result_id=item["result_id"],
+        status=item["status"],
+        duration=item["duration"],
+        base_test_result_id=item["base_result_id"],
+        base_status=item["base_status"],
+        base_duration=item["base_duration"],
+        flaky=item["flaky"],
+        slower=item["slower"],
+        quarantined=item["quarantined"],
+        issues=list(seen.values()),
+    )
+
+
+def _issues(session: Session, result_ids: Collection[int]) -> dict[int, list[ComparedIssue]]:
+    if not result_ids:
+        return {}
+    found: dict[int, list[ComparedIssue]] = defaultdict(list)
+    for result_id, issue in session.execute(
+        select(IssueTestResultAttachment.test_result_id, Issue)
+        .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
+        .where(IssueTestResultAttachment.test_result_id.in_(list(set(result_ids))))
+        .order_by(IssueTestResultAttachment.test_result_id, Issue.id)
+    ):
+        found[result_id].append(
+            ComparedIssue(
+                id=issue.id,
+                source=issue.source,
+                project=issue.project,
+                key=issue.key,
+                title=issue.title,
+                status=issue.status,
+                url=issue.url,
+            )
+        )
+    return found

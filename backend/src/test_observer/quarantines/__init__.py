@@ -1,0 +1,1 @@
+"""Quarantined test cases: failures known and accepted for now, on some environments or all."""
