@@ -869,6 +869,9 @@ def _job_settings() -> Settings:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # During an outage the pool would warn at every attempt; the worker reports the outage
+    # itself, once per back-off step.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return settings
 
 
