@@ -33,7 +33,7 @@ class WorkerHealth:
         )
         self.skipped = Counter(
             "test_observer_job_runs_skipped",
-            "Periodic runs not started because the previous run of the job was still running.",
+            "Runs of a job not started because another run of it was still running.",
             ["job"],
             registry=self.registry,
         )

@@ -65,14 +65,14 @@ def _register(
                     "job": job.name,
                     "arguments": arguments or [],
                     "outcome": "skipped",
-                    "reason": "the previous run is still running",
+                    "reason": "another run of the job is still running",
                     "instant": timestamp,
                 }
             )
         )
         if health is not None:
             health.skipped.labels(job=job.name).inc()
-        return {"skipped": "the previous run is still running"}
+        return {"skipped": "another run of the job is still running"}
 
     task = app.task(name=job.name, retry=_retry(job), pass_context=False)(run)
     if env.settings.disable_periodic_tasks:
@@ -148,7 +148,8 @@ class _JobManager(procrastinate.manager.JobManager):
         try:
             await super().finish_job(job, *args, **kwargs)
         except queue_errors.ConnectorException as error:
-            if "not found or not in" not in str(error):
+            # The connector's own message is generic; the database's is the cause.
+            if "not found or not in" not in str(error.__cause__ or error):
                 raise
             logger.warning(
                 "job %s (id %s) was finished by another worker while this one was stalled: "
