@@ -259,21 +259,34 @@ def serve(
         f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
         f"{settings.db_pool_size + settings.db_max_overflow} database connections"
     )
-    uvicorn.run(
-        "test_observer.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        log_level=level,
-        log_config=logging_config(settings.log_format, level),
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": None if reload else workers,
+        "reload": reload,
+        "log_level": level,
+        "log_config": logging_config(settings.log_format, level),
         # Our request log (one structured line per request) replaces uvicorn's access log.
-        access_log=False,
+        "access_log": False,
         # On SIGTERM, stop accepting and let requests in flight finish, for at most this long
         # (it must stay below the time the process manager waits before killing).
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    from test_observer import supervision
+
+    options["http"] = supervision.DrainingHttpProtocol
+
+    # Worker processes (and the reloader's) leave when this process is gone, however it went.
+    os.environ[supervision.SUPERVISOR_ENV] = str(os.getpid())
+    if _embedded_server is not None:
+        supervision.start_database_watchdog(Path(_embedded_server.pgdata))
+    application = "test_observer.app:create_app_from_environment"
+    if workers > 1 and not reload:
+        config = uvicorn.Config(application, **options)
+        supervision.Supervisor(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.run(application, **options)
 
 
 def _start_metrics_server(settings: Settings, *, host: str, several_processes: bool) -> None:
