@@ -56,6 +56,7 @@ from test_observer.readiness_page.router import router as readiness_page_router
 from test_observer.reports.router import router as reports_router
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.sign_in.router import router as sign_in_router
+from test_observer.supervision import leave_with_supervisor
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router
@@ -181,6 +182,7 @@ def create_app(
 
 def create_app_from_environment() -> FastAPI:
     """Entry point for uvicorn's `--factory` mode (workers and reload import it)."""
+    leave_with_supervisor()
     return create_app(load_settings(), registry=metrics.app_registry())
 
 

@@ -280,23 +280,36 @@ def serve(
         f"Serving the API on http://{host}:{port} with {workers} worker(s), each with up to "
         f"{settings.db_pool_size + settings.db_max_overflow} database connections"
     )
-    uvicorn.run(
-        "test_observer.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        log_level=level,
-        log_config=logging_config(settings.log_format, level),
-        forwarded_allow_ips=forwarded_allow_ips,
-        root_path=root_path.rstrip("/"),
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": None if reload else workers,
+        "reload": reload,
+        "log_level": level,
+        "log_config": logging_config(settings.log_format, level),
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "root_path": root_path.rstrip("/"),
         # Our request log (one structured line per request) replaces uvicorn's access log.
-        access_log=False,
+        "access_log": False,
         # On SIGTERM, stop accepting and let requests in flight finish, for at most this long
         # (it must stay below the time the process manager waits before killing).
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    from test_observer import supervision
+
+    options["http"] = supervision.DrainingHttpProtocol
+
+    # Worker processes (and the reloader's) leave when this process is gone, however it went.
+    os.environ[supervision.SUPERVISOR_ENV] = str(os.getpid())
+    if _embedded_server is not None:
+        supervision.start_database_watchdog(Path(_embedded_server.pgdata))
+    application = "test_observer.app:create_app_from_environment"
+    if workers > 1 and not reload:
+        config = uvicorn.Config(application, **options)
+        supervision.Supervisor(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.run(application, **options)
 
 
 def _start_metrics_server(settings: Settings, *, several_processes: bool) -> None:
@@ -956,6 +969,8 @@ def import_original_command(
 
 def _job_settings() -> Settings:
     """Settings with a database for the jobs, and log lines on stderr at LOG_LEVEL."""
+    import logging
+
     url = database_url()
     os.environ["DB_URL"] = url
     try:
@@ -964,6 +979,9 @@ def _job_settings() -> Settings:
         fail(str(error))
     # LOG_FORMAT as for the server: one JSON object per line for a log collector.
     configure_logging(settings.log_format, settings.log_level)
+    # During an outage the pool would warn at every attempt; the worker reports the outage
+    # itself, once per back-off step.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return settings
 
 

@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     sync_batch_size: int = Field(default=50, ge=1)
     # A job whose worker has sent no heartbeat for this long is retried by another worker.
     job_stalled_after_s: int = Field(default=60, ge=5)
+    # The worker reconnects to a lost database after waits doubling from the first to the
+    # longest, and calls itself unhealthy once the database has been away this long.
+    worker_reconnect_min_s: float = Field(default=1.0, gt=0)
+    worker_reconnect_max_s: float = Field(default=30.0, gt=0)
+    worker_outage_threshold_s: float = Field(default=60.0, ge=0)
+    # Where the worker answers /health and /metrics; 0 turns that off.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
 
     # Outbound webhooks (see test_observer.webhooks). Targets in private, loopback, link-local
     # or metadata ranges are refused unless one of these networks contains them.

@@ -9,19 +9,32 @@ is put back in the queue by another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
+import procrastinate.manager
+import psycopg
 from procrastinate import exceptions as queue_errors
 from sqlalchemy.engine import make_url
 
 from test_observer.settings import Settings, interval_cron
 
 from .environment import JobEnvironment
+from .health import WorkerHealth
+from .locks import single_run
 from .registry import JOBS, Job, execute
 
 logger = logging.getLogger("test_observer.jobs")
+
+# How long a queue operation waits for a database connection before the worker calls the
+# database lost.
+POOL_WAIT_S = 5.0
 
 
 def libpq_url(db_url: str) -> str:
@@ -61,10 +74,30 @@ def _retry(job: Job) -> procrastinate.RetryStrategy | bool:
     return procrastinate.RetryStrategy(max_attempts=job.retries, wait=60, linear_wait=60)
 
 
-def _register(app: procrastinate.App, job: Job, env: JobEnvironment) -> None:
+def _register(
+    app: procrastinate.App, job: Job, env: JobEnvironment, health: WorkerHealth | None
+) -> None:
     def run(arguments: list[str] | None = None, timestamp: int | None = None) -> dict[str, Any]:
         # `timestamp` is the instant a periodic run was scheduled for; it only identifies it.
-        return execute(job, env, list(arguments or []))
+        if not job.exclusive:
+            return execute(job, env, list(arguments or []))
+        with single_run(env.engine, job.name) as held:
+            if held:
+                return execute(job, env, list(arguments or []))
+        logger.warning(
+            json.dumps(
+                {
+                    "job": job.name,
+                    "arguments": arguments or [],
+                    "outcome": "skipped",
+                    "reason": "another run of the job is still running",
+                    "instant": timestamp,
+                }
+            )
+        )
+        if health is not None:
+            health.skipped.labels(job=job.name).inc()
+        return {"skipped": "another run of the job is still running"}
 
     task = app.task(name=job.name, retry=_retry(job), pass_context=False)(run)
     if env.settings.disable_periodic_tasks:
@@ -81,17 +114,22 @@ def _register(app: procrastinate.App, job: Job, env: JobEnvironment) -> None:
         )(task)  # type: ignore[arg-type]
 
 
-def build_app(env: JobEnvironment) -> procrastinate.App:
+def build_app(env: JobEnvironment, health: WorkerHealth | None = None) -> procrastinate.App:
     assert env.settings.db_url
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=libpq_url(env.settings.db_url),
             min_size=1,
             max_size=env.settings.worker_queue_pool_size,
+            # A lost database is noticed within seconds (the pool's default wait is 30 s), and
+            # the worker's own reconnection takes over from the pool's.
+            timeout=POOL_WAIT_S,
+            kwargs={"connect_timeout": 5},
         )
     )
+    app.job_manager = _JobManager(app.connector)
     for job in JOBS.values():
-        _register(app, job, env)
+        _register(app, job, env, health)
     return app
 
 
@@ -140,33 +178,171 @@ async def _requeue_stalled_jobs(app: procrastinate.App, settings: Settings) -> N
         await asyncio.sleep(max(1.0, settings.job_stalled_after_s / 3))
 
 
-def run_worker(settings: Settings, *, name: str = "worker", concurrency: int = 1) -> None:
-    """Run jobs and defer periodic ones until SIGTERM or SIGINT.
+class _JobManager(procrastinate.manager.JobManager):
+    """Procrastinate's job manager, calm about a job another worker already finished.
 
+    A worker that was frozen (stopped, swapped out, cut off) stops sending heartbeats; its job
+    is then put back in the queue and finished elsewhere. When the frozen worker resumes and
+    reports the job's end, the queue refuses: the job is no longer in progress. That is the
+    expected outcome of the rescue, not an error, so it is logged and the worker goes on.
+    """
+
+    async def finish_job(self, job: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().finish_job(job, *args, **kwargs)
+        except queue_errors.ConnectorException as error:
+            # The connector's own message is generic; the database's is the cause.
+            if "not found or not in" not in str(error.__cause__ or error):
+                raise
+            logger.warning(
+                "job %s (id %s) was finished by another worker while this one was stalled: "
+                "keeping that outcome",
+                job.task_name,
+                job.id,
+            )
+
+
+def _stop_signals(stop: asyncio.Event) -> None:
+    """The first SIGTERM or SIGINT asks for a graceful stop; a second one ends the process at
+    once (the job it ran is then retried elsewhere as stalled)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            logger.warning("second stop signal: stopping now")
+            os._exit(128 + signum)
+        logger.info("stop requested: finishing the running job")
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def backoff_delays(first: float, longest: float) -> Iterator[float]:
+    """Waits between reconnection attempts: doubling from `first`, at most `longest`."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, longest)
+
+
+async def _serve_until_lost(
+    app: procrastinate.App,
+    settings: Settings,
+    name: str,
+    concurrency: int,
+    stop: asyncio.Event,
+    health: WorkerHealth,
+) -> None:
+    """Run the queue on one database connection until asked to stop or the database is lost.
+
+    Procrastinate's worker stops by itself when its connection breaks; a stop request cancels
+    it, which lets the running job finish.
+    """
+    async with app.open_async():
+        if not await app.check_connection_async():
+            raise RuntimeError("the job queue's tables are missing: run `test-observer db upgrade`")
+        health.connected()
+        requeue = asyncio.create_task(_requeue_stalled_jobs(app, settings))
+        work = asyncio.create_task(
+            app.run_worker_async(
+                name=name,
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                update_heartbeat_interval=max(1.0, settings.job_stalled_after_s / 4),
+                stalled_worker_timeout=settings.job_stalled_after_s,
+            )
+        )
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({work, requeue, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                # Asked to stop, or the stalled-job sweeper lost the database: cancelling lets
+                # the running job finish.
+                work.cancel()
+            (outcome,) = await asyncio.gather(work, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                raise outcome
+            if requeue.done() and not requeue.cancelled() and requeue.exception():
+                raise requeue.exception()  # type: ignore[misc]
+        finally:
+            for task in (requeue, stopping):
+                task.cancel()
+
+
+def run_worker(settings: Settings, *, name: str = "worker", concurrency: int = 1) -> None:
+    """Run jobs and defer periodic ones until SIGTERM or SIGINT, whatever the database does.
+
+    When the database goes away the worker says so, waits with a bounded exponential back-off
+    and reconnects, for as long as it is not asked to stop. Periodic scheduling resumes from
+    the clock: each instant is still queued at most once (the database refuses a second).
     On the first signal the worker takes no new job and finishes the running one; a second
-    signal stops it at once (the job is then retried by another worker as stalled).
+    signal stops it at once (the job is then retried by another worker as stalled). It returns
+    only when asked to stop.
     """
     env = JobEnvironment.from_settings(settings)
-    app = build_app(env)
+    health = WorkerHealth(settings.worker_outage_threshold_s)
+    app = build_app(env, health)
+    if settings.worker_metrics_port:
+        health.serve(settings.worker_metrics_host, settings.worker_metrics_port)
 
     async def main() -> None:
-        async with app.open_async():
-            requeue = asyncio.create_task(_requeue_stalled_jobs(app, settings))
+        stop = asyncio.Event()
+        _stop_signals(stop)
+        while not stop.is_set():
+            error: BaseException | None = None
             try:
-                await app.run_worker_async(
-                    name=name,
-                    concurrency=concurrency,
-                    install_signal_handlers=True,
-                    update_heartbeat_interval=max(1.0, settings.job_stalled_after_s / 4),
-                    stalled_worker_timeout=settings.job_stalled_after_s,
+                await _serve_until_lost(app, settings, name, concurrency, stop, health)
+            except (OSError, queue_errors.ConnectorException, psycopg.Error) as lost:
+                error = lost
+            if stop.is_set():
+                break
+            health.lost(error)
+            delays = backoff_delays(
+                settings.worker_reconnect_min_s, settings.worker_reconnect_max_s
+            )
+            while not stop.is_set():
+                delay = next(delays)
+                logger.warning(
+                    "the database is unreachable (%s): trying again in %.1f s",
+                    _reason(error),
+                    delay,
                 )
-            finally:
-                requeue.cancel()
+                await _wait(stop, delay)
+                if await _reachable(settings):
+                    logger.info("the database is reachable again: resuming")
+                    break
 
     try:
         asyncio.run(main())
     finally:
         env.close()
+
+
+def _reason(error: BaseException | None) -> str:
+    if error is None:
+        return "the connection was lost"
+    # Procrastinate wraps the driver's error in a generic "Database error."
+    error = error.__cause__ or error
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+async def _reachable(settings: Settings) -> bool:
+    """Whether a new connection to the database opens now (a short timeout)."""
+    assert settings.db_url
+    try:
+        connection = await psycopg.AsyncConnection.connect(
+            libpq_url(settings.db_url), connect_timeout=5
+        )
+    except (OSError, psycopg.Error):
+        return False
+    await connection.close()
+    return True
 
 
 def defer(settings: Settings, job: Job, arguments: list[str]) -> int:

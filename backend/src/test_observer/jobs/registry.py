@@ -50,6 +50,8 @@ class Job:
     schedules: tuple[Schedule, ...] = field(default=())
     # Retries after a failure (with back-off), on top of the first attempt.
     retries: int = 0
+    # At most one run at a time across all workers (see `locks`); every periodic job is.
+    exclusive: bool = False
 
     def usage(self) -> str:
         return " ".join(
@@ -75,6 +77,7 @@ JOBS: dict[str, Job] = {
             "Move snaps and debs to the channel or pocket they are in; archive those gone.",
             promote_artefacts.run,
             schedules=(Schedule("promote_interval_s"),),
+            exclusive=True,
         ),
         Job(
             "sync-issues",
@@ -89,6 +92,7 @@ JOBS: dict[str, Job] = {
                 ),
                 Schedule("sync_old_closed_interval_s", ("low",), "low", _issue_sync_enabled),
             ),
+            exclusive=True,
         ),
         Job(
             "sync-issue",
@@ -102,6 +106,7 @@ JOBS: dict[str, Job] = {
             "Set kernel artefacts' due dates and bug links from the SRU workflow status.",
             kernel_swm.run,
             schedules=(Schedule("kernel_swm_interval_s"),),
+            exclusive=True,
         ),
         Job(
             DELIVER_TASK,
@@ -121,6 +126,7 @@ JOBS: dict[str, Job] = {
             "Delete expired browser sessions.",
             clean_sessions.run,
             schedules=(Schedule("clean_sessions_interval_s"),),
+            exclusive=True,
         ),
         Job(
             "prune-audit-events",
