@@ -207,6 +207,19 @@ def start_serving(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
         time.sleep(0.3)
 
 
+def crash(process: subprocess.Popen[bytes]) -> None:
+    """Kill `serve` together with its database watchdog, as a crash of the whole process
+    group (or the machine's OOM killer) would: only then is the embedded database left
+    running with nobody to stop it (test_serve_processes checks the watchdog itself)."""
+    import psutil
+
+    for child in psutil.Process(process.pid).children():
+        if "test_observer.supervision" in child.cmdline():
+            child.kill()
+    process.kill()
+    process.wait(timeout=30)
+
+
 def stop_with(process: subprocess.Popen[bytes], sig: signal.Signals) -> int:
     process.send_signal(sig)
     return process.wait(timeout=60)
@@ -235,9 +248,7 @@ def test_a_killed_server_leaves_no_postgres_once_the_next_run_stops(
     log = tmp_path / "serve.log"
 
     crashed, _ = start_serving(env, log)
-    crashed.kill()
-    crashed.wait(timeout=30)
-    # The crash left the database server running with nobody to stop it.
+    crash(crashed)
     (orphan,) = postgres_processes(data_dir)
     status = run("db", "embedded", "status", env=env)
     assert "no process using it" in status.stdout
@@ -267,8 +278,7 @@ def test_embedded_stop_and_reset_recover_from_a_crash(
 ) -> None:
     env, data_dir = embedded_env
     crashed, _ = start_serving(env, tmp_path / "serve.log")
-    crashed.kill()
-    crashed.wait(timeout=30)
+    crash(crashed)
     assert postgres_processes(data_dir)
 
     refused = run("db", "embedded", "reset", env=env)
