@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.audit.service import prune_audit_events, record_audit_event
-from test_observer.db.models import ArtefactBuildEnvironmentReviewDecision, Permission, User
+from test_observer.db.models import (
+    ArtefactBuildEnvironmentReviewDecision,
+    Permission,
+    TestCase,
+    User,
+)
 from tests.backend.factories import make_artefact, make_build, make_environment, make_review
 from tests.backend.principals import application_headers, user_headers
 
@@ -132,3 +137,60 @@ def test_retention_prunes_only_events_older_than_the_horizon(db_session: Session
         db_session.execute(text("DELETE FROM audit_event"))
     db_session.rollback()
     assert db_session.get(User, 1) is None
+
+
+def test_quarantines_expectations_and_webhooks_are_on_record(
+    api: TestClient, db_session: Session
+) -> None:
+    db_session.add(TestCase(name="wifi/connect", category=""))
+    db_session.commit()
+    admin = user_headers(db_session, "lead@example.com", is_admin=True)
+    calls = [
+        api.put(
+            "/v1/quarantines",
+            json={"test_case": "wifi/connect", "reason": "firmware bug"},
+            headers=admin,
+        ),
+        api.delete("/v1/quarantines", params={"test_case": "wifi/connect"}, headers=admin),
+        api.put(
+            "/v1/expected-environments",
+            json={"family": "deb", "artefact_name": "linux", "environments": ["rpi4"]},
+            headers=admin,
+        ),
+        api.delete(
+            "/v1/expected-environments",
+            params={"family": "deb", "artefact_name": "linux"},
+            headers=admin,
+        ),
+        api.post(
+            "/v1/webhooks",
+            json={"url": "https://hooks.example.com/x", "event_types": ["artefact.status_changed"]},
+            headers=admin,
+        ),
+    ]
+    assert [call.status_code for call in calls] == [200, 200, 200, 204, 201]
+    webhook_id = calls[-1].json()["id"]
+    assert (
+        api.patch(
+            f"/v1/webhooks/{webhook_id}", json={"secret": "s" * 32}, headers=admin
+        ).status_code
+        == 200
+    )
+    assert api.delete(f"/v1/webhooks/{webhook_id}", headers=admin).status_code == 204
+
+    auditor = application_headers(db_session, Permission.view_audit, name="auditor")
+    events = api.get("/v1/audit-events", params={"limit": 100}, headers=auditor).json()["events"]
+    actions = {event["action"]: event for event in events}
+    for action in (
+        "quarantine.set",
+        "quarantine.lifted",
+        "expected_environments.declared",
+        "expected_environments.withdrawn",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
+    ):
+        assert actions[action]["actor"]["name"] == "lead@example.com", action
+    # A webhook's secret is never written to the trail.
+    assert "s" * 32 not in str(events)
+    assert actions["webhook.updated"]["after"]["secret_changed"] is True

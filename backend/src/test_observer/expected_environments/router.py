@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from test_observer.auth import requires
+from test_observer.auth import Principal, requires
 from test_observer.auth.access import AppSettings, DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
@@ -59,27 +59,29 @@ def get_expected_environments(
     return service.list_expected_environments(session, families or [], artefact_name, test_plan)
 
 
-@router.put("/v1/expected-environments", dependencies=[CHANGE])
+@router.put("/v1/expected-environments")
 def put_expected_environments(
-    session: DbSession, request: ExpectedEnvironmentsRequest
+    session: DbSession,
+    principal: Annotated[Principal, CHANGE],
+    request: ExpectedEnvironmentsRequest,
 ) -> ExpectedEnvironmentsResponse:
     """Declare the environments every version of an artefact must be tested on, replacing
     the declaration for the same family, artefact name and test plan."""
-    return service.declare_expected_environments(session, request)
+    return service.declare_expected_environments(session, principal, request)
 
 
 @router.delete(
     "/v1/expected-environments",
-    dependencies=[CHANGE],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
 def delete_expected_environments(
     session: DbSession,
+    principal: Annotated[Principal, CHANGE],
     family: FamilyName,
     artefact_name: Annotated[str, Query(max_length=NAME_LENGTH)],
     test_plan: TestPlanQuery = None,
 ) -> Response:
     """Withdraw a declaration; missing environments fall back to the previous version."""
-    service.delete_expected_environments(session, family, artefact_name, test_plan)
+    service.delete_expected_environments(session, principal, family, artefact_name, test_plan)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

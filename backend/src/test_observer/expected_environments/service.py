@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from test_observer.artefacts.previous import previous_artefact_ids
 from test_observer.artefacts.service import get_artefact
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -67,7 +69,7 @@ def _response(row: ExpectedEnvironments) -> ExpectedEnvironmentsResponse:
 
 
 def declare_expected_environments(
-    session: Session, request: ExpectedEnvironmentsRequest
+    session: Session, principal: Principal | None, request: ExpectedEnvironmentsRequest
 ) -> ExpectedEnvironmentsResponse:
     """Create or replace the declaration for (family, artefact name, test plan).
 
@@ -87,7 +89,16 @@ def declare_expected_environments(
         ).returning(ExpectedEnvironments),
         execution_options={"populate_existing": True},
     ).one()
-    return _response(row)
+    declared = _response(row)
+    record_audit_event(
+        session,
+        principal,
+        "expected_environments.declared",
+        "expected_environments",
+        row.id,
+        after=declared,
+    )
+    return declared
 
 
 def list_expected_environments(
@@ -113,17 +124,32 @@ def list_expected_environments(
 
 
 def delete_expected_environments(
-    session: Session, family: FamilyName, artefact_name: str, test_plan: str | None
+    session: Session,
+    principal: Principal | None,
+    family: FamilyName,
+    artefact_name: str,
+    test_plan: str | None,
 ) -> None:
     """Withdraw one declaration. Withdrawing one that does not exist succeeds: the outcome is
     the same."""
-    session.execute(
-        delete(ExpectedEnvironments).where(
+    withdrawn = session.scalars(
+        delete(ExpectedEnvironments)
+        .where(
             ExpectedEnvironments.family == family,
             ExpectedEnvironments.artefact_name == artefact_name,
             ExpectedEnvironments.test_plan == (test_plan or ANY_PLAN),
         )
-    )
+        .returning(ExpectedEnvironments)
+    ).one_or_none()
+    if withdrawn is not None:
+        record_audit_event(
+            session,
+            principal,
+            "expected_environments.withdrawn",
+            "expected_environments",
+            withdrawn.id,
+            before=_response(withdrawn),
+        )
 
 
 def _declared(session: Session, artefact: Artefact, plans: Sequence[str]) -> set[Requirement]:

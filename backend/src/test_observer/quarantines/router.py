@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from test_observer.auth import requires
+from test_observer.auth import Principal, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
@@ -15,14 +15,18 @@ from .schemas import QuarantineRequest, QuarantineResponse, QuarantinesLifted, Q
 router = APIRouter(prefix="/v1/quarantines", tags=["quarantines"], route_class=EdgeRoute)
 
 
-@router.put("", dependencies=[requires(Permission.change_quarantine)])
-def set_quarantine(session: DbSession, request: QuarantineRequest) -> list[QuarantineResponse]:
+@router.put("")
+def set_quarantine(
+    session: DbSession,
+    principal: Annotated[Principal, requires(Permission.change_quarantine)],
+    request: QuarantineRequest,
+) -> list[QuarantineResponse]:
     """Quarantine a test case on some environments, or on all of them with no environments.
 
     An entry for the same test case and environment is replaced (reason, issue, expiry).
     Quarantined failures stay visible but are not untriaged and do not fail readiness.
     """
-    return service.set_quarantine(session, request)
+    return service.set_quarantine(session, principal, request)
 
 
 @router.get("", dependencies=[requires(Permission.view_test)])
@@ -50,9 +54,10 @@ def get_quarantines(
     )
 
 
-@router.delete("", dependencies=[requires(Permission.change_quarantine)])
+@router.delete("")
 def lift_quarantines(
     session: DbSession,
+    principal: Annotated[Principal, requires(Permission.change_quarantine)],
     test_case: Annotated[str, Query(min_length=1, description="The test case's name")],
     environment_ids: Annotated[
         list[int] | None,
@@ -60,4 +65,4 @@ def lift_quarantines(
     ] = None,
 ) -> QuarantinesLifted:
     """Lift a test case's quarantine on some environments, or entirely."""
-    return service.lift_quarantines(session, test_case, environment_ids)
+    return service.lift_quarantines(session, principal, test_case, environment_ids)

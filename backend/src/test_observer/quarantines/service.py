@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
 from test_observer.db.models import Environment, Issue, Quarantine, TestCase
 from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.errors import NotFoundError, UnprocessableError
@@ -59,7 +61,9 @@ def quarantined(
     )
 
 
-def set_quarantine(session: Session, request: QuarantineRequest) -> list[QuarantineResponse]:
+def set_quarantine(
+    session: Session, principal: Principal | None, request: QuarantineRequest
+) -> list[QuarantineResponse]:
     """Quarantine a test case on some environments or all; an entry set again is replaced.
 
     The only writer of quarantines besides `lift_quarantines`.
@@ -106,13 +110,25 @@ def set_quarantine(session: Session, request: QuarantineRequest) -> list[Quarant
             },
         ).returning(Quarantine.id)
     ).all()
-    return _responses(
+    set_entries = _responses(
         session, select(Quarantine).where(Quarantine.id.in_(ids)), None, 0
     ).quarantines
+    record_audit_event(
+        session,
+        principal,
+        "quarantine.set",
+        "test_case",
+        test_case_id,
+        after=[entry.model_dump(mode="json") for entry in set_entries],
+    )
+    return set_entries
 
 
 def lift_quarantines(
-    session: Session, test_case: str, environment_ids: Sequence[int] | None
+    session: Session,
+    principal: Principal | None,
+    test_case: str,
+    environment_ids: Sequence[int] | None,
 ) -> QuarantinesLifted:
     """Remove a test case's entries: on the given environments, or all of them.
 
@@ -123,7 +139,18 @@ def lift_quarantines(
     )
     if environment_ids:
         statement = statement.where(Quarantine.environment_id.in_(environment_ids))
-    lifted = session.scalars(statement.returning(Quarantine.id)).all()
+    lifted = session.execute(
+        statement.returning(Quarantine.test_case_id, Quarantine.environment_id)
+    ).all()
+    if lifted:
+        record_audit_event(
+            session,
+            principal,
+            "quarantine.lifted",
+            "test_case",
+            lifted[0].test_case_id,
+            before=[{"environment_id": row.environment_id} for row in lifted],
+        )
     return QuarantinesLifted(lifted=len(lifted))
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from test_observer.auth import requires
+from test_observer.auth import Principal, requires
 from test_observer.auth.access import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
@@ -35,10 +35,12 @@ def get_webhooks(session: DbSession) -> list[WebhookResponse]:
     return service.list_webhooks(session)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CHANGE])
-def create_webhook(body: WebhookCreate, session: DbSession) -> WebhookCreatedResponse:
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_webhook(
+    body: WebhookCreate, session: DbSession, principal: Annotated[Principal, CHANGE]
+) -> WebhookCreatedResponse:
     """Subscribe a URL to events. The secret is never answered again."""
-    return service.create_webhook(session, body)
+    return service.create_webhook(session, principal, body)
 
 
 @router.get("/{webhook_id}", dependencies=[VIEW], responses=NOT_FOUND)
@@ -46,20 +48,26 @@ def get_webhook(webhook_id: int, session: DbSession) -> WebhookResponse:
     return service.get_webhook(session, webhook_id)
 
 
-@router.patch("/{webhook_id}", dependencies=[CHANGE], responses=NOT_FOUND)
-def update_webhook(webhook_id: int, body: WebhookPatch, session: DbSession) -> WebhookResponse:
+@router.patch("/{webhook_id}", responses=NOT_FOUND)
+def update_webhook(
+    webhook_id: int,
+    body: WebhookPatch,
+    session: DbSession,
+    principal: Annotated[Principal, CHANGE],
+) -> WebhookResponse:
     """Change the fields given; the others are kept."""
-    return service.update_webhook(session, webhook_id, body)
+    return service.update_webhook(session, principal, webhook_id, body)
 
 
 @router.delete(
     "/{webhook_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[CHANGE],
     responses=NOT_FOUND,
 )
-def delete_webhook(webhook_id: int, session: DbSession) -> Response:
-    service.delete_webhook(session, webhook_id)
+def delete_webhook(
+    webhook_id: int, session: DbSession, principal: Annotated[Principal, CHANGE]
+) -> Response:
+    service.delete_webhook(session, principal, webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

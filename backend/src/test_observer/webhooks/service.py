@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from test_observer.audit.service import record_audit_event
+from test_observer.auth import Principal
 from test_observer.db.models import Webhook, WebhookDelivery, WebhookEvent
 from test_observer.errors import ConflictError, NotFoundError
 
@@ -49,7 +51,9 @@ def get_webhook(session: Session, webhook_id: int) -> WebhookResponse:
     return WebhookResponse.model_validate(_webhook(session, webhook_id))
 
 
-def create_webhook(session: Session, request: WebhookCreate) -> WebhookCreatedResponse:
+def create_webhook(
+    session: Session, principal: Principal | None, request: WebhookCreate
+) -> WebhookCreatedResponse:
     generated = None if request.secret is not None else secrets.token_urlsafe(32)
     webhook = Webhook(
         url=request.url,
@@ -63,6 +67,11 @@ def create_webhook(session: Session, request: WebhookCreate) -> WebhookCreatedRe
     session.add(webhook)
     session.flush()
     session.refresh(webhook)
+    # The secret is never recorded: the audit trail is readable by more people than the
+    # webhook's owner.
+    record_audit_event(
+        session, principal, "webhook.created", "webhook", webhook.id, after=_fields(webhook)
+    )
     return WebhookCreatedResponse.model_validate({**_fields(webhook), "secret": generated})
 
 
@@ -70,10 +79,13 @@ def _fields(webhook: Webhook) -> dict[str, Any]:
     return WebhookResponse.model_validate(webhook).model_dump()
 
 
-def update_webhook(session: Session, webhook_id: int, patch: WebhookPatch) -> WebhookResponse:
+def update_webhook(
+    session: Session, principal: Principal | None, webhook_id: int, patch: WebhookPatch
+) -> WebhookResponse:
     """Change the fields given. A change of where or how to send (URL, secret, activation)
     makes waiting deliveries due now, so a fixed target does not wait out a long back-off."""
     webhook = _webhook(session, webhook_id, lock=True)
+    before = _fields(webhook)
     changes: dict[str, Any] = {}
     if patch.url is not None:
         changes["url"] = patch.url
@@ -100,12 +112,19 @@ def update_webhook(session: Session, webhook_id: int, patch: WebhookPatch) -> We
         wake(session, [webhook.id])
     session.flush()
     session.refresh(webhook)
+    after = _fields(webhook)
+    if "secret" in changes:
+        after["secret_changed"] = True
+    record_audit_event(
+        session, principal, "webhook.updated", "webhook", webhook.id, before=before, after=after
+    )
     return WebhookResponse.model_validate(webhook)
 
 
-def delete_webhook(session: Session, webhook_id: int) -> None:
+def delete_webhook(session: Session, principal: Principal | None, webhook_id: int) -> None:
     """The webhook and its deliveries; events no other webhook still has go too."""
-    _webhook(session, webhook_id, lock=True)
+    before = _fields(_webhook(session, webhook_id, lock=True))
+    record_audit_event(session, principal, "webhook.deleted", "webhook", webhook_id, before=before)
     events = select(WebhookDelivery.event_id).where(WebhookDelivery.webhook_id == webhook_id)
     others = (
         select(WebhookDelivery.event_id)
