@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.engine import make_url
 
 from test_observer.settings import normalise_database_url
@@ -47,3 +47,48 @@ def scratch_database(
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# Sequences owned by the given tables' columns (serial or identity), with their start values.
+_OWNED_SEQUENCES = text(
+    """
+    SELECT format('%I.%I', owned.schemaname, owned.sequencename), owned.start_value
+    FROM pg_sequences AS owned
+    JOIN pg_class AS sequence
+        ON sequence.relname = owned.sequencename
+        AND sequence.relnamespace = owned.schemaname::regnamespace
+    JOIN pg_depend AS dependency
+        ON dependency.classid = 'pg_class'::regclass
+        AND dependency.objid = sequence.oid
+        AND dependency.deptype IN ('a', 'i')
+    JOIN pg_class AS owner ON owner.oid = dependency.refobjid
+    WHERE owner.relname = ANY(:tables) AND owner.relnamespace = 'public'::regnamespace
+    """
+)
+
+
+def empty_tables(engine: Engine, tables: Sequence[Table]) -> None:
+    """Leave `tables` (in dependency order, parents first) as `TRUNCATE … RESTART IDENTITY
+    CASCADE` would: no rows, every owned sequence at its start.
+
+    TRUNCATE gives every table and index a new file, which costs about a second per call on a
+    busy server whatever the tables hold; after a test only a few tables hold a few rows. So one
+    statement finds the tables that hold rows and the sequences that moved, and only those are
+    deleted from (children first) and restarted.
+    """
+    names = [table.name for table in tables]
+    with engine.begin() as connection:
+        sequences = connection.execute(_OWNED_SEQUENCES, {"tables": names}).all()
+        probes = [
+            f"SELECT 'table', '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in names
+        ] + [
+            f"SELECT 'sequence', '{name}' FROM {name} WHERE is_called OR last_value <> {start}"
+            for name, start in sequences
+        ]
+        used = {tuple(row) for row in connection.execute(text(" UNION ALL ".join(probes)))}
+        for name in reversed(names):
+            if ("table", name) in used:
+                connection.execute(text(f'DELETE FROM "{name}"'))
+        for name, _ in sequences:
+            if ("sequence", name) in used:
+                connection.execute(text(f"ALTER SEQUENCE {name} RESTART"))

@@ -16,7 +16,7 @@ from test_observer.db.engine import make_engine
 from test_observer.db.models import Base
 from test_observer.settings import Settings
 from tests.backend.offline import forbid_network
-from tests.database import scratch_database
+from tests.database import empty_tables, scratch_database
 
 forbid_network()
 
@@ -44,10 +44,7 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "engine" not in request.fixturenames:
         return
-    engine: Engine = request.getfixturevalue("engine")
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(request.getfixturevalue("engine"), Base.metadata.sorted_tables)
 
 
 @pytest.fixture
