@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from test_observer.auth import requires
 from test_observer.db.models import Permission
 
-router = APIRouter()
+router = APIRouter(tags=["system"])
 
 
 class DeliberateError(RuntimeError):

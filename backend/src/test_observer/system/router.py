@@ -13,7 +13,7 @@ from test_observer.errors import NotFoundError
 from . import service
 from .docs_pages import ASSETS_PATH, asset_file, redoc_page, swagger_ui_page
 
-router = APIRouter()
+router = APIRouter(tags=["system"])
 
 
 class VersionResponse(BaseModel):
