@@ -20,11 +20,6 @@ from pathlib import Path
 
 import pytest
 
-# Every test here reads the CLI's help screens, one process start-up each, kept by `help_for`
-# for the process's lifetime: on one xdist worker (tox runs `--dist loadgroup`), each is read
-# once rather than once per worker.
-pytestmark = pytest.mark.xdist_group("cli-help")
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs"
 CLI_REFERENCE = DOCS / "reference" / "cli.md"
