@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.app import create_app
-from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Base
 from test_observer.settings import Settings
 from tests.backend.offline import forbid_network
-from tests.database import scratch_database
+from tests.database import empty_tables, scratch_database
 
 forbid_network()
 
@@ -25,10 +24,9 @@ LOCAL_CLIENT = ("127.0.0.1", 50000)
 
 
 @pytest.fixture(scope="session")
-def database_url(database_server: str) -> Iterator[str]:
-    with scratch_database(database_server, "api") as url:
-        # The schema comes from the migrations, exactly as in production.
-        migrate.upgrade(url)
+def database_url(database_server: str, migrated_template: str) -> Iterator[str]:
+    # The schema comes from the migrations, exactly as in production (run once, then copied).
+    with scratch_database(database_server, "api", template=migrated_template) as url:
         yield url
 
 
@@ -44,10 +42,7 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "engine" not in request.fixturenames:
         return
-    engine: Engine = request.getfixturevalue("engine")
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(request.getfixturevalue("engine"), Base.metadata.sorted_tables)
 
 
 @pytest.fixture

@@ -394,6 +394,28 @@ def test_concurrent_upgrades_are_serialised(database_server: str) -> None:
         assert migrate.current(url) == migrate.heads()
 
 
+def waits_for_the_migration_lock(url: str) -> bool:
+    """Whether a session of the database at `url` is queued for the migration lock."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    text(
+                        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND NOT granted AND objid::text::bigint = :key "
+                        "AND database = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database()))"
+                    ),
+                    {"key": migrate.MIGRATION_LOCK_KEY},
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 def test_the_migration_lock_makes_a_second_migrator_wait(database_server: str) -> None:
     with scratch_database(database_server, "cli") as url:
         env = {**os.environ, "DB_URL": url}
@@ -405,11 +427,12 @@ def test_the_migration_lock_makes_a_second_migrator_wait(database_server: str) -
                 stderr=subprocess.PIPE,
                 text=True,
             )
+            # Until the second migrator queues behind the lock (or, wrongly, gets past it).
             deadline = time.monotonic() + 60
             stderr = ""
             while time.monotonic() < deadline and waiting.poll() is None:
-                time.sleep(0.5)
-                if migrate.current(url) != []:
+                time.sleep(0.2)
+                if migrate.current(url) != [] or waits_for_the_migration_lock(url):
                     break
             # While the lock is held, nothing was migrated.
             assert migrate.current(url) == []

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from click.testing import Result
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -28,10 +29,17 @@ from tests.database import scratch_database
 SHAPE = OriginalShape()
 
 
-@pytest.fixture
-def original(database_server: str) -> Iterator[str]:
-    with scratch_database(database_server, "original") as url:
+@pytest.fixture(scope="module")
+def original_template(database_server: str) -> Iterator[str]:
+    """The original's database, built once for the module and copied for each test."""
+    with scratch_database(database_server, "original_template") as url:
         create_original(libpq_url(url), SHAPE)
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def original(database_server: str, original_template: str) -> Iterator[str]:
+    with scratch_database(database_server, "original", template=original_template) as url:
         yield url
 
 

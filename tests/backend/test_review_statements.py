@@ -6,7 +6,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -39,6 +39,7 @@ from tests.backend.factories import (
 )
 from tests.backend.review_helpers import everyone_client
 from tests.backend.statements import count_statements
+from tests.database import empty_tables
 
 
 def populate(session: Session, n: int) -> dict[str, Any]:
@@ -173,9 +174,7 @@ def measure(client: TestClient, engine: Engine, ids: dict[str, Any]) -> dict[str
 
 
 def empty(engine: Engine) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(engine, Base.metadata.sorted_tables)
 
 
 def test_statement_counts_do_not_grow_with_rows(

@@ -23,12 +23,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from test_observer.settings import normalise_database_url
+from tests.database import drop_later
+
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass(frozen=True)
 class ScratchDatabase:
-    """A database and a role created for one test run (dropped afterwards)."""
+    """A database and a role created for one test (dropped at the end of the run)."""
 
     name: str
     user: str
@@ -80,13 +83,7 @@ def create_scratch_database() -> Iterator[ScratchDatabase]:
     try:
         yield scratch
     finally:
-        with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(scratch.name)
-                )
-            )
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(scratch.user)))
+        drop_later(normalise_database_url(server_url()), scratch.name, owner=scratch.user)
 
 
 def retarget(env: Mapping[str, str], database: ScratchDatabase) -> dict[str, str]:

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from test_observer.app import create_app
-from test_observer.db import migrate
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.models import Permission
 from test_observer.seed import SeedPlan, seed
@@ -25,9 +24,8 @@ SEED_PLAN = SeedPlan(
 
 
 @pytest.fixture(scope="session")
-def database_url(database_server: str) -> Iterator[str]:
-    with scratch_database(database_server, "fuzz") as url:
-        migrate.upgrade(url)
+def database_url(database_server: str, migrated_template: str) -> Iterator[str]:
+    with scratch_database(database_server, "fuzz", template=migrated_template) as url:
         yield url
 
 

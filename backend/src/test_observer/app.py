@@ -106,6 +106,106 @@ DESCRIPTION = (
     "artefact off. Each operation lists the permissions it needs under `x-permissions`."
 )
 
+# The groups operations are listed under in /docs, ReDoc and the REST API reference, in this
+# order: one per domain folder, under the name its router gives in `tags`. A test checks that
+# every operation has one and that each one here is used.
+OPENAPI_TAGS: list[dict[str, Any]] = [
+    {
+        "name": "artefacts",
+        "description": "Snaps, debs, charms, OS images and solutions under test: dashboards, "
+        "search, history, versions, builds and sign-off.",
+    },
+    {
+        "name": "environment-reviews",
+        "description": "Reviewers' verdicts on how an artefact fared in each environment.",
+    },
+    {
+        "name": "test-executions",
+        "description": "Test runs of an artefact build in an environment: start and end, "
+        "results, JUnit uploads, status updates, links and rerun requests.",
+    },
+    {
+        "name": "test-results",
+        "description": "Search across the results of every test execution.",
+    },
+    {
+        "name": "test-cases",
+        "description": "Test cases across runs: names, flaky tests and issues reported "
+        "against a test case.",
+    },
+    {
+        "name": "environments",
+        "description": "The environments tests run in, and issues reported against them.",
+    },
+    {
+        "name": "issues",
+        "description": "Issues in GitHub, Jira or Launchpad, their attachments to test "
+        "results, and the rules that attach them automatically.",
+    },
+    {
+        "name": "test-plans",
+        "description": "The test plans executions run, searched like environments.",
+    },
+    {
+        "name": "expected-environments",
+        "description": "Environments an artefact line must cover, and those a version is "
+        "missing compared with its previous version or with the declaration.",
+    },
+    {
+        "name": "quarantines",
+        "description": "Test cases whose failures are accepted for now, on some environments "
+        "or all, until an expiry.",
+    },
+    {
+        "name": "failure-signatures",
+        "description": "Failed results grouped by the cause their logs name.",
+    },
+    {
+        "name": "webhooks",
+        "description": "Signed notifications to other systems, and their deliveries.",
+    },
+    {
+        "name": "audit",
+        "description": "Who changed what: the append-only record of privileged changes.",
+    },
+    {
+        "name": "execution-metadata",
+        "description": "The metadata (category, value) pairs test executions carry.",
+    },
+    {
+        "name": "reports",
+        "description": "CSV reports of test executions and test results over a date range.",
+    },
+    {
+        "name": "notifications",
+        "description": "What awaits a user, and dismissing it.",
+    },
+    {"name": "users", "description": "People, their teams and admin rights."},
+    {
+        "name": "teams",
+        "description": "Groups of users, the permissions they share and their members.",
+    },
+    {
+        "name": "artefact matching rules",
+        "description": "Which artefacts a team is responsible for, matched on their fields.",
+    },
+    {
+        "name": "applications",
+        "description": "API clients (CI systems, bots), their keys and permissions.",
+    },
+    {"name": "permissions", "description": "Every permission there is to grant."},
+    {
+        "name": "authentication",
+        "description": "Signing in through the identity provider (SAML) or a development "
+        "sign-in link, and signing out.",
+    },
+    {
+        "name": "system",
+        "description": "The service itself: root, version, health probes and a deliberate "
+        "error that checks error reporting.",
+    },
+]
+
 # How clients authenticate, so that documentation tools offer to send a key. Every operation
 # also accepts anonymous callers (the empty requirement); its `x-permissions` say what it needs.
 SECURITY_SCHEME_NAME = "APIKey"
@@ -154,6 +254,7 @@ def create_app(
         title="Test Observer",
         description=DESCRIPTION,
         version=API_VERSION,
+        openapi_tags=OPENAPI_TAGS,
         redirect_slashes=False,
         # Served by our own routes so that REQUIRE_AUTHENTICATION covers them.
         openapi_url=None,
@@ -325,6 +426,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
             version=app.version,
             description=app.description,
             routes=app.routes,
+            tags=app.openapi_tags,
         )
         for operation in operations(app):
             if not operation.in_schema:

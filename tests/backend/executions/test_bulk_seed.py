@@ -12,13 +12,11 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine, text
 
 from test_observer.bulk_seed import bulk_seed
-from test_observer.db import migrate
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.executions.requests import StartTestRequest
 from test_observer.executions.start_test import StartTest, start_test
 from test_observer.seed import SeedPlan, seed
 from test_observer.settings import Settings
-from tests.database import scratch_database
 
 # Two rounds over every combination and two environments: the third round tests the groups of
 # the first again, which takes their rerun requests off the queue. Seed 3 makes a snap
@@ -105,12 +103,10 @@ def snapshot(engine: Engine) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def bulk_engine(database_server: str) -> Iterator[Engine]:
-    with scratch_database(database_server, "bulk_seed") as url:
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
+def bulk_engine(migrated_database: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_database)
+    yield engine
+    engine.dispose()
 
 
 def test_bulk_seed_writes_what_the_service_path_writes(

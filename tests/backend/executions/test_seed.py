@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from test_observer.db.engine import make_session_factory
@@ -20,6 +20,7 @@ from test_observer.db.models import (
 )
 from test_observer.seed import SeedPlan, seed
 from test_observer.settings import Settings
+from tests.database import empty_tables
 
 PLAN = SeedPlan(artefacts=10, architectures=2, environments=3, executions=24, results=12, seed=7)
 
@@ -51,9 +52,7 @@ def test_seed_is_deterministic_and_covers_every_family(
     first = snapshot(db_session)
     db_session.rollback()  # release its locks before emptying the tables
 
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(engine, Base.metadata.sorted_tables)
     seed(factory, PLAN, settings)
     db_session.expire_all()
     assert snapshot(db_session) == first

@@ -8,7 +8,7 @@ from test_observer.auth import requires
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
 
-router = APIRouter(route_class=EdgeRoute)
+router = APIRouter(tags=["system"], route_class=EdgeRoute)
 
 
 class DeliberateError(RuntimeError):

@@ -14,7 +14,7 @@ from test_observer.input_safety import EdgeRoute
 from . import service
 from .docs_pages import ASSETS_PATH, asset_file, redoc_page, swagger_ui_page
 
-router = APIRouter(route_class=EdgeRoute)
+router = APIRouter(tags=["system"], route_class=EdgeRoute)
 # Relative to the documentation pages, which sit next to it (see docs_pages.ASSETS_HREF).
 OPENAPI_HREF = "openapi.json"
 
