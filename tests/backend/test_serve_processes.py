@@ -1,7 +1,6 @@
-"""`serve` with several worker processes: none outlives it.
+"""`serve` with several worker processes: none outlives it, and stopping it drops no request.
 
-How many requests a SIGTERM under load still resets is measured by
-`tests/bench/bench_serve_shutdown.py`: see the reliability page."""
+`tests/bench/bench_serve_shutdown.py` repeats the SIGTERM round below, with one worker too."""
 
 from __future__ import annotations
 
@@ -118,3 +117,14 @@ def test_a_stopped_multi_worker_serve_stops_its_workers(
         assert server.wait(timeout=30) == 0
         assert alive(children) == []
         assert port_free(port)
+
+
+def test_sigterm_under_load_with_two_workers_resets_no_connection(
+    database_server: str, tmp_path: Path
+) -> None:
+    from tests.bench.bench_serve_shutdown import one_round
+
+    outcomes = one_round(database_server, tmp_path, "2")
+    assert outcomes["ok"] > 0, outcomes
+    # Every request was answered, or refused once the server no longer listened.
+    assert set(outcomes) <= {"ok", "refused"}, outcomes

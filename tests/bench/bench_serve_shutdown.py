@@ -3,7 +3,9 @@
 Not part of the default test run: `uv run --frozen pytest tests/bench/bench_serve_shutdown.py -s`.
 Four clients send `GET /v1/version`, each on a new connection, while `serve --workers 2` gets
 SIGTERM; every outcome is counted: answered, refused (the server no longer listens, a clean
-refusal) or reset. `BENCH_ROUNDS` sets the rounds per worker count (default 3).
+refusal) or reset. `BENCH_ROUNDS` sets the rounds per worker count (default 3). With two
+workers the supervisor refuses new connections before its workers stop, so none is reset (the
+test suite checks one round); a single worker has no supervisor and keeps uvicorn's own window.
 """
 
 from __future__ import annotations

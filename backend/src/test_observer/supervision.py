@@ -16,8 +16,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -34,6 +37,12 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 SUPERVISOR_ENV = "TEST_OBSERVER_SUPERVISOR_PID"
 # How often a worker and the watchdog look at whether their supervisor is still there.
 POLL_S = 0.25
+# Classic BPF: "return 0", i.e. keep no byte of the packet (drop it); and the socket option.
+BPF_RET_K = 0x06
+SO_ATTACH_FILTER = 26
+SOL_SOCKET = 1
+# How long the workers get to accept the connections already queued when a stop is asked.
+QUEUE_DRAIN_S = 0.1
 # How long a connection accepted before the stop may take to deliver its first request.
 FIRST_REQUEST_GRACE_S = 1.0
 
@@ -75,11 +84,30 @@ class Supervisor(Multiprocess):
             signal.signal(sig, self._stop)
 
     def _stop(self, signum: int, _: FrameType | None) -> None:
+        # The kernel completes connections for a listening socket by itself, and resets those
+        # still queued when the socket closes. So: no new connection from now on (their SYNs
+        # are dropped; clients retry and are refused once the socket is gone), a moment for
+        # the workers to take the ones already queued, and only then the stop.
+        for sock in self.sockets:
+            _refuse_new_connections(sock)
+        time.sleep(QUEUE_DRAIN_S)
         # Only the workers' copies keep the socket listening now: it closes with the last of
         # them, as it does with a single process, instead of when this process exits.
         for sock in self.sockets:
             sock.close()
         self.signal_queue.append(signum)
+
+
+def _refuse_new_connections(sock: socket) -> None:
+    """Attach a socket filter that drops every packet to the listening socket (Linux).
+
+    It acts on the socket itself, so in every process sharing it. Without it (elsewhere than
+    Linux), connections queued at the last close are reset, as uvicorn does alone.
+    """
+    drop_all = ctypes.create_string_buffer(struct.pack("HBBI", BPF_RET_K, 0, 0, 0))
+    program = struct.pack("HxxxxxxQ", 1, ctypes.addressof(drop_all))
+    with contextlib.suppress(OSError):
+        sock.setsockopt(SOL_SOCKET, SO_ATTACH_FILTER, program)
 
 
 def _alive(pid: int) -> bool:
