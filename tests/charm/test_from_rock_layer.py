@@ -40,7 +40,7 @@ def test_the_rocks_service_and_checks_are_replaced_not_duplicated(ctx):
     worker = plan.services["test-observer-worker"]
     assert worker.startup == "enabled"
     assert worker.environment["DB_URL"].startswith("postgresql://")
-    assert set(plan.checks) == {"api-live", "api-ready"}
+    assert set(plan.checks) == {"api-live", "api-ready", "worker-database"}
     assert plan.checks["api-live"].http == {"url": "http://localhost:8080/health/live"}
     assert plan.checks["api-ready"].http == {"url": "http://localhost:8080/health/serving"}
     # No alive-level check: Kubernetes would restart the pod while the gate holds the API.

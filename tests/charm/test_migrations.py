@@ -532,6 +532,29 @@ class TestStartupFailures:
             "the API is not ready: its readiness check failed 5 times"
         )
 
+    def test_a_worker_that_cannot_reach_the_database_shows_in_the_status(self, ctx):
+        up = testing.CheckInfo("api-ready", level=pebble.CheckLevel.READY)
+        down = testing.CheckInfo(
+            "worker-database",
+            level=pebble.CheckLevel.READY,
+            status=pebble.CheckStatus.DOWN,
+            failures=3,
+        )
+        container = api_container(check_infos=[up, down])
+        state = _state(container=container, gate_revision=HEAD)
+
+        out = ctx.run(ctx.on.pebble_check_failed(container, down), state)
+
+        assert _serving(out)
+        assert out.unit_status == testing.WaitingStatus(
+            "the job worker cannot reach the database: background jobs wait until it is back"
+        )
+        layer = out.get_container("api").plan.to_dict()
+        assert layer["checks"]["worker-database"]["http"]["url"] == "http://127.0.0.1:9099/health"
+        assert "level" not in layer["checks"]["worker-database"]
+        worker = layer["services"]["test-observer-worker"]["environment"]
+        assert worker["WORKER_METRICS_PORT"] == "9099"
+
     def test_a_recovered_check_is_active_again(self, ctx):
         up = testing.CheckInfo("api-ready", level=pebble.CheckLevel.READY)
         container = api_container(check_infos=[up])

@@ -26,7 +26,7 @@ from tests.database import scratch_database
 
 CLI = str(Path(sys.executable).with_name("test-observer"))
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "api-docs.png"
-VERSION_OPERATION = "#operations-default-get_version_v1_version_get"
+VERSION_OPERATION = "#operations-system-get_version_v1_version_get"
 
 
 def _free_port() -> int:

@@ -55,6 +55,7 @@ from .workload import (
     JOB_TIMEOUT,
     READY_CHECK,
     SERVICE,
+    WORKER_CHECK,
     ApiInputs,
     CommandFailedError,
     ServiceStartError,
@@ -551,6 +552,14 @@ class TestObserverCharm(ops.CharmBase):
         if check is not None and check.status == ops.pebble.CheckStatus.DOWN:
             return ops.WaitingStatus(
                 f"the API is not ready: its readiness check failed {check.failures} times"
+            )
+        try:
+            worker = self.workload.container.get_checks(WORKER_CHECK).get(WORKER_CHECK)
+        except (ops.pebble.ConnectionError, ops.pebble.APIError):
+            return None
+        if worker is not None and worker.status == ops.pebble.CheckStatus.DOWN:
+            return ops.WaitingStatus(
+                "the job worker cannot reach the database: background jobs wait until it is back"
             )
         return None
 

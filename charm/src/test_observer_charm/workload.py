@@ -31,6 +31,11 @@ WORKLOAD_USER = "_daemon_"
 # Same names as the rock's checks, so the charm's layer replaces them instead of adding more.
 LIVE_CHECK = "api-live"
 READY_CHECK = "api-ready"
+# The job worker answers /health here, on loopback only, for the check below: 503 once it has
+# been unable to reach the database for longer than its outage threshold (it keeps running
+# and reconnects by itself; the check only makes the outage visible in the unit's status).
+WORKER_CHECK = "worker-database"
+WORKER_HEALTH_PORT = 9099
 # Migrations on a large database can take a while; a hook must still end eventually.
 MIGRATION_TIMEOUT = 30 * 60
 # Where the database's CA certificate is written when the provider requires TLS.
@@ -140,7 +145,13 @@ def worker_command() -> str:
 
 
 def worker_environment(inputs: ApiInputs) -> dict[str, str]:
-    return {**environment(inputs), **inputs.pools.worker_environment(), **inputs.jobs_environment}
+    return {
+        **environment(inputs),
+        **inputs.pools.worker_environment(),
+        **inputs.jobs_environment,
+        "WORKER_METRICS_HOST": "127.0.0.1",
+        "WORKER_METRICS_PORT": str(WORKER_HEALTH_PORT),
+    }
 
 
 def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
@@ -198,6 +209,14 @@ def layer(inputs: ApiInputs, *, serve: bool) -> ops.pebble.LayerDict:
                 "threshold": 3,
                 # Fails as soon as the schema is not this code's, even between two events.
                 "http": {"url": f"http://localhost:{port}/health/serving"},
+            },
+            WORKER_CHECK: {
+                "override": "replace",
+                # No level: Kubernetes must not restart a pod because its database is away.
+                "period": "10s",
+                "timeout": "3s",
+                "threshold": 3,
+                "http": {"url": f"http://127.0.0.1:{WORKER_HEALTH_PORT}/health"},
             },
         },
     }
