@@ -202,3 +202,19 @@ def test_statement_count_does_not_grow_with_cells_or_results(
     assert statements() == few
     # Looking up the artefact, its previous version, the comparison, the listed results' issues.
     assert few <= 5
+
+
+def test_a_gone_result_under_quarantine_is_not_quarantined(
+    api: TestClient, planted: Planted
+) -> None:
+    names = names_of(planted)
+    gone = compare(api, planted.current.id, classes="gone")["results"]["gone"]["results"]
+    assert gone
+    quarantined = api.put(
+        "/v1/quarantines", json={"test_case": gone[0]["test_case"], "reason": "known"}
+    )
+    assert quarantined.status_code == 200, quarantined.text
+    body = compare(api, planted.current.id)
+    # Quarantine is about a failure of this version; a result it no longer has is neither.
+    assert found(body, names) == planted.expected
+    assert all(not r["quarantined"] for r in body["results"]["gone"]["results"])

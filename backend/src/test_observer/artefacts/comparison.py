@@ -118,16 +118,17 @@ classified AS MATERIALIZED (
            {flaky} AS flaky,
            coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
                AS slower,
-           status = 'FAILED' AND EXISTS (
+           -- A result gone from this side has no status: neither is then true, not NULL.
+           coalesce(status = 'FAILED' AND EXISTS (
                SELECT 1 FROM quarantine q
                WHERE q.test_case_id = pairs.test_case_id
                  AND (q.environment_id IS NULL OR q.environment_id = pairs.environment_id)
                  AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
-           ) AS quarantined,
-           status = 'FAILED' AND NOT EXISTS (
+           ), false) AS quarantined,
+           coalesce(status = 'FAILED' AND NOT EXISTS (
                SELECT 1 FROM issue_test_result_attachment a
                WHERE a.test_result_id = pairs.result_id
-           ) AS unattached
+           ), false) AS unattached
     FROM pairs
     {flaky_join})"""
 

@@ -123,7 +123,15 @@ def saml_logout_post(
     raise ForbiddenError("Signing out needs the X-CSRF-Token header")
 
 
-@router.get("/saml/logout", dependencies=[sign_in()])
+@router.get(
+    "/saml/logout",
+    dependencies=[sign_in()],
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "Without the X-CSRF-Token header: a page asking to confirm"},
+        307: {"description": "With the X-CSRF-Token header: signed out, on to the provider"},
+    },
+)
 def saml_logout(
     request: Request, session: DbSession, settings: AppSettings, return_to: ReturnTo = None
 ) -> Any:
