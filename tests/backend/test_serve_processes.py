@@ -41,7 +41,11 @@ def start(env: dict[str, str], port: int, log: Path, *extra: str) -> subprocess.
                 return process
         except httpx.TransportError:
             pass
-        assert time.monotonic() < deadline, "the server did not become ready in 90 s"
+        if time.monotonic() >= deadline:
+            # Not left behind holding a port and a database.
+            process.terminate()
+            process.wait(timeout=30)
+            raise AssertionError("the server did not become ready in 90 s")
         time.sleep(0.3)
 
 
