@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from test_observer.db.like import contains
-from test_observer.db.models import Artefact, ArtefactBuild, FamilyName, TestExecution, TestPlan
+from test_observer.db.models import FamilyName, TestExecution, TestPlan
+from test_observer.environments.service import name_search_conditions
 
 from .schemas import TestPlansResponse
 
@@ -16,21 +16,9 @@ from .schemas import TestPlansResponse
 def list_test_plan_names(
     session: Session, q: str | None, families: Sequence[FamilyName], limit: int, offset: int
 ) -> TestPlansResponse:
-    conditions: list[ColumnElement[bool]] = []
-    text = (q or "").strip()
-    if text:
-        conditions.append(contains(TestPlan.name, text))
-    if families:
-        conditions.append(
-            exists()
-            .where(
-                TestExecution.test_plan_id == TestPlan.id,
-                ArtefactBuild.id == TestExecution.artefact_build_id,
-                Artefact.id == ArtefactBuild.artefact_id,
-                Artefact.family.in_(families),
-            )
-            .correlate(TestPlan)
-        )
+    conditions = name_search_conditions(
+        TestPlan.name, TestExecution.test_plan_id == TestPlan.id, TestPlan, q, families
+    )
     # Plan names are unique, so unlike environment names they need no DISTINCT.
     count = session.scalar(select(func.count()).select_from(TestPlan).where(*conditions)) or 0
     page = session.scalars(
