@@ -21,7 +21,7 @@ import ops
 import pytest
 import yaml
 from ops import testing
-from test_observer_charm.observability import DASHBOARDS_DIR
+from test_observer_charm.observability import DASHBOARDS_DIR, decode_dashboard
 
 from . import interface_libs
 from .states import charm_metadata, make_context, ready_state
@@ -189,7 +189,7 @@ def test_grafana_renders_every_dashboard_we_ship():
         out.get_relation(relation.id).local_app_data.get("event", "{}")
     )
     for dashboard in dashboards:
-        assert dashboard["id"] == f"file:{shipped[dashboard['dashboard_title']]}"
+        assert dashboard["id"] == f"file:{Path(shipped[dashboard['dashboard_title']]).stem}"
         assert dashboard["charm"] == "test-observer-api"
         content = json.loads(dashboard["content"])
         # Every dashboard has a uid (ours or the one we derive), so Grafana keeps it.
@@ -197,6 +197,47 @@ def test_grafana_renders_every_dashboard_we_ship():
         # Grafana added its Juju topology dropdowns, as we asked.
         variables = {v["name"] for v in content["templating"]["list"]}
         assert {"juju_model", "juju_application"} <= variables
+
+
+class DashboardsCharm(ops.CharmBase):
+    """Any charm shipping its dashboards with the library's own provider."""
+
+    def __init__(self, framework: ops.Framework) -> None:
+        super().__init__(framework)
+        self.dashboards = dashboard_lib.GrafanaDashboardProvider(self)
+
+
+def test_our_dashboards_are_published_as_the_librarys_provider_publishes_them(tmp_path: Path):
+    shutil.copytree(DASHBOARDS_DIR, tmp_path / "src" / "grafana_dashboards")
+    ctx = testing.Context(
+        DashboardsCharm,
+        meta={
+            "name": "test-observer-api",
+            "provides": {"grafana-dashboard": {"interface": "grafana_dashboard"}},
+        },
+        charm_root=tmp_path,
+        app_name="test-observer-api",
+    )
+    relation = testing.Relation("grafana-dashboard", remote_app_name="grafana-k8s")
+    out = ctx.run(
+        ctx.on.relation_created(relation),
+        testing.State(leader=True, relations={relation}, model=MODEL),
+    )
+    theirs = json.loads(out.get_relation(relation.id).local_app_data["dashboards"])["templates"]
+    ours = json.loads(ours_on("grafana-dashboard")[0]["dashboards"])["templates"]
+
+    assert set(ours) == set(theirs)
+    for key, template in ours.items():
+        their_template = theirs[key]
+        for field in ("charm", "juju_topology", "inject_dropdowns"):
+            assert template[field] == their_template[field]
+        content = json.loads(decode_dashboard(template["content"]))
+        their_content = json.loads(decode_dashboard(their_template["content"]))
+        # The library replaces a uid that is not 40 hex digits with one derived from the charm
+        # and the file; ours is fixed in the file, the same in every deployment all the same.
+        content.pop("uid")
+        their_content.pop("uid")
+        assert content == their_content
 
 
 # logging

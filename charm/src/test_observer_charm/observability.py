@@ -192,7 +192,8 @@ class Observability(ops.Object):
         templates = {}
         for path in sorted(DASHBOARDS_DIR.glob("*.json")):
             content = path.read_text()
-            templates[f"file:{path.name}"] = {
+            # Keyed by the file's stem, as the grafana_dashboard library keys its own.
+            templates[f"file:{path.stem}"] = {
                 "charm": labels["charm_name"],
                 "content": encode_dashboard(content),
                 "juju_topology": {
