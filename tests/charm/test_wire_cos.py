@@ -21,7 +21,7 @@ import ops
 import pytest
 import yaml
 from ops import testing
-from test_observer_charm.observability import DASHBOARDS_DIR, decode_dashboard
+from test_observer_charm.observability import ALERT_RULES_DIR, DASHBOARDS_DIR, decode_dashboard
 
 from . import interface_libs
 from .states import charm_metadata, make_context, ready_state
@@ -140,6 +140,56 @@ def test_prometheus_takes_our_alert_rules_and_promtool_accepts_its_file(tmp_path
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class ScrapeTargetCharm(ops.CharmBase):
+    """Any charm offering metrics with the library's own provider, our job and rules."""
+
+    def __init__(self, framework: ops.Framework) -> None:
+        super().__init__(framework)
+        self.metrics = scrape_lib.MetricsEndpointProvider(
+            self, jobs=[{"metrics_path": "/metrics", "static_configs": [{"targets": ["*:9100"]}]}]
+        )
+
+
+def test_we_publish_what_the_librarys_provider_publishes_but_generic_host_alerts(tmp_path: Path):
+    shutil.copytree(ALERT_RULES_DIR, tmp_path / "src" / "prometheus_alert_rules")
+    ctx = testing.Context(
+        ScrapeTargetCharm,
+        meta={
+            "name": "test-observer-api",
+            "provides": {"metrics-endpoint": {"interface": "prometheus_scrape"}},
+        },
+        charm_root=tmp_path,
+        app_name="test-observer-api",
+    )
+    relation = testing.Relation("metrics-endpoint", remote_app_name="prometheus-k8s")
+    out = ctx.run(
+        ctx.on.relation_joined(relation, remote_unit=0),
+        testing.State(leader=True, relations={relation}, model=MODEL),
+    )
+    written = out.get_relation(relation.id)
+    app, unit = ours_on("metrics-endpoint", **{"metrics-port": 9100})
+
+    assert set(app) == set(written.local_app_data)
+    assert app["scrape_metadata"] == written.local_app_data["scrape_metadata"]
+    # The library also publishes the unit's FQDN; the consumer scrapes the address either way.
+    assert set(written.local_unit_data) - set(unit) == {"prometheus_scrape_unit_fqdn"}
+    theirs = {
+        rule["alert"]: rule
+        for group in json.loads(written.local_app_data["alert_rules"])["groups"]
+        for rule in group["rules"]
+    }
+    ours = {
+        rule["alert"]: rule
+        for group in json.loads(app["alert_rules"])["groups"]
+        for rule in group["rules"]
+    }
+    # The library adds cosl's generic host alerts; TestObserverApiDown covers a unit down.
+    assert set(theirs) - set(ours) == {"HostDown", "HostMetricsMissing"}
+    for name, rule in ours.items():
+        assert rule["labels"] == theirs[name]["labels"]
+        assert rule["annotations"] == theirs[name]["annotations"]
 
 
 # grafana-dashboard
