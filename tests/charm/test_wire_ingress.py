@@ -135,6 +135,24 @@ def test_traefik_refuses_a_unit_it_cannot_route_to(field, bad):
     assert "ingress" not in published
 
 
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("healthcheck_params", json.dumps({"interval": "10s"})),
+        ("scheme", json.dumps("ftp")),
+        ("port", json.dumps("30000")),
+    ],
+    ids=["health-check-without-path", "unknown-scheme", "port-as-string"],
+)
+def test_traefik_refuses_an_application_request_it_cannot_route(field, bad):
+    app, unit = our_request()
+
+    data, published = traefik({**app, field: bad}, unit)
+
+    assert data is None
+    assert "ingress" not in published
+
+
 def test_our_request_carries_every_field_the_librarys_requirer_sends():
     ctx = testing.Context(ClientCharm, meta=CLIENT_META)
     relation = testing.Relation("ingress", remote_app_name="traefik-k8s")
