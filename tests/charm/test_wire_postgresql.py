@@ -99,10 +99,10 @@ def our_request() -> dict[str, str]:
     return dict(out.get_relation(relation.id).local_app_data)
 
 
-def answer(
+def provider_run(
     library: str, request: dict[str, str], *, tls_ca: str | None = None
-) -> tuple[dict[str, str], list[testing.Secret]]:
-    """What the provider writes for `request`, and the secrets it grants."""
+) -> tuple[testing.Context[ops.CharmBase], testing.State]:
+    """The provider's state after it answered `request`."""
     ctx = testing.Context(postgresql_charm(library, tls_ca=tls_ca), meta=PROVIDER_META)
     relation = testing.Relation(
         "database",
@@ -114,8 +114,17 @@ def answer(
         ctx.on.relation_changed(relation, remote_unit=0),
         testing.State(leader=True, relations={relation}),
     )
+    return ctx, out
+
+
+def answer(
+    library: str, request: dict[str, str], *, tls_ca: str | None = None
+) -> tuple[dict[str, str], list[testing.Secret]]:
+    """What the provider writes for `request`, and the secrets it grants."""
+    _, out = provider_run(library, request, tls_ca=tls_ca)
     granted = [interface_libs.remote_view(s) for s in out.secrets]
-    return dict(out.get_relation(relation.id).local_app_data), granted
+    (relation,) = out.relations
+    return dict(relation.local_app_data), granted
 
 
 def served_with(request: dict[str, str], provided: dict[str, str], granted: list[testing.Secret]):
@@ -212,3 +221,29 @@ def test_the_database_the_other_charm_tests_relate_to_is_what_the_provider_write
     }
     (user,) = [s for s in granted if s.id == provided["secret-user"]]
     assert set(user.tracked_content) == set(db_secret().tracked_content)
+
+
+def test_a_password_the_provider_rotates_reaches_the_api(library):
+    """postgresql-k8s rotates a password by setting the credentials again: a new revision."""
+    request = our_request()
+    ctx, answered = provider_run(library, request)
+    (relation,) = answered.relations
+    with ctx(ctx.on.update_status(), answered) as manager:
+        manager.charm.database.set_credentials(relation.id, USERNAME, "n3w-p@ss")
+        rotated = manager.run()
+    (user,) = [s for s in rotated.secrets if "username" in s.tracked_content]
+    provided = dict(rotated.get_relation(relation.id).local_app_data)
+    # We still track the first revision; the new one is the latest.
+    assert user.tracked_content["password"] == PASSWORD
+    assert (user.latest_content or {})["password"] == "n3w-p@ss"
+    seen = testing.Secret(
+        dict(user.tracked_content),
+        latest_content=dict(user.latest_content or {}),
+        id=user.id,
+    )
+
+    out = served_with(request, provided, [seen])
+
+    assert provided["secret-user"] == user.id
+    env = out.get_container("api").plan.services[SERVICE].environment
+    assert env["DB_URL"].startswith("postgresql://relation_7:n3w-p%40ss@")
