@@ -7,6 +7,10 @@
 - `logging`: loki-k8s's `LokiPushApiProvider` publishes its push endpoint; our charm forwards
   the workload's logs there, to the same Pebble log targets the library's own `LogForwarder`
   would configure.
+
+For what we provide, the libraries' own providers (`MetricsEndpointProvider`,
+`GrafanaDashboardProvider`) run on the same job, rules and dashboards, and the tests state
+where our databags differ from theirs.
 """
 
 from __future__ import annotations
@@ -46,12 +50,12 @@ def ours_on(endpoint: str, **config: Any) -> tuple[dict[str, str], dict[str, str
     return dict(written.local_app_data), dict(written.local_unit_data)
 
 
-def read_back(charm_type: type[ops.CharmBase], meta: dict[str, Any], relation, read, **state):
+def read_back(charm_type: type[ops.CharmBase], meta: dict[str, Any], relation, read, extra=()):
     """Run a COS charm on relation-changed and let `read(charm)` look at what its library made."""
     ctx = testing.Context(charm_type, meta=meta)
     with ctx(
         ctx.on.relation_changed(relation, remote_unit=0),
-        testing.State(leader=True, relations={relation, *state.pop("extra", ())}, **state),
+        testing.State(leader=True, relations={relation, *extra}),
     ) as manager:
         out = manager.run()
         return read(manager.charm), out
