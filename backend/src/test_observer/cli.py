@@ -740,8 +740,8 @@ def seed_command(
     from sqlalchemy import text
 
     from test_observer.db.engine import make_engine, make_session_factory
-    from test_observer.seed import SeedPlan, check_can_seed
-    from test_observer.seed import seed as fill
+    from test_observer.seeding.seed import SeedPlan, check_can_seed
+    from test_observer.seeding.seed import seed as fill
     from test_observer.settings import Settings
 
     url = database_url()
@@ -773,7 +773,7 @@ def seed_command(
         ) as progress:
             task = progress.add_task("Seeding executions", total=plan.executions)
             if bulk:
-                from test_observer.bulk_seed import bulk_seed
+                from test_observer.seeding.bulk_seed import bulk_seed
 
                 counts = bulk_seed(
                     engine, plan, progress=lambda done: progress.update(task, completed=done)
