@@ -95,7 +95,7 @@ def serve(
     if reload:
         workers = 1
     elif workers == 0:
-        from test_observer.workers import available_cpus
+        from test_observer.serving.cpus import available_cpus
 
         workers = available_cpus()
     level = log_level or settings.log_level
@@ -121,7 +121,7 @@ def serve(
         # (it must stay below the time the process manager waits before killing).
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
-    from test_observer import supervision
+    from test_observer.serving import supervision
 
     options["http"] = supervision.DrainingHttpProtocol
 
