@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from test_observer.db.text_limits import TEST_CASE_LENGTH
 from test_observer.reported_issues import check_issue_url
-from test_observer.text_limits import TEST_CASE_LENGTH
 
 
 class TestCaseInfo(BaseModel):
