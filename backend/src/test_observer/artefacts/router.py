@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import AppSettings, requires, requires_for_artefacts
-from test_observer.auth.access import DbSession
 from test_observer.auth.principal import Principal
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
 

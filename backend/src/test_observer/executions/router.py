@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from test_observer.auth import AppSettings, Principal, requires, requires_for_artefacts
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 from test_observer.errors import PayloadTooLargeError, UnprocessableError
 from test_observer.input_safety import EdgeRoute
