@@ -18,7 +18,7 @@ from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 from test_observer.errors import PayloadTooLargeError, UnprocessableError
 from test_observer.input_safety import EdgeRoute
 
-from . import junit, reruns, results, search, service, start_test
+from . import junit, reruns, results, search, service, start
 from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
 from .requests import (
     EndTestExecutionRequest,
@@ -49,7 +49,7 @@ VIEW_TEST = requires(Permission.view_test)
 def start_test_execution(
     request: Annotated[StartTestRequest, Body()], session: DbSession, settings: AppSettings
 ) -> StartTestResponse:
-    execution_id = start_test.start_test(session, request, settings)
+    execution_id = start.start_test(session, request, settings)
     return StartTestResponse(id=execution_id)
 
 

@@ -38,7 +38,7 @@ from test_observer.db.models import (
 )
 from test_observer.executions.requests import StartTestRequest
 from test_observer.executions.results import IncomingResult
-from test_observer.executions.start_test import StartTest, artefact_fields
+from test_observer.executions.start import StartTest, artefact_fields
 from test_observer.signatures.backfill import backfill
 
 from .issues import attach_by_hand, create_issues

@@ -49,7 +49,7 @@ from test_observer.executions.requests import (
 from test_observer.executions.reruns import RerunRequest, create_reruns
 from test_observer.executions.results import IncomingResult, end_test, post_results
 from test_observer.executions.service import patch_execution
-from test_observer.executions.start_test import StartTest, start_test
+from test_observer.executions.start import StartTest, start_test
 from test_observer.settings import Settings
 
 from .issues import attach_by_hand, create_issues
