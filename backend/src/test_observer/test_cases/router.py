@@ -9,15 +9,15 @@ from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS
 from test_observer.input_safety import EdgeRoute
-from test_observer.test_results.router import ResultSearchFilters
-
-from . import flaky, service
-from .schemas import (
-    FlakyTestCasesResponse,
-    TestCasesResponse,
+from test_observer.reported_issues import service as reported_issues
+from test_observer.reported_issues.schemas import (
     TestReportedIssueRequest,
     TestReportedIssueResponse,
 )
+from test_observer.test_results.router import ResultSearchFilters
+
+from . import flaky, service
+from .schemas import FlakyTestCasesResponse, TestCasesResponse
 
 router = APIRouter(prefix="/v1/test-cases", tags=["test-cases"], route_class=EdgeRoute)
 
@@ -69,7 +69,7 @@ def get_flaky_test_cases(
 def get_reported_issues(
     session: DbSession, template_id: str | None = None, case_name: str | None = None
 ) -> list[TestReportedIssueResponse]:
-    return service.list_reported_issues(session, template_id, case_name)
+    return reported_issues.list_test_case_issues(session, template_id, case_name)
 
 
 @router.post(
@@ -78,7 +78,7 @@ def get_reported_issues(
 def create_reported_issue(
     session: DbSession, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
-    return service.create_reported_issue(session, request)
+    return reported_issues.create(session, reported_issues.TEST_CASE, request)
 
 
 @router.put(
@@ -89,7 +89,7 @@ def update_reported_issue(
     session: DbSession, issue_id: int, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
     """Replace every field of the issue."""
-    return service.update_reported_issue(session, issue_id, request)
+    return reported_issues.replace(session, reported_issues.TEST_CASE, issue_id, request)
 
 
 @router.delete(
@@ -97,4 +97,4 @@ def update_reported_issue(
     dependencies=[requires(Permission.change_test_case_reported_issue)],
 )
 def delete_reported_issue(session: DbSession, issue_id: int) -> None:
-    service.delete_reported_issue(session, issue_id)
+    reported_issues.delete(session, reported_issues.TEST_CASE, issue_id)
