@@ -8,6 +8,7 @@ from test_observer.auth import requires
 from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 from test_observer.reported_issues import service as reported_issues
 from test_observer.reported_issues.schemas import (
     EnvironmentReportedIssueRequest,
@@ -28,11 +29,10 @@ def get_environments(
         list[FamilyName] | None,
         Query(description="Only environments tested with artefacts of these families"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> EnvironmentsResponse:
     """Distinct environment names (any architecture), sorted."""
-    return service.list_environment_names(session, q, families or [], limit, offset)
+    return service.list_environment_names(session, q, families or [], page.limit, page.offset)
 
 
 @router.get("/reported-issues", dependencies=[requires(Permission.view_environment_reported_issue)])

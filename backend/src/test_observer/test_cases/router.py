@@ -9,6 +9,7 @@ from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 from test_observer.reported_issues import service as reported_issues
 from test_observer.reported_issues.schemas import (
     TestReportedIssueRequest,
@@ -30,16 +31,16 @@ def get_test_cases(
         list[FamilyName] | None,
         Query(description="Only test cases with results for artefacts of these families"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> TestCasesResponse:
     """Test case names with their template ids, sorted by name."""
-    return service.list_test_cases(session, q, families or [], limit, offset)
+    return service.list_test_cases(session, q, families or [], page.limit, page.offset)
 
 
 @router.get("/flaky", dependencies=[requires(Permission.view_test)])
 def get_flaky_test_cases(
     session: DbSession,
+    page: Annotated[Page, paged(default=50, maximum=1000, minimum=0)],
     filters: ResultSearchFilters,
     min_runs: Annotated[
         int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
@@ -47,8 +48,6 @@ def get_flaky_test_cases(
     min_flips: Annotated[
         int, Query(ge=0, description="Fewest status changes between consecutive runs")
     ] = MIN_FLIPS,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FlakyTestCasesResponse:
     """Test cases whose status keeps changing between runs in one environment, most flaky first.
 
@@ -60,8 +59,8 @@ def get_flaky_test_cases(
         filters,
         min_runs=min_runs,
         min_flips=min_flips,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
