@@ -61,6 +61,26 @@ def read_back(charm_type: type[ops.CharmBase], meta: dict[str, Any], relation, r
         return read(manager.charm), out
 
 
+def as_our_charm(
+    charm_type: type[ops.CharmBase], endpoint: str, interface: str, files: Path, root: Path
+) -> Any:
+    """A library's own provider in our charm's place, shipping our files from src/ where the
+    library looks for them; its side of the relation once a consumer has joined."""
+    shutil.copytree(files, root / "src" / files.name)
+    ctx = testing.Context(
+        charm_type,
+        meta={"name": "test-observer-api", "provides": {endpoint: {"interface": interface}}},
+        charm_root=root,
+        app_name="test-observer-api",
+    )
+    relation = testing.Relation(endpoint, remote_app_name="cos")
+    state = testing.State(leader=True, relations={relation}, model=MODEL)
+    out = ctx.run(ctx.on.relation_created(relation), state)
+    created = out.get_relation(relation.id)
+    out = ctx.run(ctx.on.relation_joined(created, remote_unit=0), out)
+    return out.get_relation(relation.id)
+
+
 # metrics-endpoint
 
 
@@ -157,22 +177,9 @@ class ScrapeTargetCharm(ops.CharmBase):
 
 
 def test_we_publish_what_the_librarys_provider_publishes_but_generic_host_alerts(tmp_path: Path):
-    shutil.copytree(ALERT_RULES_DIR, tmp_path / "src" / "prometheus_alert_rules")
-    ctx = testing.Context(
-        ScrapeTargetCharm,
-        meta={
-            "name": "test-observer-api",
-            "provides": {"metrics-endpoint": {"interface": "prometheus_scrape"}},
-        },
-        charm_root=tmp_path,
-        app_name="test-observer-api",
+    written = as_our_charm(
+        ScrapeTargetCharm, "metrics-endpoint", "prometheus_scrape", ALERT_RULES_DIR, tmp_path
     )
-    relation = testing.Relation("metrics-endpoint", remote_app_name="prometheus-k8s")
-    out = ctx.run(
-        ctx.on.relation_joined(relation, remote_unit=0),
-        testing.State(leader=True, relations={relation}, model=MODEL),
-    )
-    written = out.get_relation(relation.id)
     app, unit = ours_on("metrics-endpoint", **{"metrics-port": 9100})
 
     assert set(app) == set(written.local_app_data)
@@ -262,22 +269,10 @@ class DashboardsCharm(ops.CharmBase):
 
 
 def test_our_dashboards_are_published_as_the_librarys_provider_publishes_them(tmp_path: Path):
-    shutil.copytree(DASHBOARDS_DIR, tmp_path / "src" / "grafana_dashboards")
-    ctx = testing.Context(
-        DashboardsCharm,
-        meta={
-            "name": "test-observer-api",
-            "provides": {"grafana-dashboard": {"interface": "grafana_dashboard"}},
-        },
-        charm_root=tmp_path,
-        app_name="test-observer-api",
+    written = as_our_charm(
+        DashboardsCharm, "grafana-dashboard", "grafana_dashboard", DASHBOARDS_DIR, tmp_path
     )
-    relation = testing.Relation("grafana-dashboard", remote_app_name="grafana-k8s")
-    out = ctx.run(
-        ctx.on.relation_created(relation),
-        testing.State(leader=True, relations={relation}, model=MODEL),
-    )
-    theirs = json.loads(out.get_relation(relation.id).local_app_data["dashboards"])["templates"]
+    theirs = json.loads(written.local_app_data["dashboards"])["templates"]
     ours = json.loads(ours_on("grafana-dashboard")[0]["dashboards"])["templates"]
 
     assert set(ours) == set(theirs)
