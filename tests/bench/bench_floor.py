@@ -75,7 +75,8 @@ class Connection:
             self.writer.close()
 
     async def send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
-        assert self.reader is not None and self.writer is not None
+        assert self.reader is not None
+        assert self.writer is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.headers}"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -174,7 +175,7 @@ class Target:
 def _find_target(url: str) -> Target:
     engine = make_engine(url)
     with engine.connect() as connection:
-        artefact_ids = dict(
+        artefact_ids: dict[Any, Any] = dict(
             connection.execute(text("SELECT family, min(id) FROM artefact GROUP BY family")).all()
         )
         # The snap artefact with the most executions: the heaviest builds page.
@@ -203,7 +204,8 @@ def _find_target(url: str) -> Target:
             )
         )
     engine.dispose()
-    assert artefact_id is not None and execution_ids, "the database is not seeded"
+    assert artefact_id is not None, "the database is not seeded"
+    assert execution_ids, "the database is not seeded"
     return Target(
         artefact_ids={str(k): v for k, v in artefact_ids.items()},
         artefact_id=artefact_id,
@@ -343,9 +345,7 @@ async def _flow(port: int, key: str, clients: int, seconds: float) -> tuple[int,
                 assert status == 200, body[:500]
                 results += 50
             patch = json.dumps({"status": "COMPLETED"}).encode()
-            status, body = await connection.send(
-                "PATCH", f"/v1/test-executions/{execution}", patch
-            )
+            status, body = await connection.send("PATCH", f"/v1/test-executions/{execution}", patch)
             assert status == 200, body[:500]
             n += 1
         await connection.close()
@@ -449,4 +449,6 @@ def test_floor(seeded_copy: str, tmp_path: Path) -> None:
         for process in (floor, ours):
             process.terminate()
             process.wait(timeout=30)
-    print(f"\n\nour server: {workers} worker(s); load average {load:.1f} at the start\n{table}{flow}")
+    print(
+        f"\n\nour server: {workers} worker(s); load average {load:.1f} at the start\n{table}{flow}"
+    )

@@ -8,10 +8,10 @@ SQL by hand). A remembered caller is used only while the generation it was resol
 still the current one, read once per request after the request arrived: a change committed
 before a request arrives is seen by that request, on every worker and unit.
 
-The read is one primary-key row on a connection of its own, outside any transaction, and reads
-are shared: a request waiting for the connection uses the answer of a read that started after
-it arrived. What it saves is the pooled connection's checkout and liveness check, the
-transaction and the lookups themselves.
+The read is one primary-key row on a connection of its own, outside any transaction (opened
+aside on first use: requests do not wait for it), and reads are shared: a request waiting for
+the connection uses the answer of a read that started after it arrived. What it saves is the
+pooled connection's checkout and liveness check, the transaction and the lookups themselves.
 
 Since the row is written in the changing transaction, a new value is visible only once the
 change is: a caller resolved under a generation never holds an answer older than that
@@ -20,6 +20,7 @@ generation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -45,6 +46,8 @@ class CallerCache:
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._connection: Any = None
+        self._connecting = False
+        self._closed = False
         # When the last read started (monotonic ns) and what it answered.
         self._last_read: tuple[int, int] | None = None
 
@@ -55,12 +58,17 @@ class CallerCache:
         with self._read_lock:
             if self._last_read is not None and self._last_read[0] > arrived:
                 return self._last_read[1]
+            if self._connection is None:
+                # Connected aside, so that no request waits for it: until then, callers are
+                # looked up.
+                if not self._connecting and not self._closed:
+                    self._connecting = True
+                    threading.Thread(target=self._connect_aside, daemon=True).start()
+                return None
             started = time.monotonic_ns()
             try:
-                if self._connection is None:
-                    self._connection = self._connect()
                 row = self._connection.execute(GENERATION_QUERY).fetchone()
-            except Exception as error:  # noqa: BLE001 - any failure: look callers up instead
+            except Exception as error:
                 logger.warning("caller cache: cannot read the generation: %s", error)
                 self._disconnect()
                 return None
@@ -92,21 +100,30 @@ class CallerCache:
 
     def close(self) -> None:
         with self._read_lock:
+            self._closed = True
             self._disconnect()
         with self._lock:
             self._entries.clear()
 
-    def _connect(self) -> Any:
-        arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
-        connection = self.engine.dialect.loaded_dbapi.connect(*arguments, **options)
-        connection.autocommit = True
-        return connection
+    def _connect_aside(self) -> None:
+        try:
+            arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
+            connection = self.engine.dialect.loaded_dbapi.connect(*arguments, **options)
+            connection.autocommit = True
+        except Exception as error:
+            logger.warning("caller cache: cannot connect: %s", error)
+            connection = None
+        with self._read_lock:
+            self._connecting = False
+            if self._closed and connection is not None:
+                connection.close()
+            elif connection is not None:
+                self._connection = connection
 
     def _disconnect(self) -> None:
         if self._connection is not None:
-            try:
+            # Being dropped anyway: a failure to close says nothing more.
+            with contextlib.suppress(Exception):
                 self._connection.close()
-            except Exception:  # noqa: BLE001, S110 - it is being dropped anyway
-                pass
         self._connection = None
         self._last_read = None
