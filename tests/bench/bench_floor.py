@@ -38,13 +38,11 @@ from typing import Any
 import httpx
 import pytest
 import uvloop
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from test_observer.db import migrate
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
+from tests.bench.bench_endpoints import Target, _seeded_template, find_target
 from tests.database import scratch_database
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "0.75"))
@@ -161,58 +159,6 @@ def alternate(
         for each_port, each_headers, each_route, sample in order:
             uvloop.run(_batch(each_port, each_headers, each_route, clients, SECONDS, sample))
     return floor, ours
-
-
-@dataclass
-class Target:
-    artefact_ids: dict[str, int]
-    artefact_id: int
-    execution_ids: list[int]
-    environment: str
-    test_plan: str
-
-
-def _find_target(url: str) -> Target:
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        artefact_ids: dict[Any, Any] = dict(
-            connection.execute(text("SELECT family, min(id) FROM artefact GROUP BY family")).all()
-        )
-        # The snap artefact with the most executions: the heaviest builds page.
-        artefact_id = connection.scalar(
-            text(
-                "SELECT b.artefact_id FROM artefact_build b "
-                "JOIN test_execution e ON e.artefact_build_id = b.id "
-                "JOIN artefact a ON a.id = b.artefact_id WHERE a.family = 'snap' "
-                "GROUP BY b.artefact_id ORDER BY count(*) DESC, b.artefact_id LIMIT 1"
-            )
-        )
-        execution_ids = list(
-            connection.scalars(text("SELECT id FROM test_execution ORDER BY id LIMIT 200"))
-        )
-        environment = connection.scalar(
-            text(
-                "SELECT env.name FROM test_execution e "
-                "JOIN environment env ON env.id = e.environment_id "
-                "GROUP BY env.name ORDER BY count(*) DESC, env.name LIMIT 1"
-            )
-        )
-        test_plan = connection.scalar(
-            text(
-                "SELECT p.name FROM test_execution e JOIN test_plan p ON p.id = e.test_plan_id "
-                "GROUP BY p.name ORDER BY count(*) DESC, p.name LIMIT 1"
-            )
-        )
-    engine.dispose()
-    assert artefact_id is not None, "the database is not seeded"
-    assert execution_ids, "the database is not seeded"
-    return Target(
-        artefact_ids={str(k): v for k, v in artefact_ids.items()},
-        artefact_id=artefact_id,
-        execution_ids=execution_ids,
-        environment=str(environment),
-        test_plan=str(test_plan),
-    )
 
 
 def _start_payload(worker: int, n: int, link: str) -> dict[str, Any]:
@@ -379,27 +325,7 @@ def _serve(command: list[str], url: str, port: int, log: Path) -> subprocess.Pop
 @pytest.fixture(scope="module")
 def seeded_copy(database_server: str) -> Iterator[str]:
     template = os.environ.get("BENCH_TEMPLATE_DB", "to_floor_template")
-    admin = create_engine(database_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{template}"'))
-    admin.dispose()
-    url = make_url(database_server).set(database=template).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        seeded = connection.scalar(text("SELECT EXISTS (SELECT 1 FROM artefact)"))
-    engine.dispose()
-    if not seeded:
-        subprocess.run(
-            [sys.executable, "-m", "test_observer", "seed"],
-            env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    _seeded_template(database_server, template, "1", bulk=False)
     with scratch_database(database_server, "bench_floor", template) as copy:
         yield copy
 
@@ -412,7 +338,7 @@ def test_floor(seeded_copy: str, tmp_path: Path) -> None:
     with Session(engine) as session:
         _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
     engine.dispose()
-    target = _find_target(seeded_copy)
+    target = find_target(seeded_copy)
     floor_port, port = free_port(), free_port()
     workers = os.environ.get("BENCH_WORKERS", "1")
     floor = _serve(

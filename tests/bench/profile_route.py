@@ -28,7 +28,8 @@ from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
 from tests.backend.executions.live import free_port
 from tests.backend.principals import make_application
-from tests.bench.bench_floor import _find_target, _serve, routes
+from tests.bench.bench_endpoints import find_target
+from tests.bench.bench_floor import _serve, routes
 
 LAYERS = (
     ("ours", ("test_observer/",)),
@@ -58,7 +59,7 @@ def profile(url: str, route_name: str, seconds: float) -> str:
     with Session(engine) as session:
         _, key = make_application(session, f"profile-{time.time_ns()}", list(Permission))
     engine.dispose()
-    route, keyed = routes(_find_target(url))[route_name]
+    route, keyed = routes(find_target(url))[route_name]
     port = free_port()
     work = Path(tempfile.mkdtemp())
     server = _serve(
