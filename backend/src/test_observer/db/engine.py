@@ -1,9 +1,10 @@
 """Engine and session factory."""
 
 from collections.abc import AsyncIterator, Callable
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -95,3 +96,7 @@ def _used(session: Session) -> bool:
     """Whether the session's transaction holds a connection (a statement was sent)."""
     transaction = session.get_transaction()
     return transaction is not None and bool(getattr(transaction, "_connections", True))
+
+
+# What a route declares to get its request's session (see get_session).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
