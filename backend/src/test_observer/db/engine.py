@@ -42,15 +42,11 @@ def make_session_factory(
 
         @event.listens_for(factory, "after_begin")
         def _limit_statements(_: Session, __: SessionTransaction, connection: Connection) -> None:
-            # Set on the connection once, not in every transaction (a round trip each): the
-            # connection keeps it in the pool, and remembers which limit it holds.
-            info = connection.connection.info
-            if info.get("statement_timeout") != milliseconds:
-                connection.execute(
-                    text("SELECT set_config('statement_timeout', :value, false)"),
-                    {"value": milliseconds},
-                )
-                info["statement_timeout"] = milliseconds
+            # Local to the transaction: the pooled connection goes back without the limit.
+            connection.execute(
+                text("SELECT set_config('statement_timeout', :value, true)"),
+                {"value": milliseconds},
+            )
 
     return factory
 
