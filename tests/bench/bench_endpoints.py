@@ -363,14 +363,22 @@ def seeded_url(database_server: str) -> Iterator[str]:
         yield url
 
 
-def test_endpoint_latency(seeded_url: str, tmp_path: Path) -> None:
-    from tests.backend.executions.live import free_port
-    from tests.backend.principals import bearer, make_application
+def bench_key(url: str) -> str:
+    """The key of a new application with every permission, for a benchmark's requests."""
+    from tests.backend.principals import make_application
 
-    engine = make_engine(seeded_url)
+    engine = make_engine(url)
     with Session(engine) as session:
         _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
     engine.dispose()
+    return key
+
+
+def test_endpoint_latency(seeded_url: str, tmp_path: Path) -> None:
+    from tests.backend.executions.live import free_port
+    from tests.backend.principals import bearer
+
+    key = bench_key(seeded_url)
     target = find_target(seeded_url)
     port = free_port()
     workers = os.environ.get("BENCH_WORKERS", "2")

@@ -38,11 +38,9 @@ from typing import Any
 import httpx
 import pytest
 import uvloop
-from sqlalchemy.orm import Session
 
-from test_observer.db.engine import make_engine
-from test_observer.db.models import Permission
-from tests.bench.bench_endpoints import Target, _seeded_template, find_target
+from tests.bench import bench_endpoints
+from tests.bench.bench_endpoints import Target, _seeded_template, bench_key, find_target
 from tests.database import scratch_database
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "0.75"))
@@ -162,19 +160,7 @@ def alternate(
 
 
 def _start_payload(worker: int, n: int, link: str) -> dict[str, Any]:
-    return {
-        "family": "snap",
-        "name": f"bench-snap-{RUN}",
-        "version": f"1.{n % 10}",
-        "revision": 100 + n % 10,
-        "track": "latest",
-        "store": "ubuntu",
-        "arch": "amd64",
-        "execution_stage": "beta",
-        "environment": f"bench-env-{worker}-{n % 5}",
-        "test_plan": "bench-plan",
-        "ci_link": link,
-    }
+    return {**bench_endpoints._start_payload(worker, n), "ci_link": link}
 
 
 def _results(prefix: str, count: int) -> bytes:
@@ -332,12 +318,8 @@ def seeded_copy(database_server: str) -> Iterator[str]:
 
 def test_floor(seeded_copy: str, tmp_path: Path) -> None:
     from tests.backend.executions.live import free_port
-    from tests.backend.principals import make_application
 
-    engine = make_engine(seeded_copy)
-    with Session(engine) as session:
-        _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
-    engine.dispose()
+    key = bench_key(seeded_copy)
     target = find_target(seeded_copy)
     floor_port, port = free_port(), free_port()
     workers = os.environ.get("BENCH_WORKERS", "1")

@@ -18,17 +18,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import uvloop
-from sqlalchemy.orm import Session
 
-from test_observer.db.engine import make_engine
-from test_observer.db.models import Permission
 from tests.backend.executions.live import free_port
-from tests.backend.principals import make_application
-from tests.bench.bench_endpoints import find_target
+from tests.bench.bench_endpoints import bench_key, find_target
 from tests.bench.bench_floor import _serve, routes
 
 LAYERS = (
@@ -55,10 +50,7 @@ def _layer(frame: str) -> str:
 
 
 def profile(url: str, route_name: str, seconds: float) -> str:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        _, key = make_application(session, f"profile-{time.time_ns()}", list(Permission))
-    engine.dispose()
+    key = bench_key(url)
     route, keyed = routes(find_target(url))[route_name]
     port = free_port()
     work = Path(tempfile.mkdtemp())
