@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -58,25 +59,28 @@ def both(api: TestClient, artefact: Artefact) -> tuple[dict[str, Any], dict[str,
     return ready, endpoint
 
 
-def test_an_environment_that_ran_the_previous_version_only_is_missing(
-    api: TestClient, db_session: Session
-) -> None:
+@pytest.fixture
+def second(db_session: Session) -> Artefact:
+    """Version 2 of a line whose version 1 ran on environments a and b; version 2 on a only."""
     a, b = make_environment(db_session, "a"), make_environment(db_session, "b")
     version(db_session, "1", 0, a, b)
-    second = version(db_session, "2", 1, a)
+    return version(db_session, "2", 1, a)
+
+
+def test_an_environment_that_ran_the_previous_version_only_is_missing(
+    api: TestClient, db_session: Session, second: Artefact
+) -> None:
     ready, _ = both(api, second)
     assert ready["verdict"] == "not_ready"
     assert ready["missing_environments_expected_from"] == "previous_version"
     assert ready["missing_environment_names"] == ["b"]
+    b = db_session.scalars(select(Environment).where(Environment.name == "b")).one()
     assert ready["missing_environments"] == [{"id": b.id, "name": "b", "architecture": "amd64"}]
 
 
 def test_a_declared_environment_not_run_is_missing_and_the_previous_version_is_not_read(
-    api: TestClient, db_session: Session
+    api: TestClient, db_session: Session, second: Artefact
 ) -> None:
-    a, b = make_environment(db_session, "a"), make_environment(db_session, "b")
-    version(db_session, "1", 0, a, b)
-    second = version(db_session, "2", 1, a)
     # Declared: a, and a device no CI has reported yet. b ran the previous version, but the
     # declaration is the expectation now.
     response = api.put(
