@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from test_observer.db.models import FamilyName
+from test_observer.db.text_limits import NAME_LENGTH
 from test_observer.expectations.missing import ExpectedFrom
-from test_observer.text_limits import NAME_LENGTH
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
 
