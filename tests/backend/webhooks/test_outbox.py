@@ -15,6 +15,7 @@ from test_observer.db.models import (
     Issue,
     IssueSource,
     Permission,
+    TestResultStatus,
     User,
     WebhookDelivery,
     WebhookEvent,
@@ -318,3 +319,38 @@ def test_a_bulk_attachment_is_one_event(
         "test_results_attached": 3,
         "test_executions": 3,
     }
+
+
+def test_an_ended_execution_counts_the_regressions_of_its_cell_only(
+    api: TestClient, admin: dict[str, str], db_session: Session, engine: Engine
+) -> None:
+    subscribe(api, admin, URL, event_types=["test_execution.ended"])
+    passed, failed = TestResultStatus.PASSED, TestResultStatus.FAILED
+    rpi, pi5 = make_environment(db_session, "rpi"), make_environment(db_session, "pi5")
+    base_build = make_build(db_session, make_artefact(db_session, version="1"))
+    older = make_execution(db_session, base_build, rpi)
+    make_result(db_session, older, "b", passed)
+    latest = make_execution(db_session, base_build, rpi)
+    for name, status in [("a", passed), ("b", failed), ("c", failed)]:
+        make_result(db_session, latest, name, status)
+    make_result(db_session, make_execution(db_session, base_build, pi5), "x", passed)
+    current_build = make_build(db_session, make_artefact(db_session, version="2"))
+    # Another cell's regression is not this execution's.
+    make_result(db_session, make_execution(db_session, current_build, pi5), "x", failed)
+    make_execution(db_session, current_build, rpi, ci_link="https://ci/2")
+    db_session.commit()
+    results = [
+        {"name": name, "status": "fail", "category": "", "comment": "", "io_log": ""}
+        for name in ("a", "b", "c", "d")
+    ]
+    with count_statements(engine) as counter:
+        response = api.put(
+            "/v1/test-executions/end-test",
+            json={"ci_link": "https://ci/2", "test_results": results},
+            headers=admin,
+        )
+    assert response.status_code == 200, response.json()
+    # a passed in the base's latest run of the cell; b failed there; c too; d is new.
+    [(_, data)] = events(db_session)
+    assert data["regressions"] == 1
+    assert len([s for s in counter.statements if "base_builds" in s]) == 1

@@ -53,7 +53,5 @@ def cell_regressions(session: Session, bases: Mapping[int, int]) -> dict[int, in
     statement for any number of executions."""
     if not bases:
         return {}
-    rows = session.execute(
-        _COUNT, {"execution_ids": list(bases), "base_ids": list(bases.values())}
-    ).all()
-    return {execution_id: count for execution_id, count in rows}
+    rows = session.execute(_COUNT, {"execution_ids": list(bases), "base_ids": list(bases.values())})
+    return {int(execution_id): int(count) for execution_id, count in rows}
