@@ -429,3 +429,36 @@ def test_chat_lines_name_the_verdicts_and_the_regressions() -> None:
         "[core22 2] (snap, beta): smoke on rpi4 (arm64) ended FAILED: 9 passed, 2 failed, "
         "0 skipped, 1 regression"
     )
+
+
+@pytest.mark.usefixtures("subscribed")
+def test_an_artefact_still_held_back_by_a_review_is_not_compared_again(
+    api: TestClient, admin: dict[str, str], db_session: Session, engine: Engine
+) -> None:
+    ready = ready_artefact(db_session)
+    db_session.execute(
+        update(ArtefactBuildEnvironmentReview)
+        .where(ArtefactBuildEnvironmentReview.id == ready.review.id)
+        .values(review_decision=[])
+    )
+    db_session.execute(
+        update(Artefact)
+        .where(Artefact.id == ready.artefact.id)
+        .values(readiness_verdict="not_ready")
+    )
+    db_session.commit()
+    with count_statements(engine) as counter:
+        post(api, admin, ready.execution.id, wifi="FAILED")
+    assert [s for s in counter.statements if "classified" in s] == []
+    # Decided, the failure still holds it back; triaged, the full rule finds it ready.
+    path = f"/v1/artefacts/{ready.artefact.id}/environment-reviews/{ready.review.id}"
+    assert (
+        api.patch(path, json={"review_decision": [APPROVED[0].value]}, headers=admin).status_code
+        == 200
+    )
+    assert flips(db_session) == []
+    known = issue(db_session)
+    failed = db_session.scalars(select(TestResult.id).where(TestResult.status == F)).all()
+    body = {"test_results": list(failed)}
+    assert api.post(f"/v1/issues/{known.id}/attach", json=body, headers=admin).status_code == 200
+    assert flips(db_session) == [(ready.artefact.id, "not_ready", "ready", [])]

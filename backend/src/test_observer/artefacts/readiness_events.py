@@ -3,9 +3,11 @@ caused it, in its transaction.
 
 Every write that can change a verdict calls one of the functions below with what it touched.
 They do nothing unless an active webhook wants the event (one small query). Otherwise they
-lock the touched artefacts' rows in id order, compute readiness for those artefacts only
-(`readiness.readiness_summaries`, a fixed number of statements), compare each verdict with
-the one last announced (`artefact.readiness_verdict`), and record and announce the changes.
+lock the touched artefacts' rows in id order and compare each verdict with the one last
+announced (`artefact.readiness_verdict`). An artefact announced not ready that a cheap rule
+still holds back (a review to make, an untriaged failure) is left there; readiness is computed
+(`readiness.readiness_summaries`, a fixed number of statements) only for the others, and the
+changes are recorded and announced.
 
 The lock makes concurrent writers take turns: each computes after the previous one committed,
 so one flip is announced once, and the last verdict recorded is that of everything committed.
@@ -61,6 +63,59 @@ _RECORD = text(
     UPDATE artefact SET readiness_verdict = v.verdict
     FROM unnest(CAST(:ids AS integer[]), CAST(:verdicts AS varchar[])) AS v(id, verdict)
     WHERE artefact.id = v.id
+    """
+)
+
+
+# The artefacts that are certainly not ready, by the readiness rules that are cheap to test:
+# a review of the latest builds undecided or rejected, or none at all; or a failed result of a
+# latest execution (per environment and test plan, on the latest builds) with no issue and no
+# active quarantine. Those are `readiness.py`'s no_reviews, undecided_reviews,
+# rejected_reviews and untriaged_failures, spelled as existence tests that stop at the first
+# row: an artefact under test nearly always meets one, and for it the comparison with the
+# previous version (most of readiness's cost) need not be made to know it is still not ready.
+_HELD_BACK = text(
+    """
+    WITH input AS (SELECT unnest(CAST(:ids AS integer[])) AS artefact_id),
+    builds AS (
+        SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
+        FROM artefact_build b
+        WHERE b.artefact_id IN (SELECT artefact_id FROM input)
+        ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
+    ),
+    latest AS (
+        SELECT DISTINCT ON (builds.artefact_id, e.environment_id, e.test_plan_id)
+               builds.artefact_id, e.id, e.environment_id
+        FROM builds JOIN test_execution e ON e.artefact_build_id = builds.id
+        ORDER BY builds.artefact_id, e.environment_id, e.test_plan_id, e.created_at DESC,
+                 e.id DESC
+    )
+    SELECT i.artefact_id
+    FROM input i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM builds JOIN artefact_build_environment_review r
+                               ON r.artefact_build_id = builds.id
+        WHERE builds.artefact_id = i.artefact_id
+    ) OR EXISTS (
+        SELECT 1 FROM builds JOIN artefact_build_environment_review r
+                               ON r.artefact_build_id = builds.id
+        WHERE builds.artefact_id = i.artefact_id
+          AND (cardinality(r.review_decision) = 0 OR 'REJECTED' = ANY (r.review_decision))
+    ) OR EXISTS (
+        SELECT 1 FROM latest JOIN test_result t ON t.test_execution_id = latest.id
+        -- Spelled so that the index of results that may need triage applies.
+        WHERE latest.artefact_id = i.artefact_id
+          AND t.status IN ('FAILED', 'SKIPPED') AND t.status = 'FAILED'
+          AND NOT EXISTS (
+              SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = t.id
+          )
+          AND NOT EXISTS (
+              SELECT 1 FROM quarantine q
+              WHERE q.test_case_id = t.test_case_id
+                AND (q.environment_id IS NULL OR q.environment_id = latest.environment_id)
+                AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
+          )
+    )
     """
 )
 
@@ -169,18 +224,20 @@ def _announce(
     )
     if not announced:
         return
-    summaries = readiness_summaries(session, announced.keys())
+    held_back = set(session.scalars(_HELD_BACK, {"ids": list(announced)}))
+    # Still not ready: nothing changed. Never recorded: recorded, and no event to write.
+    unchanged = {i for i in held_back if announced[i] == "not_ready"}
+    first = {i for i in held_back if announced[i] is None}
+    summaries = readiness_summaries(session, announced.keys() - unchanged - first)
     changed = {
-        artefact_id: summary
+        artefact_id: summary.verdict
         for artefact_id, summary in summaries.items()
         if summary.verdict != announced[artefact_id]
     }
+    changed.update(dict.fromkeys(first, "not_ready"))
     if not changed:
         return
-    session.execute(
-        _RECORD,
-        {"ids": list(changed), "verdicts": [summary.verdict for summary in changed.values()]},
-    )
+    session.execute(_RECORD, {"ids": list(changed), "verdicts": list(changed.values())})
     flipped = [artefact_id for artefact_id in changed if announced[artefact_id] is not None]
     if not flipped:
         return
@@ -198,9 +255,9 @@ def _announce(
                 EVENT,
                 {
                     "previous_verdict": announced[artefact.id],
-                    "verdict": changed[artefact.id].verdict,
-                    "reasons": changed[artefact.id].reasons,
-                    "counts": changed[artefact.id].counts.model_dump(),
+                    "verdict": summaries[artefact.id].verdict,
+                    "reasons": summaries[artefact.id].reasons,
+                    "counts": summaries[artefact.id].counts.model_dump(),
                 },
             )
             for artefact in artefacts
