@@ -241,7 +241,7 @@ def test_a_test_started_on_a_new_environment_flips_it(
 
 @pytest.mark.usefixtures("subscribed")
 def test_results_of_the_previous_version_flip_the_next_one(
-    api: TestClient, admin: dict[str, str], db_session: Session
+    api: TestClient, admin: dict[str, str], db_session: Session, engine: Engine
 ) -> None:
     """A new run of the base's cell changes the next version's comparison: `boot` failed in
     both (triaged), then passes in the base's new run, so the next version regresses."""
@@ -280,6 +280,16 @@ def test_results_of_the_previous_version_flip_the_next_one(
     assert flips(db_session)[before:] == [
         (current.artefact.id, "ready", "not_ready", ["regressions"])
     ]
+
+    # Still regressing: the cheap rules say so, and the comparison is not made again.
+    with count_statements(engine) as counter:
+        post(api, admin, current.execution.id, net="PASSED")
+    assert [s for s in counter.statements if "classified" in s] == []
+    # The regression quarantined: ready again.
+    expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    body = {"test_case": "boot", "reason": "known", "expires_at": expires}
+    assert api.put("/v1/quarantines", json=body, headers=admin).status_code == 200
+    assert flips(db_session)[before + 1 :] == [(current.artefact.id, "not_ready", "ready", [])]
 
 
 def execution_results(db_session: Session, execution_id: int) -> list[TestResult]:

@@ -14,18 +14,24 @@ from collections.abc import Mapping
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# `name` AS the latest build per architecture (as `queries.latest_builds` chooses it) of the
+# artefacts `artefact_ids` selects.
+LATEST_BUILDS = """
+    {name} AS (
+        SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
+        FROM artefact_build b
+        WHERE b.artefact_id IN ({artefact_ids})
+        ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
+    )"""
+
 _COUNT = text(
     """
     WITH input AS (
         SELECT * FROM unnest(CAST(:execution_ids AS integer[]), CAST(:base_ids AS integer[]))
             AS i(execution_id, base_id)
-    ),
-    base_builds AS (
-        SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
-        FROM artefact_build b
-        WHERE b.artefact_id IN (SELECT base_id FROM input)
-        ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
-    )
+    ),"""
+    + LATEST_BUILDS.format(name="base_builds", artefact_ids="SELECT base_id FROM input")
+    + """
     SELECT i.execution_id, (
         SELECT count(*)
         FROM test_result n

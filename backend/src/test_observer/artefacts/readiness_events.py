@@ -5,9 +5,9 @@ Every write that can change a verdict calls one of the functions below with what
 They do nothing unless an active webhook wants the event (one small query). Otherwise they
 lock the touched artefacts' rows in id order and compare each verdict with the one last
 announced (`artefact.readiness_verdict`). An artefact announced not ready that a cheap rule
-still holds back (a review to make, an untriaged failure) is left there; readiness is computed
-(`readiness.readiness_summaries`, a fixed number of statements) only for the others, and the
-changes are recorded and announced.
+still holds back (a review to make, an untriaged failure, a regression) is left there;
+readiness is computed (`readiness.readiness_summaries`, a fixed number of statements) only for
+the others, and the changes are recorded and announced.
 
 The lock makes concurrent writers take turns: each computes after the previous one committed,
 so one flip is announced once, and the last verdict recorded is that of everything committed.
@@ -53,7 +53,8 @@ from test_observer.db.models import (
 )
 from test_observer.webhooks.events import EventType, about, emit, wanted
 
-from .previous import next_version_ids
+from .cell_regressions import LATEST_BUILDS
+from .previous import next_version_ids, previous_artefact_ids
 from .readiness import readiness_summaries
 
 EVENT = EventType.ARTEFACT_READINESS_CHANGED
@@ -67,53 +68,66 @@ _RECORD = text(
 )
 
 
-# The artefacts that are certainly not ready, by the readiness rules that are cheap to test:
-# a review of the latest builds undecided or rejected, or none at all; or a failed result of a
-# latest execution (per environment and test plan, on the latest builds) with no issue and no
-# active quarantine. Those are `readiness.py`'s no_reviews, undecided_reviews,
-# rejected_reviews and untriaged_failures, spelled as existence tests that stop at the first
-# row: an artefact under test nearly always meets one, and for it the comparison with the
-# previous version (most of readiness's cost) need not be made to know it is still not ready.
+# The artefacts that are certainly not ready, by rules that are cheap to test one row at a
+# time: a review of the latest builds undecided or rejected, or none at all; or a failed
+# result of a latest execution (per environment and test plan, on the latest builds), not
+# quarantined, that has no issue or that passed in the previous version's latest execution of
+# the cell. Those are `readiness.py`'s no_reviews, undecided_reviews, rejected_reviews,
+# untriaged_failures and regressions, spelled as existence tests that stop at the first row
+# and look up only failed results: an artefact under test nearly always meets one, and for
+# it the whole comparison with the previous version need not be made to know it is still not
+# ready.
 _HELD_BACK = text(
     """
-    WITH input AS (SELECT unnest(CAST(:ids AS integer[])) AS artefact_id),
-    builds AS (
-        SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
-        FROM artefact_build b
-        WHERE b.artefact_id IN (SELECT artefact_id FROM input)
-        ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
-    ),
+    WITH sides AS (
+        SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:base_ids AS integer[]))
+            AS s(artefact_id, base_id)
+    ),"""
+    + LATEST_BUILDS.format(
+        name="builds", artefact_ids="SELECT artefact_id FROM sides UNION SELECT base_id FROM sides"
+    )
+    + """,
     latest AS (
         SELECT DISTINCT ON (builds.artefact_id, e.environment_id, e.test_plan_id)
-               builds.artefact_id, e.id, e.environment_id
+               builds.artefact_id, e.id, e.environment_id, e.test_plan_id
         FROM builds JOIN test_execution e ON e.artefact_build_id = builds.id
         ORDER BY builds.artefact_id, e.environment_id, e.test_plan_id, e.created_at DESC,
                  e.id DESC
     )
-    SELECT i.artefact_id
-    FROM input i
+    SELECT sides.artefact_id
+    FROM sides
     WHERE NOT EXISTS (
         SELECT 1 FROM builds JOIN artefact_build_environment_review r
                                ON r.artefact_build_id = builds.id
-        WHERE builds.artefact_id = i.artefact_id
+        WHERE builds.artefact_id = sides.artefact_id
     ) OR EXISTS (
         SELECT 1 FROM builds JOIN artefact_build_environment_review r
                                ON r.artefact_build_id = builds.id
-        WHERE builds.artefact_id = i.artefact_id
+        WHERE builds.artefact_id = sides.artefact_id
           AND (cardinality(r.review_decision) = 0 OR 'REJECTED' = ANY (r.review_decision))
     ) OR EXISTS (
         SELECT 1 FROM latest JOIN test_result t ON t.test_execution_id = latest.id
         -- Spelled so that the index of results that may need triage applies.
-        WHERE latest.artefact_id = i.artefact_id
+        WHERE latest.artefact_id = sides.artefact_id
           AND t.status IN ('FAILED', 'SKIPPED') AND t.status = 'FAILED'
-          AND NOT EXISTS (
-              SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = t.id
-          )
           AND NOT EXISTS (
               SELECT 1 FROM quarantine q
               WHERE q.test_case_id = t.test_case_id
                 AND (q.environment_id IS NULL OR q.environment_id = latest.environment_id)
                 AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
+          )
+          AND (
+              NOT EXISTS (
+                  SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = t.id
+              )
+              OR EXISTS (
+                  SELECT 1 FROM latest base
+                  JOIN test_result b ON b.test_execution_id = base.id
+                  WHERE base.artefact_id = sides.base_id
+                    AND base.environment_id = latest.environment_id
+                    AND base.test_plan_id = latest.test_plan_id
+                    AND b.test_case_id = t.test_case_id AND b.status = 'PASSED'
+              )
           )
     )
     """
@@ -224,7 +238,11 @@ def _announce(
     )
     if not announced:
         return
-    held_back = set(session.scalars(_HELD_BACK, {"ids": list(announced)}))
+    bases = previous_artefact_ids(session, announced.keys())
+    ids = list(announced)
+    held_back = set(
+        session.scalars(_HELD_BACK, {"ids": ids, "base_ids": [bases.get(i) or 0 for i in ids]})
+    )
     # Still not ready: nothing changed. Never recorded: recorded, and no event to write.
     unchanged = {i for i in held_back if announced[i] == "not_ready"}
     first = {i for i in held_back if announced[i] is None}
