@@ -10,12 +10,14 @@ wants another event) and with one wanting it, in the same run:
 * `PUT /v1/test-executions/end-test` of 1,000 results to an execution of its own;
 * `PATCH /v1/artefacts/{id}/environment-reviews/{review id}` deciding a review and undoing it.
 
-None of them flips the verdict (version 2 stays not ready). Two states of the release:
+None of them flips the verdict. Three states of the release:
 
 * under test, as planted: reviews undecided and failures untriaged. The cheap rules hold it
   back, and readiness is not computed;
-* decided: every review approved and every failure triaged, only the regressions hold it back.
-  Each subscribed write computes the whole readiness (the comparison of 240,000 results).
+* decided: every review approved and every failure triaged, only the regressions hold it back;
+  the cheap rules find a regression among the failures;
+* ready: every failure quarantined besides. Each subscribed write computes the whole readiness
+  (the comparison of 240,000 results) to know it is still ready.
 
 The difference of the medians is what the announcement costs. It prints the figures with the
 load average; nothing is asserted about them.
@@ -120,6 +122,8 @@ def test_announcing_readiness_cost_per_write(database: tuple[Engine, str]) -> No
         for n, name in enumerate(names, start=51)
     ]
     flip = [False]
+    # The decision the review alternates with: none while under test, another approval after.
+    otherwise: list[str] = []
 
     def post() -> None:
         response = client.post(f"/v1/test-executions/{posted}/test-results", json=json_results)
@@ -134,7 +138,7 @@ def test_announcing_readiness_cost_per_write(database: tuple[Engine, str]) -> No
 
     def decide() -> None:
         flip[0] = not flip[0]
-        body = {"review_decision": ["APPROVED_ALL_TESTS_PASS"] if flip[0] else []}
+        body = {"review_decision": ["APPROVED_ALL_TESTS_PASS"] if flip[0] else otherwise}
         response = client.patch(f"/v1/artefacts/{current}/environment-reviews/{review}", json=body)
         assert response.status_code == 200, response.text
 
@@ -178,8 +182,23 @@ def test_announcing_readiness_cost_per_write(database: tuple[Engine, str]) -> No
             ),
             {"id": current},
         )
-    flip[0] = True
+    otherwise.append("APPROVED_INCONSISTENT_TEST")
     _measure(engine, writes, subscribed, "decided (only the regressions hold it back)")
+    _held_back_server_ms(engine, current)
+    # Every failing test case quarantined: ready, and each write computes readiness in full.
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO quarantine (test_case_id, reason) SELECT DISTINCT t.test_case_id, "
+                "'bench' FROM test_result t JOIN test_execution x ON x.id = t.test_execution_id "
+                "JOIN artefact_build b ON b.id = x.artefact_build_id "
+                "WHERE b.artefact_id = :id AND t.status = 'FAILED'"
+            ),
+            {"id": current},
+        )
+    subscribed(True)
+    post()  # records the verdict: ready
+    _measure(engine, writes, subscribed, "ready (every failure triaged or quarantined)")
     _held_back_server_ms(engine, current)
 
 
@@ -191,7 +210,8 @@ def _held_back_server_ms(engine: Engine, artefact_id: int) -> None:
     with engine.connect() as connection:
         for _ in range(10):
             plan = connection.execute(
-                text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_HELD_BACK.text}"), {"ids": [artefact_id]}
+                text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_HELD_BACK.text}"),
+                {"ids": [artefact_id], "base_ids": [artefact_id - 1]},
             ).scalar_one()
             times.append(float(plan[0]["Planning Time"] + plan[0]["Execution Time"]))
     print(f"cheap rules' statement, server time, median of 10: {statistics.median(times):.1f} ms")
@@ -216,18 +236,14 @@ def _measure(
         (name, on): [] for name in writes for on in (False, True)
     }
     load_before = _load()
+    announced = _announced(engine)
     for round_ in range(ROUNDS):
         for on in (False, True) if round_ % 2 else (True, False):
             subscribed(on)
             for name, write in writes.items():
                 times[(name, on)].append(timed(write))
-    with engine.connect() as connection:
-        announced = connection.scalar(
-            text(
-                "SELECT count(*) FROM webhook_event WHERE event_type = 'artefact.readiness_changed'"
-            )
-        )
-    assert announced == 0
+    # No write changed the verdict: no event was written.
+    assert _announced(engine) == announced
 
     print(f"\n{state}; load average before: {load_before}; after: {_load()}")
     print("| write | not subscribed, median ms | subscribed, median ms | added, ms |")
@@ -236,3 +252,16 @@ def _measure(
         without = statistics.median(times[(name, False)])
         with_ = statistics.median(times[(name, True)])
         print(f"| {name} | {without:.0f} | {with_:.0f} | {with_ - without:+.0f} |")
+
+
+def _announced(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM webhook_event "
+                    "WHERE event_type = 'artefact.readiness_changed'"
+                )
+            )
+            or 0
+        )

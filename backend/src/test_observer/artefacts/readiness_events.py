@@ -134,6 +134,21 @@ _HELD_BACK = text(
 )
 
 
+def _held_back(session: Session, artefact_ids: list[int]) -> set[int]:
+    """Those of the artefacts the cheap rules hold back. Not asked about an artefact announced
+    ready: whatever they say, its readiness is computed in full (for the event's reasons, or
+    to know it is still ready), and finding nothing would cost them the most."""
+    if not artefact_ids:
+        return set()
+    bases = previous_artefact_ids(session, artefact_ids)
+    return set(
+        session.scalars(
+            _HELD_BACK,
+            {"ids": artefact_ids, "base_ids": [bases.get(i) or 0 for i in artefact_ids]},
+        )
+    )
+
+
 def _wants(artefact: type[Artefact]) -> ColumnElement[bool]:
     """Some active webhook wants the event about this artefact."""
     return exists().where(
@@ -238,11 +253,7 @@ def _announce(
     )
     if not announced:
         return
-    bases = previous_artefact_ids(session, announced.keys())
-    ids = list(announced)
-    held_back = set(
-        session.scalars(_HELD_BACK, {"ids": ids, "base_ids": [bases.get(i) or 0 for i in ids]})
-    )
+    held_back = _held_back(session, [i for i, verdict in announced.items() if verdict != "ready"])
     # Still not ready: nothing changed. Never recorded: recorded, and no event to write.
     unchanged = {i for i in held_back if announced[i] == "not_ready"}
     first = {i for i in held_back if announced[i] is None}
