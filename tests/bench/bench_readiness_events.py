@@ -155,6 +155,7 @@ def test_announcing_readiness_cost_per_write(database: tuple[Engine, str]) -> No
             )
 
     print(f"\nrounds: {ROUNDS}")
+    _regressions_server_ms(engine, posted, current - 1)
     _measure(engine, writes, subscribed, "under test (reviews undecided, failures untriaged)")
     _held_back_server_ms(engine, current)
     with engine.begin() as connection:
@@ -200,6 +201,22 @@ def test_announcing_readiness_cost_per_write(database: tuple[Engine, str]) -> No
     post()  # records the verdict: ready
     _measure(engine, writes, subscribed, "ready (every failure triaged or quarantined)")
     _held_back_server_ms(engine, current)
+
+
+def _regressions_server_ms(engine: Engine, execution_id: int, base_id: int) -> None:
+    """`test_execution.ended`'s regression count of one execution's cell (2,000 results
+    against the previous version's 2,000), as PostgreSQL times it."""
+    from test_observer.artefacts.cell_regressions import _COUNT
+
+    times = []
+    with engine.connect() as connection:
+        for _ in range(10):
+            plan = connection.execute(
+                text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_COUNT.text}"),
+                {"execution_ids": [execution_id], "base_ids": [base_id]},
+            ).scalar_one()
+            times.append(float(plan[0]["Planning Time"] + plan[0]["Execution Time"]))
+    print(f"regressions of one cell, server time, median of 10: {statistics.median(times):.1f} ms")
 
 
 def _held_back_server_ms(engine: Engine, artefact_id: int) -> None:
