@@ -14,7 +14,6 @@ from test_observer.db.models import (
     ArtefactBuildEnvironmentReviewDecision,
     Issue,
     IssueSource,
-    Permission,
     TestResultStatus,
     User,
     WebhookDelivery,
@@ -29,20 +28,12 @@ from tests.backend.factories import (
     make_result,
     make_review,
 )
-from tests.backend.principals import application_headers
 from tests.backend.statements import count_statements
 from tests.backend.webhooks.conftest import artefact, set_status, subscribe
 
 pytestmark = pytest.mark.usefixtures("_empty_queue")
 EVERY_EVENT = [event_type.value for event_type in EventType]
 URL = "https://hooks.example.com/in"
-
-
-@pytest.fixture
-def admin(db_session: Session) -> dict[str, str]:
-    headers = application_headers(db_session, *Permission, name="admin")
-    db_session.commit()
-    return headers
 
 
 def events(db_session: Session) -> list[tuple[str, dict[str, Any]]]:

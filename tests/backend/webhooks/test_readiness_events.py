@@ -23,7 +23,6 @@ from test_observer.db.models import (
     Environment,
     Issue,
     IssueSource,
-    Permission,
     TestExecution,
     TestResult,
     TestResultStatus,
@@ -40,7 +39,6 @@ from tests.backend.factories import (
     make_result,
     make_review,
 )
-from tests.backend.principals import application_headers
 from tests.backend.statements import count_statements
 from tests.backend.webhooks.conftest import subscribe
 
@@ -48,13 +46,6 @@ pytestmark = pytest.mark.usefixtures("_empty_queue")
 URL = "https://hooks.example.com/in"
 APPROVED = [ArtefactBuildEnvironmentReviewDecision.APPROVED_ALL_TESTS_PASS]
 F = TestResultStatus.FAILED
-
-
-@pytest.fixture
-def admin(db_session: Session) -> dict[str, str]:
-    headers = application_headers(db_session, *Permission, name="admin")
-    db_session.commit()
-    return headers
 
 
 @pytest.fixture
@@ -99,6 +90,14 @@ def flips(db_session: Session) -> list[tuple[int, str, str, list[str]]]:
             .order_by(WebhookEvent.occurred_at, WebhookEvent.id)
         )
     ]
+
+
+def announced(db_session: Session, artefact_id: int, verdict: str | None) -> None:
+    """As if `verdict` had been announced last (None: none yet)."""
+    db_session.execute(
+        update(Artefact).where(Artefact.id == artefact_id).values(readiness_verdict=verdict)
+    )
+    db_session.commit()
 
 
 def verdict(db_session: Session, artefact_id: int) -> str | None:
@@ -178,11 +177,7 @@ def test_attaching_and_detaching_an_issue_flip_it(
 ) -> None:
     ready = ready_artefact(db_session)
     failed = make_result(db_session, ready.execution, "wifi", F)
-    db_session.execute(
-        update(Artefact)
-        .where(Artefact.id == ready.artefact.id)
-        .values(readiness_verdict="not_ready")
-    )
+    announced(db_session, ready.artefact.id, "not_ready")
     known = issue(db_session)
     body = {"test_results": [failed.id]}
     assert api.post(f"/v1/issues/{known.id}/attach", json=body, headers=admin).status_code == 200
@@ -200,12 +195,7 @@ def test_a_quarantine_set_and_lifted_flips_it(
 ) -> None:
     ready = ready_artefact(db_session)
     make_result(db_session, ready.execution, "wifi", F)
-    db_session.execute(
-        update(Artefact)
-        .where(Artefact.id == ready.artefact.id)
-        .values(readiness_verdict="not_ready")
-    )
-    db_session.commit()
+    announced(db_session, ready.artefact.id, "not_ready")
     expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     body = {"test_case": "wifi", "reason": "known", "expires_at": expires}
     assert api.put("/v1/quarantines", json=body, headers=admin).status_code == 200
@@ -348,10 +338,7 @@ def test_a_verdict_never_recorded_is_recorded_without_an_event(
     api: TestClient, admin: dict[str, str], db_session: Session
 ) -> None:
     ready = ready_artefact(db_session)
-    db_session.execute(
-        update(Artefact).where(Artefact.id == ready.artefact.id).values(readiness_verdict=None)
-    )
-    db_session.commit()
+    announced(db_session, ready.artefact.id, None)
     post(api, admin, ready.execution.id, wifi="FAILED")
     assert flips(db_session) == []
     assert verdict(db_session, ready.artefact.id) == "not_ready"
@@ -451,12 +438,7 @@ def test_an_artefact_still_held_back_by_a_review_is_not_compared_again(
         .where(ArtefactBuildEnvironmentReview.id == ready.review.id)
         .values(review_decision=[])
     )
-    db_session.execute(
-        update(Artefact)
-        .where(Artefact.id == ready.artefact.id)
-        .values(readiness_verdict="not_ready")
-    )
-    db_session.commit()
+    announced(db_session, ready.artefact.id, "not_ready")
     with count_statements(engine) as counter:
         post(api, admin, ready.execution.id, wifi="FAILED")
     assert [s for s in counter.statements if "classified" in s] == []
