@@ -118,13 +118,17 @@ def test_two_workers_run_each_periodic_job_once_per_period(
         )
     )
     # The pruning jobs run hourly and daily: a run may cross one of their instants.
-    assert {"promote-artefacts", "kernel-swm", "clean-sessions"} <= set(per_job) <= {
-        "promote-artefacts",
-        "kernel-swm",
-        "clean-sessions",
-        "prune-audit-events",
-        "prune-webhook-events",
-    }
+    assert (
+        {"promote-artefacts", "kernel-swm", "clean-sessions"}
+        <= set(per_job)
+        <= {
+            "promote-artefacts",
+            "kernel-swm",
+            "clean-sessions",
+            "prune-audit-events",
+            "prune-webhook-events",
+        }
+    )
     # Periods are clock instants every 2 s (a period may be skipped while the previous run
     # still waits in the queue, never run twice).
     instants = [
