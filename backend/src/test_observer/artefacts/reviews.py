@@ -27,7 +27,7 @@ from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
 from .readiness_events import announce_readiness
-from .responses import reviewer_response
+from .response_queries import reviewer_response
 from .schemas import (
     ArtefactBuildMinimalResponse,
     EnvironmentReviewPatch,
