@@ -48,6 +48,19 @@ def events(db_session: Session) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def end_test(api: TestClient, headers: dict[str, str], ci_link: str, **statuses: str) -> None:
+    results = [
+        {"name": name, "status": status, "category": "", "comment": "", "io_log": ""}
+        for name, status in statuses.items()
+    ]
+    response = api.put(
+        "/v1/test-executions/end-test",
+        json={"ci_link": ci_link, "test_results": results},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.json()
+
+
 def queued_jobs(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
         return [
@@ -232,16 +245,7 @@ def test_an_ended_execution_reports_its_result_counts(
         ci_link="https://ci/1",
     )
     db_session.commit()
-    results = [
-        {"name": name, "status": status, "category": "", "comment": "", "io_log": ""}
-        for name, status in [("a", "pass"), ("b", "pass"), ("c", "fail"), ("d", "skip")]
-    ]
-    response = api.put(
-        "/v1/test-executions/end-test",
-        json={"ci_link": "https://ci/1", "test_results": results},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.json()
+    end_test(api, admin, "https://ci/1", a="pass", b="pass", c="fail", d="skip")
 
     [(kind, data)] = events(db_session)
     assert kind == "test_execution.ended"
@@ -330,17 +334,8 @@ def test_an_ended_execution_counts_the_regressions_of_its_cell_only(
     make_result(db_session, make_execution(db_session, current_build, pi5), "x", failed)
     make_execution(db_session, current_build, rpi, ci_link="https://ci/2")
     db_session.commit()
-    results = [
-        {"name": name, "status": "fail", "category": "", "comment": "", "io_log": ""}
-        for name in ("a", "b", "c", "d")
-    ]
     with count_statements(engine) as counter:
-        response = api.put(
-            "/v1/test-executions/end-test",
-            json={"ci_link": "https://ci/2", "test_results": results},
-            headers=admin,
-        )
-    assert response.status_code == 200, response.json()
+        end_test(api, admin, "https://ci/2", a="fail", b="fail", c="fail", d="fail")
     # a passed in the base's latest run of the cell; b failed there; c too; d is new.
     [(_, data)] = events(db_session)
     assert data["regressions"] == 1
