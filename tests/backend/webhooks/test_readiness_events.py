@@ -293,20 +293,34 @@ def test_writes_that_leave_the_verdict_alone_announce_nothing(
     api: TestClient, admin: dict[str, str], db_session: Session
 ) -> None:
     ready = ready_artefact(db_session)
-    # Readiness does not read the sign-off status or the declared expectations.
+    # Readiness does not read the sign-off status.
     response = api.patch(
         f"/v1/artefacts/{ready.artefact.id}", json={"status": "APPROVED"}, headers=admin
     )
     assert response.status_code == 200, response.json()
-    declared = api.put(
-        "/v1/expected-environments",
-        json={"family": "snap", "artefact_name": "core22", "environments": ["elsewhere"]},
-        headers=admin,
-    )
-    assert declared.status_code == 200, declared.json()
     post(api, admin, ready.execution.id, boot="PASSED")
     assert flips(db_session) == []
     assert verdict(db_session, ready.artefact.id) == "ready"
+
+
+@pytest.mark.usefixtures("subscribed")
+def test_declaring_and_withdrawing_expected_environments_flip_it(
+    api: TestClient, admin: dict[str, str], db_session: Session
+) -> None:
+    ready = ready_artefact(db_session)
+    declaration = {"family": "snap", "artefact_name": ready.artefact.name}
+    declared = api.put(
+        "/v1/expected-environments",
+        json={**declaration, "environments": [ready.environment.name, "elsewhere"]},
+        headers=admin,
+    )
+    assert declared.status_code == 200, declared.json()
+    assert flips(db_session) == [
+        (ready.artefact.id, "ready", "not_ready", ["missing_environments"])
+    ]
+    withdrawn = api.delete("/v1/expected-environments", params=declaration, headers=admin)
+    assert withdrawn.status_code == 204
+    assert flips(db_session)[1:] == [(ready.artefact.id, "not_ready", "ready", [])]
 
 
 def test_an_artefact_nobody_listens_for_costs_one_statement(
