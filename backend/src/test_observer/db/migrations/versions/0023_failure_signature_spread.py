@@ -1,0 +1,301 @@
+"""How far each failure signature has spread, kept at ingestion rather than counted per request.
+
+The list of signatures over the whole history showed each signature's environments, test
+cases, artefacts and most attached issues by counting over all its results on every request,
+so it slowed down as the history grew. Those figures are now kept:
+
+* `failure_signature_environment`, `failure_signature_test_case` and
+  `failure_signature_artefact` hold one row per (signature, environment / test case /
+  artefact) with how many of the signature's results are there; a row goes when its count
+  reaches zero. Statement-level triggers on each of them keep the signature's
+  `environment_count`, `test_case_count` and `artefact_count` equal to its number of rows, so
+  a row removed by any path (a count reaching zero, an artefact deleted) is counted.
+* `failure_signature_issue` holds how many of a signature's results each issue is attached to.
+
+Statement-level triggers on `test_result` add each statement's changes per key, set-based:
+new results add one (`INSERT … ON CONFLICT DO UPDATE`), deleted or re-signed results take one
+off (rows reaching zero are deleted). Triggers on `issue_test_result_attachment` do the same
+for attaching and detaching. Every one of them first locks the signatures it touches in id
+order, as the triggers of migration 0020 do, so concurrent writers of one signature take turns
+and cannot deadlock, and the counts stay exact.
+
+Two orders matter. A result's artefact is read through its execution; when an artefact is
+deleted, its executions are gone by the time their results' trigger runs, and the artefact's
+rows go with it by their foreign key instead (counted by the same trigger). A deleted result's
+attachments are read by its trigger before `test_result_deleted_drop_attachments` (migration
+0011) removes them: triggers on one event fire in name order, and `count_signature_spread`
+sorts first. Detaching that finds no result (it was deleted) counts nothing, as the result's
+trigger has.
+
+The upgrade fills the tables from the existing results in four grouped statements, while the
+new triggers' locks keep writers out, so nothing written meanwhile is missed.
+
+Revision ID: 0023
+Revises: 0021
+Create Date: 2026-12-06 21:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# What a statement on `test_result` changes: +1 for each new signed row, -1 for each old one.
+_CHANGES = {
+    "inserted": "SELECT id, failure_signature_id AS sig, environment_id, test_case_id,"
+    " test_execution_id, 1 AS n FROM added WHERE failure_signature_id IS NOT NULL",
+    "updated": "SELECT id, failure_signature_id AS sig, environment_id, test_case_id,"
+    " test_execution_id, 1 AS n FROM added WHERE failure_signature_id IS NOT NULL"
+    " UNION ALL SELECT id, failure_signature_id, environment_id, test_case_id,"
+    " test_execution_id, -1 FROM removed WHERE failure_signature_id IS NOT NULL",
+    "deleted": "SELECT id, failure_signature_id AS sig, environment_id, test_case_id,"
+    " test_execution_id, -1 AS n FROM removed WHERE failure_signature_id IS NOT NULL",
+}
+_TRANSITIONS = {
+    "inserted": ("INSERT", "NEW TABLE AS added"),
+    "updated": ("UPDATE", "OLD TABLE AS removed NEW TABLE AS added"),
+    "deleted": ("DELETE", "OLD TABLE AS removed"),
+}
+
+# table: (its key column, the key of a change `c`, what `c` is joined to for it)
+_SPREAD = {
+    "failure_signature_environment": ("environment_id", "c.environment_id", ""),
+    "failure_signature_test_case": ("test_case_id", "c.test_case_id", ""),
+    "failure_signature_artefact": (
+        "artefact_id",
+        "b.artefact_id",
+        "JOIN test_execution AS e ON e.id = c.test_execution_id"
+        " JOIN artefact_build AS b ON b.id = e.artefact_build_id",
+    ),
+    "failure_signature_issue": (
+        "issue_id",
+        "a.issue_id",
+        "JOIN issue_test_result_attachment AS a ON a.test_result_id = c.id",
+    ),
+}
+# The signature's column that counts each table's rows.
+_COUNTED = {
+    "failure_signature_environment": "environment_count",
+    "failure_signature_test_case": "test_case_count",
+    "failure_signature_artefact": "artefact_count",
+}
+
+
+def _apply(table: str, deltas: str, adds: bool, removes: bool) -> str:
+    """Statements adding `deltas` (rows of sig, k, n) to `table`'s counts."""
+    key = _SPREAD[table][0]
+    statements = []
+    if adds:
+        statements.append(
+            f"""
+    INSERT INTO {table} AS p (failure_signature_id, {key}, result_count)
+    SELECT d.sig, d.k, d.n FROM ({deltas}) AS d WHERE d.n > 0 ORDER BY d.sig, d.k
+    ON CONFLICT (failure_signature_id, {key})
+    DO UPDATE SET result_count = p.result_count + excluded.result_count;"""
+        )
+    if removes:
+        statements.append(
+            f"""
+    DELETE FROM {table} AS p USING ({deltas}) AS d
+    WHERE d.n < 0 AND p.failure_signature_id = d.sig AND p.{key} = d.k
+      AND p.result_count + d.n <= 0;
+    UPDATE {table} AS p SET result_count = p.result_count + d.n FROM ({deltas}) AS d
+    WHERE d.n < 0 AND p.failure_signature_id = d.sig AND p.{key} = d.k;"""
+        )
+    return "".join(statements)
+
+
+def _result_function(kind: str) -> str:
+    changes = _CHANGES[kind]
+    body = []
+    for table, (_, key, join) in _SPREAD.items():
+        if table == "failure_signature_issue" and kind == "inserted":
+            continue  # a new result has no attachments yet
+        deltas = (
+            f"SELECT c.sig, {key} AS k, sum(c.n) AS n FROM ({changes}) AS c {join}"
+            f" WHERE {key} IS NOT NULL GROUP BY c.sig, {key}"
+        )
+        body.append(_apply(table, deltas, kind != "deleted", kind != "inserted"))
+    return f"""
+CREATE FUNCTION failure_signature_spread_{kind}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM failure_signature
+    WHERE id IN (SELECT c.sig FROM ({changes}) AS c)
+    ORDER BY id
+    FOR NO KEY UPDATE;
+    {"".join(body)}
+    RETURN NULL;
+END
+$$
+"""
+
+
+# Attaching and detaching: the signature is the result's (a deleted result's attachments were
+# counted off by the result's own trigger, and find no result here).
+_ATTACHMENTS = {"attached": ("INSERT", "written", 1), "detached": ("DELETE", "written", -1)}
+
+
+def _attachment_function(kind: str) -> str:
+    _, _, sign = _ATTACHMENTS[kind]
+    deltas = (
+        f"SELECT r.failure_signature_id AS sig, w.issue_id AS k, {sign} * count(*) AS n"
+        " FROM written AS w JOIN test_result AS r ON r.id = w.test_result_id"
+        " WHERE r.failure_signature_id IS NOT NULL GROUP BY r.failure_signature_id, w.issue_id"
+    )
+    return f"""
+CREATE FUNCTION failure_signature_issue_{kind}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM failure_signature
+    WHERE id IN (SELECT d.sig FROM ({deltas}) AS d)
+    ORDER BY id
+    FOR NO KEY UPDATE;
+    {_apply("failure_signature_issue", deltas, sign > 0, sign < 0)}
+    RETURN NULL;
+END
+$$
+"""
+
+
+# A spread table's rows counted on the signature; `written` holds the rows inserted or deleted.
+def _counted_function(table: str, kind: str) -> str:
+    column = _COUNTED[table]
+    sign = "+" if kind == "inserted" else "-"
+    return f"""
+CREATE FUNCTION {table}_{kind}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- In id order, as every writer of these signatures locks them (a cascade from a deleted
+    -- artefact arrives here first).
+    PERFORM 1 FROM failure_signature
+    WHERE id IN (SELECT failure_signature_id FROM written)
+    ORDER BY id
+    FOR NO KEY UPDATE;
+    UPDATE failure_signature AS s SET {column} = s.{column} {sign} d.n
+    FROM (SELECT failure_signature_id AS id, count(*) AS n FROM written GROUP BY 1) AS d
+    WHERE s.id = d.id;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def _triggers() -> list[tuple[str, str, str, str]]:
+    """(trigger, table, definition, function) of every trigger this migration creates."""
+    triggers = []
+    for kind, (event, transitions) in _TRANSITIONS.items():
+        triggers.append(
+            (
+                f"test_result_{kind}_count_signature_spread",
+                "test_result",
+                f"AFTER {event} ON test_result REFERENCING {transitions} FOR EACH STATEMENT",
+                f"failure_signature_spread_{kind}",
+            )
+        )
+    for kind, (event, name, _) in _ATTACHMENTS.items():
+        direction = "NEW" if event == "INSERT" else "OLD"
+        triggers.append(
+            (
+                f"issue_test_result_attachment_{kind}_count_signature_issues",
+                "issue_test_result_attachment",
+                f"AFTER {event} ON issue_test_result_attachment"
+                f" REFERENCING {direction} TABLE AS {name} FOR EACH STATEMENT",
+                f"failure_signature_issue_{kind}",
+            )
+        )
+    for table in _COUNTED:
+        for kind, event, direction in (("inserted", "INSERT", "NEW"), ("deleted", "DELETE", "OLD")):
+            triggers.append(
+                (
+                    f"{table}_{kind}_count",
+                    table,
+                    f"AFTER {event} ON {table} REFERENCING {direction} TABLE AS written"
+                    " FOR EACH STATEMENT",
+                    f"{table}_{kind}",
+                )
+            )
+    return triggers
+
+
+def _spread_table(table: str, key: str, *foreign_key: sa.ForeignKeyConstraint) -> None:
+    op.create_table(
+        table,
+        sa.Column("failure_signature_id", sa.Integer(), nullable=False),
+        sa.Column(key, sa.Integer(), nullable=False),
+        sa.Column("result_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("failure_signature_id", key, name=f"{table}_pkey"),
+        *foreign_key,
+    )
+
+
+# Filling the tables from the results there are (the counting triggers set the signatures'
+# columns as the rows go in).
+_FILL = {
+    "failure_signature_environment": """
+        SELECT failure_signature_id, environment_id, count(*) FROM test_result
+        WHERE failure_signature_id IS NOT NULL GROUP BY 1, 2""",
+    "failure_signature_test_case": """
+        SELECT failure_signature_id, test_case_id, count(*) FROM test_result
+        WHERE failure_signature_id IS NOT NULL GROUP BY 1, 2""",
+    "failure_signature_artefact": """
+        SELECT r.failure_signature_id, b.artefact_id, count(*) FROM test_result AS r
+        JOIN test_execution AS e ON e.id = r.test_execution_id
+        JOIN artefact_build AS b ON b.id = e.artefact_build_id
+        WHERE r.failure_signature_id IS NOT NULL GROUP BY 1, 2""",
+    "failure_signature_issue": """
+        SELECT r.failure_signature_id, a.issue_id, count(*) FROM test_result AS r
+        JOIN issue_test_result_attachment AS a ON a.test_result_id = r.id
+        WHERE r.failure_signature_id IS NOT NULL GROUP BY 1, 2""",
+}
+
+
+def upgrade() -> None:
+    for column in _COUNTED.values():
+        op.add_column(
+            "failure_signature",
+            sa.Column(column, sa.Integer(), server_default=sa.text("0"), nullable=False),
+        )
+    for table, (key, _, _) in _SPREAD.items():
+        foreign_keys = (
+            [
+                sa.ForeignKeyConstraint(
+                    ["artefact_id"],
+                    ["artefact.id"],
+                    name=f"{table}_artefact_id_fkey",
+                    ondelete="CASCADE",
+                )
+            ]
+            if key == "artefact_id"
+            else []
+        )
+        _spread_table(table, key, *foreign_keys)
+    for kind in _TRANSITIONS:
+        op.execute(_result_function(kind))
+    for kind in _ATTACHMENTS:
+        op.execute(_attachment_function(kind))
+    for table in _COUNTED:
+        for kind in ("inserted", "deleted"):
+            op.execute(_counted_function(table, kind))
+    for name, table, definition, function in _triggers():
+        op.execute(f"CREATE TRIGGER {name} {definition} EXECUTE FUNCTION {function}()")
+    for table, rows in _FILL.items():
+        key = _SPREAD[table][0]
+        op.execute(
+            f"INSERT INTO {table} (failure_signature_id, {key}, result_count) {rows} ORDER BY 1, 2"
+        )
+
+
+def downgrade() -> None:
+    for name, table, _, function in _triggers():
+        op.execute(f"DROP TRIGGER {name} ON {table}")
+        op.execute(f"DROP FUNCTION {function}()")
+    for table in _SPREAD:
+        op.drop_table(table)
+    for column in _COUNTED.values():
+        op.drop_column("failure_signature", column)
