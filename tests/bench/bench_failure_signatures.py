@@ -63,7 +63,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "60"))
 FACTOR = os.environ.get("BENCH_HISTORY_FACTOR", "10")
 CORPUS = Path(__file__).parents[1] / "data" / "failures"
-TRIGGERS = ("inserted", "updated", "deleted")
+# The triggers that count a signature's results (0020) and its spread (0023), per event.
+TRIGGERS = tuple(
+    f"test_result_{kind}_{counts}"
+    for kind in ("inserted", "updated", "deleted")
+    for counts in ("count_signatures", "count_signature_spread")
+)
 LOG = sys.stderr
 
 
@@ -82,10 +87,8 @@ def outputs() -> list[str]:
 def triggers(engine: Engine, enabled: bool) -> None:
     verb = "ENABLE" if enabled else "DISABLE"
     with engine.begin() as connection:
-        for kind in TRIGGERS:
-            connection.execute(
-                text(f"ALTER TABLE test_result {verb} TRIGGER test_result_{kind}_count_signatures")
-            )
+        for trigger in TRIGGERS:
+            connection.execute(text(f"ALTER TABLE test_result {verb} TRIGGER {trigger}"))
 
 
 START = {
