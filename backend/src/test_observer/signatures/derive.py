@@ -52,8 +52,10 @@ _SYSLOG_PREFIX = re.compile(
     re.MULTILINE,
 )
 
+# The lookahead names the first letters of the alternatives: the regex engine then skips, in C,
+# the positions no alternative can start at, instead of trying each.
 _KERNEL_HEAD = re.compile(
-    r"\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |general protection fault|"
+    r"(?=[BOkWgKUuI])\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |general protection fault|"
     r"Kernel panic|Unable to handle kernel|unable to handle page fault|INFO: task .* blocked|"
     r"UBSAN:|KASAN:)"
 )
