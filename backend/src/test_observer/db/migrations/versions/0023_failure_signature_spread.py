@@ -66,20 +66,32 @@ _TRANSITIONS = {
     "deleted": ("DELETE", "OLD TABLE AS removed"),
 }
 
-# table: (its key column, the key of a change `c`, what `c` is joined to for it)
+# table: (its key column, the statement giving a change's (sig, k, n) rows from changes `c`).
+# The planner cannot know how few rows a transition table holds, and would join a large table
+# by scanning it whole; the lookups below are written so that they can only be index probes:
+# the artefact once per (signature, execution), the attachments once per changed result
+# (`OFFSET 0` keeps that subquery from being merged into a join).
 _SPREAD = {
-    "failure_signature_environment": ("environment_id", "c.environment_id", ""),
-    "failure_signature_test_case": ("test_case_id", "c.test_case_id", ""),
+    "failure_signature_environment": (
+        "environment_id",
+        "SELECT c.sig, c.environment_id AS k, c.n FROM ({changes}) AS c",
+    ),
+    "failure_signature_test_case": (
+        "test_case_id",
+        "SELECT c.sig, c.test_case_id AS k, c.n FROM ({changes}) AS c",
+    ),
     "failure_signature_artefact": (
         "artefact_id",
-        "b.artefact_id",
-        "JOIN test_execution AS e ON e.id = c.test_execution_id"
-        " JOIN artefact_build AS b ON b.id = e.artefact_build_id",
+        "SELECT g.sig, (SELECT b.artefact_id FROM test_execution AS e"
+        " JOIN artefact_build AS b ON b.id = e.artefact_build_id WHERE e.id = g.execution) AS k,"
+        " g.n FROM (SELECT c.sig, c.test_execution_id AS execution, sum(c.n) AS n"
+        " FROM ({changes}) AS c GROUP BY c.sig, c.test_execution_id) AS g",
     ),
     "failure_signature_issue": (
         "issue_id",
-        "a.issue_id",
-        "JOIN issue_test_result_attachment AS a ON a.test_result_id = c.id",
+        "SELECT c.sig, a.issue_id AS k, c.n FROM ({changes}) AS c CROSS JOIN LATERAL"
+        " (SELECT a.issue_id FROM issue_test_result_attachment AS a"
+        " WHERE a.test_result_id = c.id OFFSET 0) AS a",
     ),
 }
 # The signature's column that counts each table's rows.
@@ -117,12 +129,12 @@ def _apply(table: str, deltas: str, adds: bool, removes: bool) -> str:
 def _result_function(kind: str) -> str:
     changes = _CHANGES[kind]
     body = []
-    for table, (_, key, join) in _SPREAD.items():
+    for table, (_, rows) in _SPREAD.items():
         if table == "failure_signature_issue" and kind == "inserted":
             continue  # a new result has no attachments yet
         deltas = (
-            f"SELECT c.sig, {key} AS k, sum(c.n) AS n FROM ({changes}) AS c {join}"
-            f" WHERE {key} IS NOT NULL GROUP BY c.sig, {key}"
+            f"SELECT r.sig, r.k, sum(r.n) AS n FROM ({rows.format(changes=changes)}) AS r"
+            " WHERE r.k IS NOT NULL GROUP BY r.sig, r.k"
         )
         body.append(_apply(table, deltas, kind != "deleted", kind != "inserted"))
     return f"""
@@ -147,20 +159,39 @@ _ATTACHMENTS = {"attached": ("INSERT", "written", 1), "detached": ("DELETE", "wr
 
 def _attachment_function(kind: str) -> str:
     _, _, sign = _ATTACHMENTS[kind]
+    # Each attachment's result looked up by its key (see _SPREAD).
     deltas = (
-        f"SELECT r.failure_signature_id AS sig, w.issue_id AS k, {sign} * count(*) AS n"
-        " FROM written AS w JOIN test_result AS r ON r.id = w.test_result_id"
-        " WHERE r.failure_signature_id IS NOT NULL GROUP BY r.failure_signature_id, w.issue_id"
+        f"SELECT r.sig, r.k, {sign} * count(*) AS n FROM (SELECT w.issue_id AS k,"
+        " (SELECT failure_signature_id FROM test_result WHERE id = w.test_result_id) AS sig"
+        " FROM written AS w) AS r WHERE r.sig IS NOT NULL GROUP BY r.sig, r.k"
     )
+    key = "failure_signature_id, issue_id"
+    matches = "p.failure_signature_id = d.sig AND p.issue_id = d.k"
+    # Attaching to 100,000 results at once happens: the results are joined once per statement,
+    # and the first statement locks the signatures (its `locked` is evaluated before any row
+    # is written) rather than a statement of its own joining them again.
+    if sign > 0:
+        statements = f"""
+    WITH d AS MATERIALIZED ({deltas}),
+    locked AS (SELECT id FROM failure_signature WHERE id IN (SELECT sig FROM d)
+               ORDER BY id FOR NO KEY UPDATE)
+    INSERT INTO failure_signature_issue AS p ({key}, result_count)
+    SELECT d.sig, d.k, d.n FROM d WHERE (SELECT count(*) FROM locked) >= 0 ORDER BY d.sig, d.k
+    ON CONFLICT ({key}) DO UPDATE SET result_count = p.result_count + excluded.result_count;"""
+    else:
+        statements = f"""
+    WITH d AS MATERIALIZED ({deltas}),
+    locked AS (SELECT id FROM failure_signature WHERE id IN (SELECT sig FROM d)
+               ORDER BY id FOR NO KEY UPDATE)
+    DELETE FROM failure_signature_issue AS p USING d
+    WHERE (SELECT count(*) FROM locked) >= 0 AND {matches} AND p.result_count + d.n <= 0;
+    UPDATE failure_signature_issue AS p SET result_count = p.result_count + d.n
+    FROM ({deltas}) AS d WHERE {matches};"""
     return f"""
 CREATE FUNCTION failure_signature_issue_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM failure_signature
-    WHERE id IN (SELECT d.sig FROM ({deltas}) AS d)
-    ORDER BY id
-    FOR NO KEY UPDATE;
-    {_apply("failure_signature_issue", deltas, sign > 0, sign < 0)}
+    {statements}
     RETURN NULL;
 END
 $$
@@ -272,7 +303,7 @@ def upgrade() -> None:
             "failure_signature",
             sa.Column(column, sa.Integer(), server_default=sa.text("0"), nullable=False),
         )
-    for table, (key, _, _) in _SPREAD.items():
+    for table, (key, _) in _SPREAD.items():
         foreign_keys = (
             [
                 sa.ForeignKeyConstraint(
@@ -293,7 +324,7 @@ def upgrade() -> None:
     for table in _COUNTED:
         for kind in ("inserted", "deleted"):
             op.execute(_counted_function(table, kind))
-    for name, table, definition, function in _triggers():
+    for name, _, definition, function in _triggers():
         op.execute(f"CREATE TRIGGER {name} {definition} EXECUTE FUNCTION {function}()")
     for table, rows in _FILL.items():
         key = _SPREAD[table][0]
