@@ -37,10 +37,7 @@ def _rows(session: Session, query: str) -> set[tuple[int, ...]]:
 def kept(session: Session) -> dict[str, set[tuple[int, ...]]]:
     """Every kept table's rows, and each signature's kept counts."""
     session.expire_all()
-    tables = {
-        table: _rows(session, f"SELECT * FROM {table}")  # noqa: S608 (a constant)
-        for table in RECOUNTS
-    }
+    tables = {table: _rows(session, f"SELECT * FROM {table}") for table in RECOUNTS}
     tables["failure_signature"] = _rows(
         session,
         "SELECT id, result_count, environment_count, test_case_count, artefact_count"

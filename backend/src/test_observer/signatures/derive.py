@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 SIGNATURE_VERSION = 1
 
@@ -55,7 +55,8 @@ _SYSLOG_PREFIX = re.compile(
 # The lookahead names the first letters of the alternatives: the regex engine then skips, in C,
 # the positions no alternative can start at, instead of trying each.
 _KERNEL_HEAD = re.compile(
-    r"(?=[BOkWgKUuI])\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |general protection fault|"
+    r"(?=[BOkWgKUuI])\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |"
+    r"general protection fault|"
     r"Kernel panic|Unable to handle kernel|unable to handle page fault|INFO: task .* blocked|"
     r"UBSAN:|KASAN:)"
 )
@@ -101,6 +102,8 @@ _PYTEST_LOCATION = re.compile(r"^(\S+\.py):\d+: (\w+)$")
 _GO_MESSAGE = re.compile(r"^\s+(\w+\.go):\d+: (.*\S)")
 _GO_PANIC = re.compile(r"^panic: (.*)")
 _SHELL_TRACE = re.compile(r"^\++ ")
+
+
 class _Words:
     """Words looked for in a line, case-insensitively: `stems` (one of which any match holds,
     casefolded) rule most lines out before the regular expression is tried."""
