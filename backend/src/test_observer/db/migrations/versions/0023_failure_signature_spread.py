@@ -145,6 +145,9 @@ BEGIN
     WHERE id IN (SELECT c.sig FROM ({changes}) AS c)
     ORDER BY id
     FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- no signed result changed (most uploads with no failures)
+    END IF;
     {"".join(body)}
     RETURN NULL;
 END
@@ -202,16 +205,22 @@ $$
 def _counted_function(table: str, kind: str) -> str:
     column = _COUNTED[table]
     sign = "+" if kind == "inserted" else "-"
-    return f"""
-CREATE FUNCTION {table}_{kind}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    -- In id order, as every writer of these signatures locks them (a cascade from a deleted
-    -- artefact arrives here first).
+    # The result triggers that write these rows hold the signatures' locks already; an
+    # artefact's rows can also go by a cascade, which takes them here, in id order as every
+    # writer of these signatures does.
+    lock = (
+        """
     PERFORM 1 FROM failure_signature
     WHERE id IN (SELECT failure_signature_id FROM written)
     ORDER BY id
-    FOR NO KEY UPDATE;
+    FOR NO KEY UPDATE;"""
+        if table == "failure_signature_artefact"
+        else ""
+    )
+    return f"""
+CREATE FUNCTION {table}_{kind}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN{lock}
     UPDATE failure_signature AS s SET {column} = s.{column} {sign} d.n
     FROM (SELECT failure_signature_id AS id, count(*) AS n FROM written GROUP BY 1) AS d
     WHERE s.id = d.id;
