@@ -68,7 +68,8 @@ _TRANSITIONS = {
 
 # table: (its key column, the statement giving a change's (sig, k, n) rows from changes `c`).
 # The planner cannot know how few rows a transition table holds, and would join a large table
-# by scanning it whole; the lookups below are written so that they can only be index probes:
+# by scanning it whole; lookups here are written so that they can only be index probes (the
+# signatures locked through `id = ANY (ARRAY(…))`, and below):
 # the artefact once per (signature, execution), the attachments once per changed result
 # (`OFFSET 0` keeps that subquery from being merged into a join).
 _SPREAD = {
@@ -142,7 +143,7 @@ CREATE FUNCTION failure_signature_spread_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM failure_signature
-    WHERE id IN (SELECT c.sig FROM ({changes}) AS c)
+    WHERE id = ANY (ARRAY(SELECT DISTINCT c.sig FROM ({changes}) AS c))
     ORDER BY id
     FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -176,7 +177,7 @@ def _attachment_function(kind: str) -> str:
     if sign > 0:
         statements = f"""
     WITH d AS MATERIALIZED ({deltas}),
-    locked AS (SELECT id FROM failure_signature WHERE id IN (SELECT sig FROM d)
+    locked AS (SELECT id FROM failure_signature WHERE id = ANY (ARRAY(SELECT sig FROM d))
                ORDER BY id FOR NO KEY UPDATE)
     INSERT INTO failure_signature_issue AS p ({key}, result_count)
     SELECT d.sig, d.k, d.n FROM d WHERE (SELECT count(*) FROM locked) >= 0 ORDER BY d.sig, d.k
@@ -184,7 +185,7 @@ def _attachment_function(kind: str) -> str:
     else:
         statements = f"""
     WITH d AS MATERIALIZED ({deltas}),
-    locked AS (SELECT id FROM failure_signature WHERE id IN (SELECT sig FROM d)
+    locked AS (SELECT id FROM failure_signature WHERE id = ANY (ARRAY(SELECT sig FROM d))
                ORDER BY id FOR NO KEY UPDATE)
     DELETE FROM failure_signature_issue AS p USING d
     WHERE (SELECT count(*) FROM locked) >= 0 AND {matches} AND p.result_count + d.n <= 0;
@@ -211,7 +212,7 @@ def _counted_function(table: str, kind: str) -> str:
     lock = (
         """
     PERFORM 1 FROM failure_signature
-    WHERE id IN (SELECT failure_signature_id FROM written)
+    WHERE id = ANY (ARRAY(SELECT DISTINCT failure_signature_id FROM written))
     ORDER BY id
     FOR NO KEY UPDATE;"""
         if table == "failure_signature_artefact"
