@@ -103,41 +103,52 @@ _COUNTED = {
 }
 
 
-def _apply(table: str, deltas: str, adds: bool, removes: bool) -> str:
-    """Statements adding `deltas` (rows of sig, k, n) to `table`'s counts."""
+def _adding(table: str, deltas: str) -> str:
     key = _SPREAD[table][0]
-    statements = []
-    if adds:
-        statements.append(
-            f"""
-    INSERT INTO {table} AS p (failure_signature_id, {key}, result_count)
+    return f"""INSERT INTO {table} AS p (failure_signature_id, {key}, result_count)
     SELECT d.sig, d.k, d.n FROM ({deltas}) AS d WHERE d.n > 0 ORDER BY d.sig, d.k
     ON CONFLICT (failure_signature_id, {key})
-    DO UPDATE SET result_count = p.result_count + excluded.result_count;"""
-        )
-    if removes:
-        statements.append(
-            f"""
-    DELETE FROM {table} AS p USING ({deltas}) AS d
-    WHERE d.n < 0 AND p.failure_signature_id = d.sig AND p.{key} = d.k
-      AND p.result_count + d.n <= 0;
-    UPDATE {table} AS p SET result_count = p.result_count + d.n FROM ({deltas}) AS d
-    WHERE d.n < 0 AND p.failure_signature_id = d.sig AND p.{key} = d.k;"""
-        )
-    return "".join(statements)
+    DO UPDATE SET result_count = p.result_count + excluded.result_count"""
+
+
+def _removing(table: str, deltas: str) -> tuple[str, str]:
+    """Rows whose count reaches zero go; the others are counted down (disjoint rows, so one
+    statement may do both)."""
+    key = _SPREAD[table][0]
+    matches = f"d.n < 0 AND p.failure_signature_id = d.sig AND p.{key} = d.k"
+    return (
+        f"DELETE FROM {table} AS p USING ({deltas}) AS d"
+        f" WHERE {matches} AND p.result_count + d.n <= 0",
+        f"UPDATE {table} AS p SET result_count = p.result_count + d.n FROM ({deltas}) AS d"
+        f" WHERE {matches} AND p.result_count + d.n > 0",
+    )
+
+
+def _one_statement(statements: list[str]) -> str:
+    """The statements as one, the changes read once (`c`): all but the last as the data-
+    modifying parts of its WITH."""
+    parts = ", ".join(f"s{i} AS ({statement})" for i, statement in enumerate(statements[:-1]))
+    return f"WITH c AS MATERIALIZED ({{changes}}), {parts} {statements[-1]};"
 
 
 def _result_function(kind: str) -> str:
     changes = _CHANGES[kind]
-    body = []
+    adding, removing = [], []
     for table, (_, rows) in _SPREAD.items():
         if table == "failure_signature_issue" and kind == "inserted":
             continue  # a new result has no attachments yet
         deltas = (
-            f"SELECT r.sig, r.k, sum(r.n) AS n FROM ({rows.format(changes=changes)}) AS r"
-            " WHERE r.k IS NOT NULL GROUP BY r.sig, r.k"
+            f"SELECT r.sig, r.k, sum(r.n) AS n FROM ({rows.format(changes='SELECT * FROM c')})"
+            " AS r WHERE r.k IS NOT NULL GROUP BY r.sig, r.k"
         )
-        body.append(_apply(table, deltas, kind != "deleted", kind != "inserted"))
+        adding.append(_adding(table, deltas))
+        removing.extend(_removing(table, deltas))
+    body = []
+    if kind != "deleted":
+        body.append(_one_statement(adding))
+    if kind != "inserted":
+        body.append(_one_statement(removing))
+    statements = "\n    ".join(body).replace("{changes}", changes)
     return f"""
 CREATE FUNCTION failure_signature_spread_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -149,7 +160,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;  -- no signed result changed (most uploads with no failures)
     END IF;
-    {"".join(body)}
+    {statements}
     RETURN NULL;
 END
 $$
@@ -195,6 +206,9 @@ def _attachment_function(kind: str) -> str:
 CREATE FUNCTION failure_signature_issue_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM written) THEN
+        RETURN NULL;  -- ingestion's rules often attach nothing
+    END IF;
     {statements}
     RETURN NULL;
 END
