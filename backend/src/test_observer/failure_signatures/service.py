@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, distinct, func, select
+from sqlalchemy import ColumnElement, Select, distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import (
@@ -27,7 +27,6 @@ from test_observer.db.models import (
     ArtefactBuild,
     Environment,
     FailureSignature,
-    FailureSignatureIssue,
     Issue,
     IssueTestResultAttachment,
     TestCase,
@@ -116,16 +115,24 @@ def _issues(
     return _top_issues(session, rows)
 
 
+_KEPT_TOP_ISSUES = text(
+    """
+    SELECT s.id, t.issue_id, t.result_count
+    FROM unnest(CAST(:ids AS integer[])) AS s(id)
+    CROSS JOIN LATERAL (
+        SELECT issue_id, result_count FROM failure_signature_issue
+        WHERE failure_signature_id = s.id
+        ORDER BY result_count DESC, issue_id
+        LIMIT :top
+    ) AS t
+    """
+)
+
+
 def _kept_issues(session: Session, signature_ids: Sequence[int]) -> dict[int, list[SignatureIssue]]:
-    """The issues attached to the signatures' results, as the triggers keep them: one index
-    range per signature, as long as the number of issues attached to it."""
-    rows = session.execute(
-        select(
-            FailureSignatureIssue.failure_signature_id,
-            FailureSignatureIssue.issue_id,
-            FailureSignatureIssue.result_count,
-        ).where(FailureSignatureIssue.failure_signature_id.in_(signature_ids))
-    ).all()
+    """The issues most attached to the signatures' results, as the triggers keep them: the
+    first few entries of an index per signature, however many issues it has."""
+    rows = session.execute(_KEPT_TOP_ISSUES, {"ids": list(signature_ids), "top": TOP_ISSUES}).all()
     return _top_issues(session, rows)
 
 

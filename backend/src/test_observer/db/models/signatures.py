@@ -80,6 +80,15 @@ class FailureSignatureIssue(Base):
     """How many of a signature's results an issue is attached to."""
 
     __tablename__ = "failure_signature_issue"
+    __table_args__ = (
+        # A signature's most attached issues, read a few at a time.
+        Index(
+            "failure_signature_issue_by_count_ix",
+            "failure_signature_id",
+            sql("result_count DESC"),
+            "issue_id",
+        ),
+    )
 
     failure_signature_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     issue_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

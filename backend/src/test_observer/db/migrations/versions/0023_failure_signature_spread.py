@@ -10,7 +10,8 @@ so it slowed down as the history grew. Those figures are now kept:
   reaches zero. Statement-level triggers on each of them keep the signature's
   `environment_count`, `test_case_count` and `artefact_count` equal to its number of rows, so
   a row removed by any path (a count reaching zero, an artefact deleted) is counted.
-* `failure_signature_issue` holds how many of a signature's results each issue is attached to.
+* `failure_signature_issue` holds how many of a signature's results each issue is attached to,
+  indexed so that a signature's most attached issues are read first.
 
 Statement-level triggers on `test_result` add each statement's changes per key, set-based:
 new results add one (`INSERT … ON CONFLICT DO UPDATE`), deleted or re-signed results take one
@@ -341,6 +342,11 @@ def upgrade() -> None:
             else []
         )
         _spread_table(table, key, *foreign_keys)
+    op.create_index(
+        "failure_signature_issue_by_count_ix",
+        "failure_signature_issue",
+        ["failure_signature_id", sa.text("result_count DESC"), "issue_id"],
+    )
     for kind in _TRANSITIONS:
         op.execute(_result_function(kind))
     for kind in _ATTACHMENTS:
