@@ -134,7 +134,8 @@ def _one_statement(statements: list[str]) -> str:
 
 def _result_function(kind: str) -> str:
     changes = _CHANGES[kind]
-    adding, removing = [], []
+    adding: list[str] = []
+    removing: list[str] = []
     for table, (_, rows) in _SPREAD.items():
         if table == "failure_signature_issue" and kind == "inserted":
             continue  # a new result has no attachments yet
