@@ -87,6 +87,14 @@ class TestResult(Entity):
             postgresql_include=["environment_id", "test_case_id", "test_execution_id"],
             postgresql_where=text("failure_signature_id IS NOT NULL"),
         ),
+        # The signed results of given executions: the signatures listed for an artefact (or any
+        # filter that picks executions) read only those, from the index alone (migration 0023).
+        Index(
+            "test_result_signed_by_execution_ix",
+            "test_execution_id",
+            postgresql_include=["failure_signature_id", "environment_id", "test_case_id"],
+            postgresql_where=text("failure_signature_id IS NOT NULL"),
+        ),
         # Failures not signed yet: what a signature backfill has left to do.
         Index(
             "test_result_unsigned_failure_ix",
