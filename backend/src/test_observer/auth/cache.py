@@ -2,7 +2,7 @@
 
 Resolving a caller costs a transaction and one or two queries; the answer changes only when an
 application's key or permissions, a user, a session, a team's permissions or its members change.
-A trigger on each of those tables (revision 0025) adds one to the single row of
+A trigger on each of those tables (revision 0022) adds one to the single row of
 `auth_generation` in the changing transaction, whoever makes it (the API on any unit, the CLI,
 SQL by hand). A remembered caller is used only while the generation it was resolved under is
 still the current one, read once per request after the request arrived: a change committed

@@ -36,7 +36,7 @@ The upgrade fills the tables from the existing results in four grouped statement
 new triggers' locks keep writers out, so nothing written meanwhile is missed.
 
 Revision ID: 0023
-Revises: 0025
+Revises: 0022
 Create Date: 2026-12-06 21:30:00.000000
 """
 
@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0025"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@
 events past their retention without reading the whole outbox.
 
 Revision ID: 0024
-Revises: 0025
+Revises: 0023
 Create Date: 2026-12-06 21:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0025"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,7 @@ permissions or deletion, a team's members) adds one to it in its own transaction
 runs it. Insertions of applications, users, sessions and teams are left out: nothing can
 remember what did not exist yet. The table has no model: only the triggers write it.
 
-Revision ID: 0025
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-06 21:00:00.000000
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0025"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
