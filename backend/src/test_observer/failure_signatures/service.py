@@ -33,8 +33,9 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import NotFoundError
-from test_observer.executions.filters import TestResultSearchFilters, result_conditions
-from test_observer.executions.schemas import MinimalIssue
+from test_observer.issues.schemas import MinimalIssue
+from test_observer.result_filters.model import TestResultSearchFilters
+from test_observer.result_filters.sql import result_conditions
 
 from .schemas import (
     FailureSignatureResponse,
