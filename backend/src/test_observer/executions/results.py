@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from test_observer.artefacts.readiness_events import announce_readiness_of_executions
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
 from test_observer.errors import NotFoundError
+from test_observer.issues.ingestion import on_results_stored
 from test_observer.signatures import store as signatures_store
 
 from .announcements import announce_ended
-from .attachments import on_results_stored
 from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
 
 

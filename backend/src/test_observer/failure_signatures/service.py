@@ -34,8 +34,9 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import NotFoundError
-from test_observer.executions.filters import TestResultSearchFilters, result_conditions
-from test_observer.executions.schemas import MinimalIssue
+from test_observer.issues.schemas import MinimalIssue
+from test_observer.result_filters.model import TestResultSearchFilters
+from test_observer.result_filters.sql import joined_results, result_conditions
 
 from .schemas import (
     FailureSignatureResponse,
@@ -60,14 +61,7 @@ def _joined(query: Select[*Ts], conditions: Sequence[object] = (True,)) -> Selec
             .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
             .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
         )
-    return (
-        query.select_from(TestResult)
-        .join(TestCase, TestCase.id == TestResult.test_case_id)
-        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
-    )
+    return joined_results(query)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 of the results search, or both. Each selection is written with one set-based statement.
 
 Manual attachments never request reruns; only automatic attachment does
-(`executions/attachments.py`).
+(`ingestion.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
-from test_observer.test_results.service import matching_result_ids
+from test_observer.result_filters.sql import matching_result_ids
 from test_observer.webhooks.events import Event, EventType, emit
 
 from .schemas import IssueAttachmentRequest, IssueResponse

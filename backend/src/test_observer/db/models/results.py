@@ -76,7 +76,7 @@ class TestResult(Entity):
         ),
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
-        # (see executions.responses) for PostgreSQL to match it with this predicate.
+        # (see executions.response_queries) for PostgreSQL to match it with this predicate.
         # A signature's results, newest last: its examples, the lists filtered by it, and its
         # spread over environments, test cases and executions, read from the index alone.
         Index(
