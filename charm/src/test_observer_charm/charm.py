@@ -21,6 +21,8 @@ import ops
 from . import original_import
 from .actions import (
     PREVIOUS,
+    AddUserParams,
+    ChangeAssigneeParams,
     CreateApplicationParams,
     DeleteArtefactParams,
     MigrateParams,
@@ -58,6 +60,7 @@ from .workload import (
     WORKER_CHECK,
     ApiInputs,
     CommandFailedError,
+    CommandOutput,
     ServiceStartError,
     Workload,
     environment,
@@ -192,6 +195,8 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
+        framework.observe(on.add_user_action, self._on_add_user_action)
+        framework.observe(on.change_assignee_action, self._on_change_assignee_action)
         framework.observe(on.import_original_action, self._on_import_original_action)
         framework.observe(on.run_job_action, self._on_run_job_action)
 
@@ -810,7 +815,7 @@ class TestObserverCharm(ops.CharmBase):
         args += ["--", params.name]
         output = self._run_admin(event, args)
         if output is not None:
-            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            lines = [line.strip() for line in output.stdout.splitlines() if line.strip()]
             if not lines:
                 event.fail("create-application printed no API key")
                 return
@@ -827,6 +832,20 @@ class TestObserverCharm(ops.CharmBase):
         args = ["admin", "delete-artefact", "--", str(params.artefact_id)]
         if self._run_admin(event, args) is not None:
             event.set_results({"result": f"artefact {params.artefact_id} deleted"})
+
+    def _on_add_user_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(AddUserParams, errors="fail")
+        args = ["admin", "add-user", "--launchpad", "--", params.launchpad_email]
+        output = self._run_admin(event, args)
+        if output is not None:
+            event.set_results({"result": _last_line(output.stderr)})
+
+    def _on_change_assignee_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ChangeAssigneeParams, errors="fail")
+        args = ["admin", "change-assignee", "--", str(params.artefact_id), *params.reviewer_list]
+        output = self._run_admin(event, args)
+        if output is not None:
+            event.set_results({"result": _last_line(output.stderr)})
 
     def _on_import_original_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(ImportOriginalParams, errors="fail")
@@ -870,12 +889,12 @@ class TestObserverCharm(ops.CharmBase):
             return
         event.set_results({"job": name, "summary": output.stdout.strip()})
 
-    def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
+    def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> CommandOutput | None:
         ev = self._action_context(event, serving=True)
         if ev is None or ev.inputs is None:
             return None
         try:
-            return self.workload.run(args, environment(ev.inputs)).stdout
+            return self.workload.run(args, environment(ev.inputs))
         except CommandFailedError as e:
             event.fail(f"{args[1]} failed: {e.reason}")
             return None
@@ -884,6 +903,12 @@ class TestObserverCharm(ops.CharmBase):
 def _unit_count(peer: ops.Relation | None) -> int:
     """This application's units as this unit knows them (itself and its peers)."""
     return 1 + (len(peer.units) if peer is not None else 0)
+
+
+def _last_line(text: str) -> str:
+    """What a command said last (its outcome; earlier lines are progress)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "done"
 
 
 def _flag(value: bool) -> str:
