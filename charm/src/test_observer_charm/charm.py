@@ -47,6 +47,7 @@ from .migrations import (
     change_schema,
     read_schema,
 )
+from .nginx_route import NginxRouteRequirer
 from .observability import Observability
 from .original_import import ImportOriginalParams
 from .secrets import Credentials, integration_environment, read_credentials
@@ -73,6 +74,7 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "test_observer"
 DATABASE_RELATION = "database"
 INGRESS_RELATION = "ingress"
+NGINX_ROUTE_RELATION = "nginx-route"
 FRONTEND_RELATION = "test-observer-rest-api"
 PEER_RELATION = "test-observer-peers"
 SESSIONS_SECRET_KEY = "sessions-secret-id"
@@ -140,6 +142,7 @@ class TestObserverCharm(ops.CharmBase):
         super().__init__(framework)
         self.database = DatabaseRequirer(self, DATABASE_RELATION, DATABASE_NAME)
         self.ingress = IngressRequirer(self, INGRESS_RELATION)
+        self.nginx_route = NginxRouteRequirer(self, NGINX_ROUTE_RELATION)
         self.frontend = FrontendProvider(self, FRONTEND_RELATION)
         self.workload = Workload(self.unit.get_container(CONTAINER))
         # COS relations (metrics-endpoint, grafana-dashboard, logging) handle their own events.
@@ -174,6 +177,7 @@ class TestObserverCharm(ops.CharmBase):
         for relation in (
             DATABASE_RELATION,
             INGRESS_RELATION,
+            NGINX_ROUTE_RELATION,
             FRONTEND_RELATION,
             PEER_RELATION,
             TRACING_RELATION,
@@ -264,6 +268,15 @@ class TestObserverCharm(ops.CharmBase):
             pools = None
             jobs_env = {}
             credentials = Credentials()
+        if self.ingress.relation is not None and self.nginx_route.relation is not None:
+            # Two routes to one API, each with its own public URL: the operator picks one.
+            # Until then the API keeps serving as the ingress relation (traefik) has it.
+            ev.statuses.append(
+                ops.BlockedStatus(
+                    "cannot have both ingress and nginx-route relations at the same time: "
+                    f"juju remove-relation {self.app.name}:nginx-route (or :ingress)"
+                )
+            )
         if self.database.relation is None:
             ev.statuses.append(
                 ops.BlockedStatus(
@@ -309,7 +322,7 @@ class TestObserverCharm(ops.CharmBase):
                 pools=pools,
                 metrics_host=self._pod_address(),
                 metrics_token=metrics_token or "",
-                behind_proxy=self.ingress.relation is not None,
+                behind_proxy=self._proxied(),
                 root_path=urlsplit(ingress_url).path.rstrip("/") if ingress_url else "",
                 frontend_origins=self.frontend.frontend_origins(),
                 public_url=public_url,
@@ -571,13 +584,22 @@ class TestObserverCharm(ops.CharmBase):
     def _publish(self, config: CharmConfig) -> None:
         self.unit.set_ports(config.port)
         self.ingress.publish(config.port, SERVING_PATH)
+        self.nginx_route.publish(config.hostname, config.port)
         self.frontend.publish(self._service_hostname(), config.port, self._public_url(config))
 
     def _service_hostname(self) -> str:
         return f"{self.app.name}.{self.model.name}.svc.{cluster_domain()}"
 
     def _public_url(self, config: CharmConfig) -> str:
-        return self.ingress.url() or f"http://{self._service_hostname()}:{config.port}"
+        return (
+            self.ingress.url()
+            or self.nginx_route.url(config.hostname)
+            or f"http://{self._service_hostname()}:{config.port}"
+        )
+
+    def _proxied(self) -> bool:
+        """An ingress (traefik or nginx) forwards the requests: trust its X-Forwarded-*."""
+        return self.ingress.relation is not None or self.nginx_route.relation is not None
 
     def _jobs_environment(self) -> dict[str, str]:
         jobs = JobsConfig.from_options(dict(self.config))
