@@ -11,20 +11,11 @@ integrator terminates TLS in the deployments this relation is meant for).
 
 from __future__ import annotations
 
-import ops
+from .endpoint import SingleRelationEndpoint, update_databag
 
 
-class NginxRouteRequirer(ops.Object):
+class NginxRouteRequirer(SingleRelationEndpoint):
     """Asks nginx-ingress-integrator for an Ingress to our Service."""
-
-    def __init__(self, charm: ops.CharmBase, relation_name: str) -> None:
-        super().__init__(charm, relation_name)
-        self._charm = charm
-        self.relation_name = relation_name
-
-    @property
-    def relation(self) -> ops.Relation | None:
-        return self._charm.model.get_relation(self.relation_name)
 
     def hostname(self, configured: str) -> str:
         return configured or self._charm.app.name
@@ -40,9 +31,7 @@ class NginxRouteRequirer(ops.Object):
             "service-namespace": self._charm.model.name,
             "service-port": str(port),
         }
-        databag = relation.data[self._charm.app]
-        if any(databag.get(key) != value for key, value in wanted.items()):
-            databag.update(wanted)
+        update_databag(relation.data[self._charm.app], wanted)
 
     def url(self, hostname: str) -> str | None:
         """The public URL of the route, once related."""

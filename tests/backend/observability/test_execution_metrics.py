@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from test_observer.observability.collector import TEST_EXECUTIONS
 from tests.backend.executions.conftest import charm, snap, start
 from tests.backend.observability.conftest import Unit
 
-LABELS = {
-    "family",
-    "artefact_name",
-    "artefact_version",
-    "revision",
-    "artefact_stage",
-    "track",
-    "environment_name",
-    "status",
-}
+# The label set itself is pinned in test_metrics.py with the other series'.
+LABELS = set(TEST_EXECUTIONS.labels)
 
 
 def test_executions_are_counted_per_revision_and_environment(
