@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from test_observer.observability.collector import TEST_EXECUTIONS
+from test_observer.observability.series import TEST_EXECUTIONS
 from tests.backend.executions.conftest import charm, snap, start
 from tests.backend.observability.conftest import Unit
 
