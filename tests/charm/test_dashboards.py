@@ -104,6 +104,6 @@ def test_the_leader_publishes_every_dashboard(ctx: testing.Context) -> None:
     )
 
     templates = json.loads(out.get_relation(relation.id).local_app_data["dashboards"])["templates"]
-    assert set(templates) == {f"file:{path.name}" for path in DASHBOARDS}
+    assert set(templates) == {f"file:{path.stem}" for path in DASHBOARDS}
     for path in DASHBOARDS:
-        assert decode_dashboard(templates[f"file:{path.name}"]["content"]) == path.read_text()
+        assert decode_dashboard(templates[f"file:{path.stem}"]["content"]) == path.read_text()
