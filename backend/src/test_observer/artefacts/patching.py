@@ -34,6 +34,7 @@ from test_observer.settings import Settings
 from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
+from .readiness_events import announce_readiness
 from .reviewers import reviewer_ids, set_reviewers
 from .schemas import (
     ArtefactPatch,
@@ -271,6 +272,7 @@ def _apply_patch(
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     if artefact.status != previous_status:
+        announce_readiness(session, [artefact.id])
         data = {"previous_status": previous_status.value, "status": artefact.status.value}
         emit(session, [about(artefact, EventType.ARTEFACT_STATUS_CHANGED, data)])
     session.flush()

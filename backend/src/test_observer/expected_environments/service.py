@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.previous import previous_artefact_ids
+from test_observer.artefacts.readiness_events import announce_readiness_of_name
 from test_observer.artefacts.service import get_artefact
 from test_observer.audit.service import record_audit_event
 from test_observer.auth import Principal
@@ -67,6 +68,7 @@ def declare_expected_environments(
         execution_options={"populate_existing": True},
     ).one()
     declared = _response(row)
+    announce_readiness_of_name(session, request.family, request.artefact_name)
     record_audit_event(
         session,
         principal,
@@ -119,6 +121,7 @@ def delete_expected_environments(
         .returning(ExpectedEnvironments)
     ).one_or_none()
     if withdrawn is not None:
+        announce_readiness_of_name(session, family, artefact_name)
         record_audit_event(
             session,
             principal,
