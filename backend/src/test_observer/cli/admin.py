@@ -65,6 +65,7 @@ def admin_add_user(
 ) -> None:
     """Create a user unless one with this email exists."""
     from test_observer.sign_in.launchpad import Launchpad
+    from test_observer.sign_in.launchpad_users import add_launchpad_user
     from test_observer.users import service
 
     if launchpad and name is not None:
@@ -73,7 +74,7 @@ def admin_add_user(
         if launchpad:
             note(f"Looking {email.strip()} up on Launchpad")
             lookup = Launchpad(_settings().launchpad_api_url)
-            user, created = service.add_launchpad_user(session, lookup, email)
+            user, created = add_launchpad_user(session, lookup, email)
         else:
             user, created = service.add_user(session, email, name)
     created_line = f"Created user {user.email} (id {user.id})"

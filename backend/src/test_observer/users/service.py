@@ -16,9 +16,7 @@ from test_observer.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
-    UnavailableError,
 )
-from test_observer.sign_in.launchpad import Launchpad, LaunchpadError
 
 
 def _not_found(user_id: int) -> NotFoundError:
@@ -124,11 +122,7 @@ class UnknownUserError(LookupError):
     pass
 
 
-class UnknownLaunchpadEmailError(LookupError):
-    pass
-
-
-def _valid_email(email: str) -> str:
+def valid_email(email: str) -> str:
     email = email.strip()
     local, _, domain = email.partition("@")
     if not local or not domain or any(c.isspace() for c in email):
@@ -141,7 +135,7 @@ def already_exists(email: str) -> str:
     return f"User with email {email} already exists. Skipping creation."
 
 
-def _create_user(
+def create_user(
     session: Session, email: str, name: str, launchpad_handle: str | None = None
 ) -> tuple[User, bool]:
     """Insert the user unless one with this email exists (a concurrent add included); the
@@ -167,26 +161,8 @@ def _create_user(
 
 def add_user(session: Session, email: str, name: str | None = None) -> tuple[User, bool]:
     """Create the user with this email unless one exists; (user, created)."""
-    email = _valid_email(email)
-    return _create_user(session, email, name or email.split("@")[0])
-
-
-def add_launchpad_user(session: Session, launchpad: Launchpad, email: str) -> tuple[User, bool]:
-    """Create a user from the Launchpad account with this email: its handle and display name.
-
-    An existing user is left as is, without asking Launchpad; an email Launchpad does not know
-    is refused, as the original's `add-user` does."""
-    email = _valid_email(email)
-    existing = session.scalar(select(User).where(User.email == email))
-    if existing is not None:
-        return existing, False
-    try:
-        person = launchpad.person_by_email(email, teams=False)
-    except LaunchpadError as error:
-        raise UnavailableError(str(error)) from error
-    if person is None:
-        raise UnknownLaunchpadEmailError("Email not registered in launchpad")
-    return _create_user(session, email, person.display_name, person.handle)
+    email = valid_email(email)
+    return create_user(session, email, name or email.split("@")[0])
 
 
 def promote_to_admin(session: Session, email: str) -> User:
