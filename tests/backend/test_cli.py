@@ -214,7 +214,7 @@ def crash(process: subprocess.Popen[bytes]) -> None:
     import psutil
 
     for child in psutil.Process(process.pid).children():
-        if "test_observer.supervision" in child.cmdline():
+        if "test_observer.serving.supervision" in child.cmdline():
             child.kill()
     process.kill()
     process.wait(timeout=30)

@@ -6,7 +6,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from test_observer.cli import app
+from test_observer.cli.main import app
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,

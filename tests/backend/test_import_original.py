@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from test_observer.auth.keys import digest_api_key
-from test_observer.cli import app
+from test_observer.cli.main import app
 from test_observer.db.models import Permission
 from test_observer.original_import.service import libpq_url
 from test_observer.original_import.tables import TABLES

@@ -25,7 +25,8 @@ from test_observer.auth import (
     require_permissions,
     requires_for_artefacts,
 )
-from test_observer.auth.access import DbSession, PermissionRequirement, access_rules, operations
+from test_observer.auth.access import PermissionRequirement, access_rules, operations
+from test_observer.db.engine import DbSession
 from test_observer.db.models import (
     Artefact,
     ArtefactMatchingRule,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
-from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.db.models import (
     ArtefactBuildEnvironmentReviewDecision,
     Issue,
@@ -19,7 +19,7 @@ from test_observer.db.models import (
     artefact_reviewers_association,
     test_execution_metadata_association_table,
 )
-from test_observer.executions.responses import execution_responses, result_responses
+from test_observer.executions.response_queries import execution_responses, result_responses
 from tests.backend.factories import (
     make_artefact,
     make_build,

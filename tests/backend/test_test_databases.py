@@ -6,7 +6,7 @@ from sqlalchemy import Engine, text
 
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.models import Base
-from test_observer.seed import SeedPlan, seed
+from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import empty_tables
 

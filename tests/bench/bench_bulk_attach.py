@@ -36,7 +36,7 @@ from test_observer.db.models import FamilyName, IssueTestResultAttachment, Permi
 from test_observer.executions.filters import TestResultSearchFilters
 from test_observer.issues.attachments import attach
 from test_observer.issues.schemas import IssueAttachmentRequest
-from test_observer.seed import SeedPlan, seed
+from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import scratch_database
 

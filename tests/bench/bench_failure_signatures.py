@@ -54,7 +54,7 @@ from test_observer.executions.requests import (
     TestResultRequest,
 )
 from test_observer.executions.results import end_test, post_results
-from test_observer.executions.start_test import start_test
+from test_observer.executions.start import start_test
 from test_observer.settings import Settings
 from tests.bench.bench_endpoints import _seed, _seeded_template
 from tests.database import scratch_database

@@ -12,7 +12,7 @@ import time
 
 from typer.testing import CliRunner
 
-from test_observer.cli import app
+from test_observer.cli.main import app
 from test_observer.db import migrate
 from test_observer.original_import.service import libpq_url
 from tests.backend.original.dataset import OriginalShape, create_original

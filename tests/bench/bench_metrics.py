@@ -28,8 +28,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from test_observer.db import migrate
-from test_observer.observability.collector import JOB_SERIES, DomainCollector
+from test_observer.observability.collector import DomainCollector
 from test_observer.observability.metrics import start_metrics_server
+from test_observer.observability.series import JOB_SERIES
 from test_observer.settings import Settings, normalise_database_url
 from tests.database import scratch_database
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from test_observer.app import create_app
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.models import Permission
-from test_observer.seed import SeedPlan, seed
+from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import scratch_database
 

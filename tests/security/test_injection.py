@@ -227,7 +227,7 @@ def test_sessions_of_the_original_are_not_imported(
 ) -> None:
     from typer.testing import CliRunner
 
-    from test_observer.cli import app
+    from test_observer.cli.main import app
 
     with scratch_database(database_server, "original_sessions") as original:
         create_original(libpq_url(original), OriginalShape())
@@ -274,7 +274,7 @@ def test_a_remote_original_without_tls_is_refused(edge_database_url: str, edge_d
     loopback, here the server's own on another name) must not fall back to plain text."""
     from typer.testing import CliRunner
 
-    from test_observer.cli import app
+    from test_observer.cli.main import app
 
     result = CliRunner().invoke(
         app,

@@ -1,3 +1,3 @@
-from test_observer.cli import main
+from test_observer.cli.main import main
 
 main()

@@ -54,9 +54,9 @@ from test_observer.permissions.router import router as permissions_router
 from test_observer.quarantines.router import router as quarantines_router
 from test_observer.readiness_page.router import router as readiness_page_router
 from test_observer.reports.router import router as reports_router
+from test_observer.serving.supervision import leave_with_supervisor
 from test_observer.settings import Settings, SettingsError, load_settings
 from test_observer.sign_in.router import router as sign_in_router
-from test_observer.supervision import leave_with_supervisor
 from test_observer.system.router import router as system_router
 from test_observer.teams.router import router as teams_router
 from test_observer.test_cases.router import router as test_cases_router

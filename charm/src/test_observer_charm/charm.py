@@ -30,6 +30,7 @@ from .actions import (
 )
 from .config import CharmConfig, InvalidConfigError
 from .connections import pools as connection_pools
+from .credentials import Credentials, integration_environment, read_credentials
 from .database import DatabaseInfo, DatabaseRequirer, TlsCaMissingError
 from .frontend import FrontendProvider
 from .ingress import IngressRequirer, cluster_domain
@@ -47,7 +48,6 @@ from .migrations import (
 )
 from .observability import Observability
 from .original_import import ImportOriginalParams
-from .secrets import Credentials, integration_environment, read_credentials
 from .tracing import TRACING_RELATION, TracingRequirer
 from .workload import (
     CONTAINER,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from test_observer import cli
+from test_observer.cli.main import app as cli_app
 from tests.backend.jobs.conftest import NOWHERE
 
 
 def invoke(*args: str, **env: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.app, list(args), env=env)
+    result = CliRunner().invoke(cli_app, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
 

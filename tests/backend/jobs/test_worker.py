@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from test_observer import cli
+from test_observer.cli.main import app as cli_app
 from test_observer.db.models import Artefact
 from test_observer.jobs import queue
 from test_observer.jobs.environment import JobEnvironment
@@ -180,7 +180,7 @@ def test_a_killed_job_is_retried_and_leaves_no_half_written_state(
         JOB_STALLED_AFTER_S="5",
         HTTP_TIMEOUT_S="60",
     )
-    queued = CliRunner().invoke(cli.app, ["jobs", "defer", "promote-artefacts"], env=env)
+    queued = CliRunner().invoke(cli_app, ["jobs", "defer", "promote-artefacts"], env=env)
     assert queued.exit_code == 0, queued.output
     job_id = int(queued.stdout)
 
@@ -225,7 +225,7 @@ def test_sigterm_lets_the_running_job_finish(
 
     fake.on("/v2/snaps/info/core22", slow_store)
     env = environment(database_url, SNAPCRAFT_API_URL=fake.url, DISABLE_PERIODIC_TASKS="true")
-    queued = CliRunner().invoke(cli.app, ["jobs", "defer", "promote-artefacts"], env=env)
+    queued = CliRunner().invoke(cli_app, ["jobs", "defer", "promote-artefacts"], env=env)
     assert queued.exit_code == 0, queued.output
 
     with worker("stopping", env) as process:

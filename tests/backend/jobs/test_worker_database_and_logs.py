@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from test_observer import cli
+from test_observer.cli.main import app as cli_app
 from test_observer.db.engine import make_engine
 from test_observer.jobs.queue import libpq_url
 from test_observer.settings import normalise_database_url
@@ -82,7 +82,7 @@ def test_the_plain_rendering_would_have_kept_only_a_broken_host(database_server:
 
 def test_job_log_lines_are_json_when_log_format_is_json(database_url: str) -> None:
     result = CliRunner().invoke(
-        cli.app,
+        cli_app,
         ["jobs", "run", "clean-sessions"],
         env={"DB_URL": database_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info"},
     )

@@ -95,9 +95,9 @@ def test_a_run_resumed_by_a_frozen_worker_is_not_done_twice(
     )
     from typer.testing import CliRunner
 
-    from test_observer import cli
+    from test_observer.cli.main import app as cli_app
 
-    queued = CliRunner().invoke(cli.app, ["jobs", "defer", "promote-artefacts"], env=env)
+    queued = CliRunner().invoke(cli_app, ["jobs", "defer", "promote-artefacts"], env=env)
     assert queued.exit_code == 0, queued.output
     job_id = int(queued.stdout)
 

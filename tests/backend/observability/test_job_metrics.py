@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from test_observer.observability.collector import JOB_SERIES
+from test_observer.observability.series import JOB_SERIES
 from tests.backend.jobs.fake_http import FakeService, fake_service
 from tests.backend.observability.conftest import Unit, defer_jobs, run_queued_jobs
 

@@ -21,7 +21,8 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.db.models.base import Base
-from test_observer.observability.collector import DOMAIN_SERIES, DomainCollector
+from test_observer.observability.collector import DomainCollector
+from test_observer.observability.series import DOMAIN_SERIES
 from tests.backend.executions.conftest import result, snap, start
 from tests.backend.executions.live import serve
 from tests.backend.observability.conftest import Unit

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response, status
 
 from test_observer.auth import AppSettings, Principal, caller, requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.errors import NotAuthenticatedError
 from test_observer.input_safety import EdgeRoute

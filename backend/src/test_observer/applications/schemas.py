@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from test_observer.db.models import Permission
-from test_observer.text_limits import PRINCIPAL_NAME_LENGTH
+from test_observer.db.text_limits import PRINCIPAL_NAME_LENGTH
 
 ApplicationName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PRINCIPAL_NAME_LENGTH)

@@ -22,7 +22,7 @@ from test_observer.db.models import (
 )
 
 from .readiness import readiness_summaries
-from .responses import artefact_responses
+from .response_queries import artefact_responses
 from .schemas import (
     ArtefactHistoryItemResponse,
     ArtefactHistoryResponse,

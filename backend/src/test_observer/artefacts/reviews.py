@@ -26,7 +26,7 @@ from test_observer.errors import NotFoundError, UnprocessableError
 from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
-from .responses import reviewer_response
+from .response_queries import reviewer_response
 from .schemas import (
     ArtefactBuildMinimalResponse,
     EnvironmentReviewPatch,

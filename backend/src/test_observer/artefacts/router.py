@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import AppSettings, requires, requires_for_artefacts
-from test_observer.auth.access import DbSession
 from test_observer.auth.principal import Principal
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 
 from . import comparison, listing, patching, readiness, reviews, service
 from .comparison import parse_classes
@@ -47,11 +48,10 @@ def search_artefacts(
     session: DbSession,
     q: Annotated[str | None, Query(description="Case-insensitive part of the name")] = None,
     families: Annotated[list[FamilyName] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> ArtefactSearchResponse:
     """Distinct names of non-archived artefacts, sorted."""
-    return listing.search_artefact_names(session, q, families or [], limit, offset)
+    return listing.search_artefact_names(session, q, families or [], page.limit, page.offset)
 
 
 @router.get("/history", dependencies=[requires(Permission.view_artefact)])
@@ -64,12 +64,17 @@ def get_artefact_history(
         Query(description='Defaults to "latest" for snaps and charms; any track otherwise.'),
     ] = None,
     stage: StageName | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=10, maximum=500),
 ) -> ArtefactHistoryResponse:
     """Artefacts of one name, archived ones included, newest first; `count` is the total."""
     return listing.artefact_history(
-        session, name=name, family=family, track=track, stage=stage, limit=limit, offset=offset
+        session,
+        name=name,
+        family=family,
+        track=track,
+        stage=stage,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -93,8 +98,7 @@ def get_comparison(
             f"({', '.join(COMPARISON_CLASSES)}); default: all"
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=0, le=1000, description="Results per class")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000, minimum=0, description="Results per class"),
 ) -> ComparisonResponse:
     """The artefact's results against a base's, per (environment, test plan) and in all.
 
@@ -103,7 +107,7 @@ def get_comparison(
     (see "How readiness is decided" in the docs).
     """
     return comparison.compare_artefacts(
-        session, artefact_id, base, parse_classes(classes), limit, offset
+        session, artefact_id, base, parse_classes(classes), page.limit, page.offset
     )
 
 
@@ -134,11 +138,10 @@ def patch_artefact(
 def get_artefact_versions(
     session: DbSession,
     artefact_id: int,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=1000, maximum=5000),
 ) -> list[ArtefactVersionResponse]:
     """Versions of the same line (family, name, store, track, branch, ...), newest first."""
-    return listing.artefact_versions(session, artefact_id, limit, offset)
+    return listing.artefact_versions(session, artefact_id, page.limit, page.offset)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from test_observer.db.models import (
 )
 from test_observer.errors import NotFoundError
 
-from .responses import artefact_responses
+from .response_queries import artefact_responses
 from .schemas import (
     ArtefactResponse,
 )

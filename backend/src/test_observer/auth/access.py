@@ -21,17 +21,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy.orm import Session
 
-from test_observer.db.engine import get_session
+from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.errors import ForbiddenError, NotAuthenticatedError
 from test_observer.settings import Settings
 
 from .artefact_access import has_permissions, insufficient_permissions
 from .principal import Principal, resolve_principal
-
-DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 

@@ -21,7 +21,7 @@ from test_observer.db.models import (
     TestExecution,
     artefact_bundled_builds_association,
 )
-from test_observer.executions.responses import execution_responses
+from test_observer.executions.response_queries import execution_responses
 
 from .schemas import ArtefactBuildResponse
 

@@ -1,8 +1,9 @@
 """Engine and session factory."""
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -58,3 +59,7 @@ def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session, session.begin():
         yield session
+
+
+# What a route declares to get its request's session (see get_session).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

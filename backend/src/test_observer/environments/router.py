@@ -5,16 +5,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
-
-from . import service
-from .schemas import (
+from test_observer.pagination import Page, paged
+from test_observer.reported_issues import service as reported_issues
+from test_observer.reported_issues.schemas import (
     EnvironmentReportedIssueRequest,
     EnvironmentReportedIssueResponse,
-    EnvironmentsResponse,
 )
+
+from . import service
+from .schemas import EnvironmentsResponse
 
 router = APIRouter(prefix="/v1/environments", tags=["environments"], route_class=EdgeRoute)
 
@@ -27,18 +29,17 @@ def get_environments(
         list[FamilyName] | None,
         Query(description="Only environments tested with artefacts of these families"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> EnvironmentsResponse:
     """Distinct environment names (any architecture), sorted."""
-    return service.list_environment_names(session, q, families or [], limit, offset)
+    return service.list_environment_names(session, q, families or [], page.limit, page.offset)
 
 
 @router.get("/reported-issues", dependencies=[requires(Permission.view_environment_reported_issue)])
 def get_reported_issues(
     session: DbSession, is_confirmed: bool | None = None
 ) -> list[EnvironmentReportedIssueResponse]:
-    return service.list_reported_issues(session, is_confirmed)
+    return reported_issues.list_environment_issues(session, is_confirmed)
 
 
 @router.post(
@@ -47,7 +48,7 @@ def get_reported_issues(
 def create_reported_issue(
     session: DbSession, request: EnvironmentReportedIssueRequest
 ) -> EnvironmentReportedIssueResponse:
-    return service.create_reported_issue(session, request)
+    return reported_issues.create(session, reported_issues.ENVIRONMENT, request)
 
 
 @router.put(
@@ -58,7 +59,7 @@ def update_reported_issue(
     session: DbSession, issue_id: int, request: EnvironmentReportedIssueRequest
 ) -> EnvironmentReportedIssueResponse:
     """Replace every field of the issue."""
-    return service.update_reported_issue(session, issue_id, request)
+    return reported_issues.replace(session, reported_issues.ENVIRONMENT, issue_id, request)
 
 
 @router.delete(
@@ -66,4 +67,4 @@ def update_reported_issue(
     dependencies=[requires(Permission.change_environment_reported_issue)],
 )
 def delete_reported_issue(session: DbSession, issue_id: int) -> None:
-    service.delete_reported_issue(session, issue_id)
+    reported_issues.delete(session, reported_issues.ENVIRONMENT, issue_id)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from test_observer.db.models import TestExecutionStatus, TestResultStatus
-from test_observer.text_limits import NAME_LENGTH, TEST_CASE_LENGTH
+from test_observer.db.text_limits import NAME_LENGTH, TEST_CASE_LENGTH
 
 ARCH_LENGTH = 100
 LINK_LENGTH = 200

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.orm import Session
 
-from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.auth import (
     Principal,
@@ -58,7 +58,7 @@ from .filters import (
     result_conditions,
     same_group,
 )
-from .responses import execution_responses
+from .response_queries import execution_responses
 from .schemas import PendingRerun
 
 PRIORITY_LIMIT = 1_000_000

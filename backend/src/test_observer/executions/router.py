@@ -13,12 +13,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from test_observer.auth import AppSettings, Principal, requires, requires_for_artefacts
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
 from test_observer.errors import PayloadTooLargeError, UnprocessableError
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 
-from . import junit, reruns, results, search, service, start_test
+from . import junit, reruns, results, search, service, start
 from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
 from .requests import (
     EndTestExecutionRequest,
@@ -49,7 +50,7 @@ VIEW_TEST = requires(Permission.view_test)
 def start_test_execution(
     request: Annotated[StartTestRequest, Body()], session: DbSession, settings: AppSettings
 ) -> StartTestResponse:
-    execution_id = start_test.start_test(session, request, settings)
+    execution_id = start.start_test(session, request, settings)
     return StartTestResponse(id=execution_id)
 
 
@@ -143,8 +144,7 @@ def search_test_executions(
     event_names: Annotated[list[str] | None, Query()] = None,
     from_date: datetime | None = None,
     until_date: datetime | None = None,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000, minimum=0),
     execution_metadata: Annotated[list[str] | None, Query()] = None,
 ) -> TestExecutionSearchResponse:
     filters = TestExecutionRerunFilters(
@@ -170,8 +170,8 @@ def search_test_executions(
         filters,
         test_result=parse_id_filter("test_result", test_result),
         event_names=search.parse_event_names(event_names),
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

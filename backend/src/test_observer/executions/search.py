@@ -11,7 +11,7 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.db.models import ArtefactBuild, TestExecution, TestResult
 from test_observer.errors import UnprocessableError
@@ -25,7 +25,7 @@ from .filters import (
     joined,
     results_presence,
 )
-from .responses import execution_responses, result_responses
+from .response_queries import execution_responses, result_responses
 from .schemas import TestExecutionResponseWithContext, TestExecutionSearchResponse
 
 

@@ -24,7 +24,7 @@ from test_observer.errors import ConflictError, NotFoundError
 
 from .announcements import ENDED, announce_ended
 from .requests import TestEventRequest, TestExecutionRelevantLinkCreate, TestExecutionsPatchRequest
-from .responses import execution_responses, result_responses
+from .response_queries import execution_responses, result_responses
 from .results import completed_status, execution_not_found, lock_execution
 from .schemas import (
     PreviousTestResult,

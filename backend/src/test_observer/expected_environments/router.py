@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from test_observer.auth import Principal, requires
-from test_observer.auth.access import AppSettings, DbSession
+from test_observer.auth.access import AppSettings
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
+from test_observer.db.text_limits import NAME_LENGTH
 from test_observer.input_safety import EdgeRoute
-from test_observer.text_limits import NAME_LENGTH
 
 from . import service
 from .schemas import (

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from test_observer.db.models import FamilyName
-from test_observer.text_limits import NAME_LENGTH
+from test_observer.db.text_limits import NAME_LENGTH
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
 ExpectedFrom = Literal["declared", "previous_version", "nothing"]

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 from test_observer.test_results.router import ResultSearchFilters
 
 from . import service
@@ -23,13 +24,12 @@ router = APIRouter(
 @router.get("", dependencies=[requires(Permission.view_test)])
 def list_failure_signatures(
     session: DbSession,
+    page: Annotated[Page, paged(default=50, maximum=500)],
     filters: ResultSearchFilters,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FailureSignaturesResponse:
     """The signatures of the failed results the filters select (the results search's
     filters), most results first."""
-    return service.list_signatures(session, filters, limit, offset)
+    return service.list_signatures(session, filters, page.limit, page.offset)
 
 
 @router.get("/{signature_id}", dependencies=[requires(Permission.view_test)])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from test_observer.auth import AppSettings, Principal, require_permissions, requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, Permission
 from test_observer.executions.schemas import MinimalAttachmentRule
 from test_observer.input_safety import EdgeRoute

@@ -14,7 +14,7 @@ from test_observer.db.models import (
     IssueTestResultAttachmentRuleExecutionMetadata,
 )
 from test_observer.errors import BadRequestError, NotFoundError
-from test_observer.executions.responses import attachment_rule_responses
+from test_observer.executions.response_queries import attachment_rule_responses
 from test_observer.executions.schemas import MinimalAttachmentRule
 from test_observer.signatures.store import known_signatures
 

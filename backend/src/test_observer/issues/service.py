@@ -21,7 +21,7 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import NotFoundError
-from test_observer.executions.responses import attachment_rule_responses
+from test_observer.executions.response_queries import attachment_rule_responses
 from test_observer.executions.schemas import MinimalIssue
 
 from .schemas import (

@@ -34,7 +34,8 @@ from sqlalchemy.pool import QueuePool
 
 from test_observer.settings import Settings
 
-from .collector import DOMAIN_SERIES, JOB_SERIES, DomainCollector, Series
+from .collector import DomainCollector
+from .series import DOMAIN_SERIES, JOB_SERIES, Series
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import Principal, requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 
 from . import service
 from .schemas import QuarantineRequest, QuarantineResponse, QuarantinesLifted, QuarantinesResponse
@@ -40,8 +41,7 @@ def get_quarantines(
     include_expired: Annotated[
         bool, Query(description="Also list entries whose expiry has passed")
     ] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=100, maximum=1000),
 ) -> QuarantinesResponse:
     """Quarantine entries by test case name; expired ones only when asked."""
     return service.list_quarantines(
@@ -49,8 +49,8 @@ def get_quarantines(
         test_case=test_case,
         environment_id=environment_id,
         include_expired=include_expired,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

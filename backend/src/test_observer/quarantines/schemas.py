@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
+from test_observer.db.text_limits import TEST_CASE_LENGTH
 from test_observer.environments.schemas import EnvironmentResponse
-from test_observer.text_limits import TEST_CASE_LENGTH
 
 
 class QuarantineRequest(BaseModel):

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from test_observer.auth.access import AppSettings, DbSession, sign_in
+from test_observer.auth.access import AppSettings, sign_in
 from test_observer.auth.principal import CSRF_HEADER
+from test_observer.db.engine import DbSession
 from test_observer.errors import BadRequestError, ForbiddenError
 from test_observer.input_safety import EdgeRoute
 

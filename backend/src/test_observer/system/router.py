@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from test_observer.auth import authenticated, loopback_only, probe
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.errors import NotFoundError
 from test_observer.input_safety import EdgeRoute
 

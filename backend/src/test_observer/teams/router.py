@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, status
 
 from test_observer.auth import AppSettings, Principal, requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from test_observer.db.models import Permission
+from test_observer.db.text_limits import PRINCIPAL_NAME_LENGTH
 from test_observer.matching_rules.schemas import (
     ArtefactMatchingRuleBase,
     ArtefactMatchingRuleInResponse,
 )
-from test_observer.text_limits import PRINCIPAL_NAME_LENGTH
 
 
 class UserMinimalResponse(BaseModel):

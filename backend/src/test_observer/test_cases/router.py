@@ -5,19 +5,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS
 from test_observer.input_safety import EdgeRoute
-from test_observer.test_results.router import ResultSearchFilters
-
-from . import flaky, service
-from .schemas import (
-    FlakyTestCasesResponse,
-    TestCasesResponse,
+from test_observer.pagination import Page, paged
+from test_observer.reported_issues import service as reported_issues
+from test_observer.reported_issues.schemas import (
     TestReportedIssueRequest,
     TestReportedIssueResponse,
 )
+from test_observer.test_results.router import ResultSearchFilters
+
+from . import flaky, service
+from .schemas import FlakyTestCasesResponse, TestCasesResponse
 
 router = APIRouter(prefix="/v1/test-cases", tags=["test-cases"], route_class=EdgeRoute)
 
@@ -30,16 +31,16 @@ def get_test_cases(
         list[FamilyName] | None,
         Query(description="Only test cases with results for artefacts of these families"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> TestCasesResponse:
     """Test case names with their template ids, sorted by name."""
-    return service.list_test_cases(session, q, families or [], limit, offset)
+    return service.list_test_cases(session, q, families or [], page.limit, page.offset)
 
 
 @router.get("/flaky", dependencies=[requires(Permission.view_test)])
 def get_flaky_test_cases(
     session: DbSession,
+    page: Annotated[Page, paged(default=50, maximum=1000, minimum=0)],
     filters: ResultSearchFilters,
     min_runs: Annotated[
         int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
@@ -47,8 +48,6 @@ def get_flaky_test_cases(
     min_flips: Annotated[
         int, Query(ge=0, description="Fewest status changes between consecutive runs")
     ] = MIN_FLIPS,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FlakyTestCasesResponse:
     """Test cases whose status keeps changing between runs in one environment, most flaky first.
 
@@ -60,8 +59,8 @@ def get_flaky_test_cases(
         filters,
         min_runs=min_runs,
         min_flips=min_flips,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -69,7 +68,7 @@ def get_flaky_test_cases(
 def get_reported_issues(
     session: DbSession, template_id: str | None = None, case_name: str | None = None
 ) -> list[TestReportedIssueResponse]:
-    return service.list_reported_issues(session, template_id, case_name)
+    return reported_issues.list_test_case_issues(session, template_id, case_name)
 
 
 @router.post(
@@ -78,7 +77,7 @@ def get_reported_issues(
 def create_reported_issue(
     session: DbSession, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
-    return service.create_reported_issue(session, request)
+    return reported_issues.create(session, reported_issues.TEST_CASE, request)
 
 
 @router.put(
@@ -89,7 +88,7 @@ def update_reported_issue(
     session: DbSession, issue_id: int, request: TestReportedIssueRequest
 ) -> TestReportedIssueResponse:
     """Replace every field of the issue."""
-    return service.update_reported_issue(session, issue_id, request)
+    return reported_issues.replace(session, reported_issues.TEST_CASE, issue_id, request)
 
 
 @router.delete(
@@ -97,4 +96,4 @@ def update_reported_issue(
     dependencies=[requires(Permission.change_test_case_reported_issue)],
 )
 def delete_reported_issue(session: DbSession, issue_id: int) -> None:
-    service.delete_reported_issue(session, issue_id)
+    reported_issues.delete(session, reported_issues.TEST_CASE, issue_id)

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
-
-from test_observer.reported_issues import check_issue_url
-from test_observer.text_limits import TEST_CASE_LENGTH
+from pydantic import BaseModel, Field
 
 
 class TestCaseInfo(BaseModel):
@@ -22,38 +16,6 @@ class TestCasesResponse(BaseModel):
     __test__ = False
 
     test_cases: list[TestCaseInfo]
-
-
-class TestReportedIssueRequest(BaseModel):
-    """Reported against a test case name, a template id, or both."""
-
-    __test__ = False
-
-    template_id: Annotated[str, Field(max_length=TEST_CASE_LENGTH)] = ""
-    case_name: Annotated[str, Field(max_length=TEST_CASE_LENGTH)] = ""
-    description: str
-    url: HttpUrl
-
-    _url = field_validator("url")(check_issue_url)
-
-    @model_validator(mode="after")
-    def _needs_a_target(self) -> TestReportedIssueRequest:
-        if not self.template_id and not self.case_name:
-            raise ValueError("Either template_id or case_name is required")
-        return self
-
-
-class TestReportedIssueResponse(BaseModel):
-    __test__ = False
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    template_id: str
-    case_name: str
-    description: str
-    url: str
-    created_at: datetime
-    updated_at: datetime
 
 
 class FlakyTestCase(BaseModel):

@@ -1,4 +1,4 @@
-"""Test case names for autocompletion, and the issues reported against test cases."""
+"""Test case names for autocompletion."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
-from test_observer import reported_issues
 from test_observer.db.like import contains
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
     FamilyName,
     TestCase,
-    TestCaseIssue,
     TestExecution,
     TestResult,
 )
@@ -22,8 +20,6 @@ from test_observer.db.models import (
 from .schemas import (
     TestCaseInfo,
     TestCasesResponse,
-    TestReportedIssueRequest,
-    TestReportedIssueResponse,
 )
 
 
@@ -57,46 +53,3 @@ def list_test_cases(
     return TestCasesResponse(
         test_cases=[TestCaseInfo(test_case=name, template_id=template) for name, template in rows]
     )
-
-
-def list_reported_issues(
-    session: Session, template_id: str | None, case_name: str | None
-) -> list[TestReportedIssueResponse]:
-    query = select(TestCaseIssue).order_by(TestCaseIssue.id)
-    if template_id:
-        query = query.where(TestCaseIssue.template_id == template_id)
-    if case_name:
-        query = query.where(TestCaseIssue.case_name == case_name)
-    return [TestReportedIssueResponse.model_validate(i) for i in session.scalars(query)]
-
-
-def _values(request: TestReportedIssueRequest) -> dict[str, object]:
-    return {
-        "template_id": request.template_id,
-        "case_name": request.case_name,
-        "description": request.description,
-        "url": str(request.url),
-    }
-
-
-LABEL = "Test case reported issue"
-
-
-def create_reported_issue(
-    session: Session, request: TestReportedIssueRequest
-) -> TestReportedIssueResponse:
-    issue = reported_issues.create_reported_issue(session, TestCaseIssue, _values(request))
-    return TestReportedIssueResponse.model_validate(issue)
-
-
-def update_reported_issue(
-    session: Session, issue_id: int, request: TestReportedIssueRequest
-) -> TestReportedIssueResponse:
-    issue = reported_issues.replace_reported_issue(
-        session, TestCaseIssue, issue_id, _values(request), LABEL
-    )
-    return TestReportedIssueResponse.model_validate(issue)
-
-
-def delete_reported_issue(session: Session, issue_id: int) -> None:
-    reported_issues.delete_reported_issue(session, TestCaseIssue, issue_id, LABEL)

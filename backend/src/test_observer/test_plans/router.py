@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from test_observer.auth import requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, Permission
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 
 from . import service
 from .schemas import TestPlansResponse
@@ -23,8 +24,7 @@ def get_test_plans(
         list[FamilyName] | None,
         Query(description="Only test plans run for artefacts of these families"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Page = paged(default=50, maximum=1000),
 ) -> TestPlansResponse:
     """Test plan names, sorted."""
-    return service.list_test_plan_names(session, q, families or [], limit, offset)
+    return service.list_test_plan_names(session, q, families or [], page.limit, page.offset)

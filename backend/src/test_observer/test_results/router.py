@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from test_observer.auth import requires
-from test_observer.auth.access import DbSession
+from test_observer.db.engine import DbSession
 from test_observer.db.models import (
     FamilyName,
     Permission,
@@ -19,6 +19,7 @@ from test_observer.executions.filters import (
     parse_id_filter,
 )
 from test_observer.input_safety import EdgeRoute
+from test_observer.pagination import Page, paged
 
 from . import service
 from .schemas import TestResultSearchResponse
@@ -97,9 +98,8 @@ ResultSearchFilters = Annotated[TestResultSearchFilters, Depends(result_search_f
 @router.get("", dependencies=[requires(Permission.view_test)])
 def search_test_results(
     session: DbSession,
+    page: Annotated[Page, paged(default=50, maximum=1000, minimum=0)],
     filters: ResultSearchFilters,
-    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TestResultSearchResponse:
     """Results matching every given filter, newest first."""
-    return service.search_results(session, filters, limit, offset)
+    return service.search_results(session, filters, page.limit, page.offset)

@@ -7,7 +7,7 @@ from typing import TypeVarTuple
 from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from test_observer.artefacts.responses import artefact_responses
+from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.db.models import (
     Artefact,
@@ -24,7 +24,7 @@ from test_observer.executions.filters import (
     joined,
     result_conditions,
 )
-from test_observer.executions.responses import execution_responses, result_responses
+from test_observer.executions.response_queries import execution_responses, result_responses
 
 from .schemas import TestResultSearchItem, TestResultSearchResponse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from test_observer.workers import available_cpus
+from test_observer.serving.cpus import available_cpus
 
 
 def _affinity() -> int:

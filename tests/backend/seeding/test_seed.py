@@ -18,7 +18,7 @@ from test_observer.db.models import (
     TestResult,
     TestResultStatus,
 )
-from test_observer.seed import SeedPlan, seed
+from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import empty_tables
 

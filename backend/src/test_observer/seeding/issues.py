@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 
 from test_observer.db.models import FamilyName, IssueStatus, TestResultStatus
 from test_observer.executions.filters import TestResultSearchFilters
-
-from .attachments import attach
-from .rules import create_rule
-from .schemas import AttachmentRuleRequest, IssueAttachmentRequest, IssueFields
-from .service import put_issue
-from .urls import IssueReference, parse_issue_url
+from test_observer.issues.attachments import attach
+from test_observer.issues.rules import create_rule
+from test_observer.issues.schemas import AttachmentRuleRequest, IssueAttachmentRequest, IssueFields
+from test_observer.issues.service import put_issue
+from test_observer.issues.urls import IssueReference, parse_issue_url
 
 FAILED = [TestResultStatus.FAILED]
 STATUSES = [IssueStatus.OPEN, IssueStatus.OPEN, IssueStatus.CLOSED, IssueStatus.UNKNOWN]

@@ -143,7 +143,13 @@ def start_database_watchdog(data_dir: Path) -> subprocess.Popen[bytes]:
     leaves by itself once `serve` has.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", "test_observer.supervision", str(os.getpid()), str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "test_observer.serving.supervision",
+            str(os.getpid()),
+            str(data_dir),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

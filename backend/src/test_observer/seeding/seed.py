@@ -49,9 +49,10 @@ from test_observer.executions.requests import (
 from test_observer.executions.reruns import RerunRequest, create_reruns
 from test_observer.executions.results import IncomingResult, end_test, post_results
 from test_observer.executions.service import patch_execution
-from test_observer.executions.start_test import StartTest, start_test
-from test_observer.issues.seed import attach_by_hand, create_issues
+from test_observer.executions.start import StartTest, start_test
 from test_observer.settings import Settings
+
+from .issues import attach_by_hand, create_issues
 
 FAMILIES = list(FamilyName)
 ARCHITECTURES = ["amd64", "arm64", "armhf", "riscv64", "s390x", "ppc64el"]
@@ -73,7 +74,7 @@ class SeedPlan:
     versions_per_line: int = 5
     seed: int = 0
     batch: int = 50
-    # Issues triaging recurring failures (see issues/seed.py).
+    # Issues triaging recurring failures (see seeding/issues.py).
     issues: int = 60
 
     def with_history(self, factor: int) -> SeedPlan:

@@ -38,9 +38,11 @@ from test_observer.db.models import (
 )
 from test_observer.executions.requests import StartTestRequest
 from test_observer.executions.results import IncomingResult
-from test_observer.executions.start_test import StartTest, artefact_fields
-from test_observer.issues.seed import attach_by_hand, create_issues
-from test_observer.seed import (
+from test_observer.executions.start import StartTest, artefact_fields
+from test_observer.signatures.backfill import backfill
+
+from .issues import attach_by_hand, create_issues
+from .seed import (
     CHECKBOX_VERSION,
     FAMILIES,
     Outcome,
@@ -53,7 +55,6 @@ from test_observer.seed import (
     plan_execution,
     seeded_counts,
 )
-from test_observer.signatures.backfill import backfill
 
 _START: TypeAdapter[StartTest] = TypeAdapter(StartTestRequest)
 

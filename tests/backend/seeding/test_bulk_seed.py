@@ -11,11 +11,11 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, text
 
-from test_observer.bulk_seed import bulk_seed
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.executions.requests import StartTestRequest
-from test_observer.executions.start_test import StartTest, start_test
-from test_observer.seed import SeedPlan, seed
+from test_observer.executions.start import StartTest, start_test
+from test_observer.seeding.bulk_seed import bulk_seed
+from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 
 # Two rounds over every combination and two environments: the third round tests the groups of

@@ -1,0 +1,1 @@
+"""The `test-observer` command, one module per command group (see `main`)."""

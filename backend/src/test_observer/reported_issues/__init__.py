@@ -1,0 +1,1 @@
+"""Issues people report against environments and test cases."""

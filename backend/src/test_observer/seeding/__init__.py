@@ -1,0 +1,1 @@
+"""Development and benchmark datasets (`test-observer seed`), imported by the CLI only."""
