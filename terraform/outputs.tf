@@ -15,9 +15,10 @@ output "provides" {
 output "requires" {
   description = "Endpoints this application integrates with."
   value = {
-    database = "database"
-    ingress  = "ingress"
-    logging  = "logging"
-    tracing  = "tracing"
+    database    = "database"
+    ingress     = "ingress"
+    nginx_route = "nginx-route"
+    logging     = "logging"
+    tracing     = "tracing"
   }
 }

@@ -33,9 +33,9 @@ from test_observer.app import create_app
 from test_observer.db import migrate
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.models import FamilyName, IssueTestResultAttachment, Permission
-from test_observer.executions.filters import TestResultSearchFilters
 from test_observer.issues.attachments import attach
 from test_observer.issues.schemas import IssueAttachmentRequest
+from test_observer.result_filters.model import TestResultSearchFilters
 from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
 from tests.database import scratch_database

@@ -301,13 +301,14 @@ def _wait_live(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
         time.sleep(0.2)
 
 
-def _seed(url: str, factor: str) -> None:
-    """The seed's dataset, `factor` times the history, written with COPY."""
+def _seed(url: str, factor: str, *, bulk: bool = True) -> None:
+    """The seed's dataset, `factor` times the history, written with COPY (or, without `bulk`,
+    through the service code as the API writes it)."""
     began = time.monotonic()
     load = os.getloadavg()[0]
     subprocess.run(
         [
-            *(sys.executable, "-m", "test_observer", "seed", "--bulk"),
+            *(sys.executable, "-m", "test_observer", "seed", "--bulk" if bulk else "--no-bulk"),
             *("--history-factor", factor),
         ],
         env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning"},
@@ -322,7 +323,7 @@ def _seed(url: str, factor: str) -> None:
     )
 
 
-def _seeded_template(server: str, name: str, factor: str) -> None:
+def _seeded_template(server: str, name: str, factor: str, *, bulk: bool = True) -> None:
     """Database `name` on the test server, seeded unless an earlier run did it."""
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -339,7 +340,7 @@ def _seeded_template(server: str, name: str, factor: str) -> None:
         seeded = connection.scalar(text("SELECT EXISTS (SELECT 1 FROM artefact)"))
     engine.dispose()
     if not seeded:
-        _seed(url, factor)
+        _seed(url, factor, bulk=bulk)
 
 
 @pytest.fixture(scope="module")
@@ -362,14 +363,22 @@ def seeded_url(database_server: str) -> Iterator[str]:
         yield url
 
 
-def test_endpoint_latency(seeded_url: str, tmp_path: Path) -> None:
-    from tests.backend.executions.live import free_port
-    from tests.backend.principals import bearer, make_application
+def bench_key(url: str) -> str:
+    """The key of a new application with every permission, for a benchmark's requests."""
+    from tests.backend.principals import make_application
 
-    engine = make_engine(seeded_url)
+    engine = make_engine(url)
     with Session(engine) as session:
         _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
     engine.dispose()
+    return key
+
+
+def test_endpoint_latency(seeded_url: str, tmp_path: Path) -> None:
+    from tests.backend.executions.live import free_port
+    from tests.backend.principals import bearer
+
+    key = bench_key(seeded_url)
     target = find_target(seeded_url)
     port = free_port()
     workers = os.environ.get("BENCH_WORKERS", "2")

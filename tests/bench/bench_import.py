@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from test_observer.cli.main import app
 from test_observer.db import migrate
 from test_observer.original_import.service import libpq_url
-from tests.backend.original.dataset import OriginalShape, create_original
-from tests.backend.test_import_original import counts
+from tests.backend.original_import.dataset import OriginalShape, create_original
+from tests.backend.original_import.test_import_original import counts
 from tests.database import scratch_database
 
 RESULTS_PER_EXECUTION = 200

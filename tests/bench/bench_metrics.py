@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from test_observer.db import migrate
 from test_observer.observability.collector import DomainCollector
 from test_observer.observability.metrics import start_metrics_server
-from test_observer.observability.series import JOB_SERIES
+from test_observer.observability.series import JOB_SERIES, TEST_EXECUTIONS, TEST_RESULTS
 from test_observer.settings import Settings, normalise_database_url
 from tests.database import scratch_database
 
@@ -142,4 +142,28 @@ def test_job_series_on_a_long_queue_history(database_server: str) -> None:
         f"\njob series on {JOB_HISTORY:,} finished jobs, 30-day window: "
         f"{len(refreshes[-1].exposition.splitlines())} lines; refresh "
         f"{summary([refresh.query_seconds * 1000 for refresh in refreshes[1:]])}"
+    )
+
+
+def test_execution_series_beside_the_result_counts(seeded_url: str) -> None:
+    """What `test_observer_test_executions` adds to a refresh: its own refresh time, alternated
+    with the result counts' (the series the refresh already ran) on the same data."""
+    engine = create_engine(seeded_url)
+    executions = DomainCollector(engine, cache_seconds=0, init_days=0, series=(TEST_EXECUTIONS,))
+    results = DomainCollector(engine, cache_seconds=0, init_days=0, series=(TEST_RESULTS,))
+    try:
+        executions.refresh()  # warm the caches for both
+        timings: dict[str, list[float]] = {"executions": [], "results": []}
+        for _ in range(5):
+            for name, collector in (("executions", executions), ("results", results)):
+                snapshot = collector.refresh()
+                assert snapshot.succeeded
+                timings[name].append(snapshot.query_seconds * 1000)
+        lines = len(executions.refresh().exposition.splitlines())
+    finally:
+        engine.dispose()
+    print(
+        f"\ntest_observer_test_executions: {lines} lines, refresh "
+        f"{summary(timings['executions'])}; test_observer_test_results alone, alternated: "
+        f"{summary(timings['results'])}; load average {os.getloadavg()[0]:.1f}"
     )

@@ -17,8 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.backend.test_cli import free_port
-from tests.backend.test_serve_processes import hammer, start
+from tests.backend.cli.test_cli import free_port
+from tests.backend.serving.test_serve_processes import hammer, start
 from tests.database import scratch_database
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

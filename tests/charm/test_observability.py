@@ -194,7 +194,7 @@ class TestGrafanaDashboard:
         out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), state)
 
         data = json.loads(out.get_relation(relation.id).local_app_data["dashboards"])
-        template = data["templates"]["file:test-observer.json"]
+        template = data["templates"]["file:test-observer"]
         shipped = (DASHBOARDS_DIR / "test-observer.json").read_text()
         assert decode_dashboard(template["content"]) == shipped
         assert template["charm"] == "test-observer-api"

@@ -108,6 +108,8 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
     assert expanded["resources"]["api-image"]["type"] == "oci-image"
     assert expanded["requires"]["database"]["interface"] == "postgresql_client"
     assert expanded["requires"]["ingress"]["interface"] == "ingress"
+    assert expanded["requires"]["nginx-route"]["interface"] == "nginx-route"
+    assert expanded["config"]["options"]["hostname"]["type"] == "string"
     assert expanded["provides"]["test-observer-rest-api"]["interface"] == "http"
     assert expanded["peers"]["test-observer-peers"]["interface"] == "test_observer_peers"
     assert expanded["config"]["options"]["sessions-secret"]["type"] == "secret"
@@ -121,6 +123,8 @@ def test_charmcraft_expands_the_project_unchanged(tool_runner, tmp_path):
         "create-application",
         "promote-user-to-admin",
         "delete-artefact",
+        "add-user",
+        "change-assignee",
         "import-original",
     }
 

@@ -1,18 +1,20 @@
 """Integration tests need a Juju controller on microk8s, a packed charm and a published rock.
 
-    CHARM_PATH=./test-observer-api_amd64.charm API_IMAGE=localhost:32000/test-observer:dev \\
-        tox -e integration
+    tox -e integration
 
-Everything here is skipped on machines without a `juju` binary.
+packs the charm and the rock where charmcraft and rockcraft are installed (see artefacts.py);
+`CHARM_PATH` and `API_IMAGE` name prebuilt ones instead. Everything here is skipped on machines
+without a `juju` binary, and collected everywhere, so that a broken module fails `tox -e charm`.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from . import artefacts
 
 HERE = Path(__file__).parent
 
@@ -25,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if shutil.which("juju") is not None:
         return
-    skip = pytest.mark.skip(reason="no juju binary")
+    skip = pytest.mark.skip(reason="no `juju` binary on PATH: needs a Juju controller on microk8s")
     for item in items:
         if HERE in Path(item.path).parents:
             item.add_marker(skip)
@@ -33,15 +35,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def charm_path() -> Path:
-    path = os.environ.get("CHARM_PATH")
-    if not path or not Path(path).is_file():
-        pytest.fail("set CHARM_PATH to the packed charm (charmcraft pack)")
-    return Path(path).resolve()
+    try:
+        return artefacts.charm()
+    except (artefacts.MissingToolError, FileNotFoundError) as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")
 def api_image() -> str:
-    image = os.environ.get("API_IMAGE")
-    if not image:
-        pytest.fail("set API_IMAGE to the rock's image reference in a registry the cluster reads")
-    return image
+    try:
+        return artefacts.rock_image()
+    except (artefacts.MissingToolError, FileNotFoundError) as e:
+        pytest.fail(str(e))

@@ -27,7 +27,7 @@ from test_observer.jobs.clients import archive, http, snap_store, swm, trackers
 from test_observer.observability.logging import JsonFormatter, TextFormatter
 from test_observer.original_import.service import libpq_url, source_ssl_options
 from tests.backend.jobs.fake_http import FakeService, fake_service
-from tests.backend.original.dataset import OriginalShape, create_original
+from tests.backend.original_import.dataset import OriginalShape, create_original
 from tests.database import scratch_database
 
 EVERY_PERMISSION = ",".join(permission.value for permission in Permission)

@@ -27,6 +27,7 @@ from test_observer.applications.router import router as applications_router
 from test_observer.artefacts.router import router as artefacts_router
 from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
+from test_observer.auth.cache import CallerCache
 from test_observer.auth.principal import authenticates, presents_credentials
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
@@ -238,13 +239,18 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What exists once the app is built (modules, routes, models, schemas) lives as long
         # as the process. Frozen, it is left out of the collector's full passes, which
         # otherwise walk all of it every few dozen requests and hold one of them up for about
         # a tenth of a second.
         gc.freeze()
+        # Callers are remembered only while the app is served: its connection of its own is
+        # then closed with the app.
+        app.state.callers = CallerCache(engine)
         yield
+        app.state.callers.close()
+        del app.state.callers
         # Back within the collector's reach, so that an app stopped inside a longer-lived
         # process (tests) can be freed.
         gc.unfreeze()

@@ -203,7 +203,12 @@ class RequestBodyLimit:
             return
 
         limit = self.max_bytes
-        may_exceed = declared is None or declared > self.anonymous_max_bytes
+        # Without a length, a body comes only in chunks (RFC 9112, 6.3): a request with
+        # neither has none, and its caller need not be identified here.
+        unbounded = declared is None and (
+            declared_text is not None or _has_header(scope, b"transfer-encoding")
+        )
+        may_exceed = unbounded or (declared is not None and declared > self.anonymous_max_bytes)
         if may_exceed and self.anonymous_max_bytes < self.max_bytes:
             try:
                 known = self.identify is not None and await self.identify(scope)
@@ -242,6 +247,10 @@ class RequestBodyLimit:
             f"The request body is larger than the limit of {limit} bytes for anonymous "
             "callers; authenticate to send more",
         )
+
+
+def _has_header(scope: Scope, name: bytes) -> bool:
+    return any(key.lower() == name for key, _ in scope.get("headers", ()))
 
 
 class UnprocessableBody(HTTPException):

@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     webhook_retry_max_wait_s: float = Field(default=3600.0, gt=0)
     # A delivery still failing this long after its first attempt is marked failed.
     webhook_retry_for_s: float = Field(default=86400.0, gt=0)
+    # Events and their deliveries are kept this many days (none still waiting to be sent is
+    # deleted); `prune-webhook-events` deletes older ones.
+    webhook_retention_days: int = Field(default=30, ge=1)
+    webhook_prune_interval_s: int = 3600
 
     # SAML single sign-on. The service provider's entity id is its base URL.
     saml_sp_base_url: str = "http://localhost:30000"
@@ -243,6 +247,7 @@ class Settings(BaseSettings):
         "kernel_swm_interval_s",
         "clean_sessions_interval_s",
         "audit_prune_interval_s",
+        "webhook_prune_interval_s",
         "sync_open_interval_s",
         "sync_recent_closed_interval_s",
         "sync_old_closed_interval_s",

@@ -100,3 +100,38 @@ class RunJobParams:
     name: str
     # Space-separated, as an operator types them (e.g. "high" for sync-issues).
     args: str = ""
+
+
+@dataclass(frozen=True)
+class AddUserParams:
+    launchpad_email: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "launchpad_email", self.launchpad_email.strip())
+        local, _, domain = self.launchpad_email.partition("@")
+        if not local or not domain or any(c.isspace() for c in self.launchpad_email):
+            raise ValueError(f"'{self.launchpad_email}' is not an email address")
+
+
+@dataclass(frozen=True)
+class ChangeAssigneeParams:
+    """The original's `user-id` (one reviewer), or `reviewers`: user ids or emails, in order."""
+
+    artefact_id: int
+    user_id: int | None = None
+    reviewers: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.artefact_id, bool) or self.artefact_id < 1:
+            raise ValueError("artefact-id must be a positive integer")
+        if self.user_id is not None and (isinstance(self.user_id, bool) or self.user_id < 1):
+            raise ValueError("user-id must be a positive integer")
+        listed = [r for r in self.reviewers.split(",") if r.strip()]
+        if (self.user_id is None) == (not listed):
+            raise ValueError("give either user-id=ID or reviewers=ID-OR-EMAIL,...")
+
+    @property
+    def reviewer_list(self) -> list[str]:
+        if self.user_id is not None:
+            return [str(self.user_id)]
+        return [r.strip() for r in self.reviewers.split(",") if r.strip()]

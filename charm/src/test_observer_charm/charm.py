@@ -21,6 +21,8 @@ import ops
 from . import original_import
 from .actions import (
     PREVIOUS,
+    AddUserParams,
+    ChangeAssigneeParams,
     CreateApplicationParams,
     DeleteArtefactParams,
     MigrateParams,
@@ -46,6 +48,7 @@ from .migrations import (
     change_schema,
     read_schema,
 )
+from .nginx_route import NginxRouteRequirer
 from .observability import Observability
 from .original_import import ImportOriginalParams
 from .tracing import TRACING_RELATION, TracingRequirer
@@ -58,6 +61,7 @@ from .workload import (
     WORKER_CHECK,
     ApiInputs,
     CommandFailedError,
+    CommandOutput,
     ServiceStartError,
     Workload,
     environment,
@@ -70,6 +74,7 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "test_observer"
 DATABASE_RELATION = "database"
 INGRESS_RELATION = "ingress"
+NGINX_ROUTE_RELATION = "nginx-route"
 FRONTEND_RELATION = "test-observer-rest-api"
 PEER_RELATION = "test-observer-peers"
 SESSIONS_SECRET_KEY = "sessions-secret-id"
@@ -137,6 +142,7 @@ class TestObserverCharm(ops.CharmBase):
         super().__init__(framework)
         self.database = DatabaseRequirer(self, DATABASE_RELATION, DATABASE_NAME)
         self.ingress = IngressRequirer(self, INGRESS_RELATION)
+        self.nginx_route = NginxRouteRequirer(self, NGINX_ROUTE_RELATION)
         self.frontend = FrontendProvider(self, FRONTEND_RELATION)
         self.workload = Workload(self.unit.get_container(CONTAINER))
         # COS relations (metrics-endpoint, grafana-dashboard, logging) handle their own events.
@@ -171,6 +177,7 @@ class TestObserverCharm(ops.CharmBase):
         for relation in (
             DATABASE_RELATION,
             INGRESS_RELATION,
+            NGINX_ROUTE_RELATION,
             FRONTEND_RELATION,
             PEER_RELATION,
             TRACING_RELATION,
@@ -192,6 +199,8 @@ class TestObserverCharm(ops.CharmBase):
         framework.observe(on.create_application_action, self._on_create_application_action)
         framework.observe(on.promote_user_to_admin_action, self._on_promote_user_action)
         framework.observe(on.delete_artefact_action, self._on_delete_artefact_action)
+        framework.observe(on.add_user_action, self._on_add_user_action)
+        framework.observe(on.change_assignee_action, self._on_change_assignee_action)
         framework.observe(on.import_original_action, self._on_import_original_action)
         framework.observe(on.run_job_action, self._on_run_job_action)
 
@@ -259,6 +268,15 @@ class TestObserverCharm(ops.CharmBase):
             pools = None
             jobs_env = {}
             credentials = Credentials()
+        if self.ingress.relation is not None and self.nginx_route.relation is not None:
+            # Two routes to one API, each with its own public URL: the operator picks one.
+            # Until then the API keeps serving as the ingress relation (traefik) has it.
+            ev.statuses.append(
+                ops.BlockedStatus(
+                    "cannot have both ingress and nginx-route relations at the same time: "
+                    f"juju remove-relation {self.app.name}:nginx-route (or :ingress)"
+                )
+            )
         if self.database.relation is None:
             ev.statuses.append(
                 ops.BlockedStatus(
@@ -304,7 +322,7 @@ class TestObserverCharm(ops.CharmBase):
                 pools=pools,
                 metrics_host=self._pod_address(),
                 metrics_token=metrics_token or "",
-                behind_proxy=self.ingress.relation is not None,
+                behind_proxy=self._proxied(),
                 root_path=urlsplit(ingress_url).path.rstrip("/") if ingress_url else "",
                 frontend_origins=self.frontend.frontend_origins(),
                 public_url=public_url,
@@ -566,13 +584,22 @@ class TestObserverCharm(ops.CharmBase):
     def _publish(self, config: CharmConfig) -> None:
         self.unit.set_ports(config.port)
         self.ingress.publish(config.port, SERVING_PATH)
+        self.nginx_route.publish(config.hostname, config.port)
         self.frontend.publish(self._service_hostname(), config.port, self._public_url(config))
 
     def _service_hostname(self) -> str:
         return f"{self.app.name}.{self.model.name}.svc.{cluster_domain()}"
 
     def _public_url(self, config: CharmConfig) -> str:
-        return self.ingress.url() or f"http://{self._service_hostname()}:{config.port}"
+        return (
+            self.ingress.url()
+            or self.nginx_route.url(config.hostname)
+            or f"http://{self._service_hostname()}:{config.port}"
+        )
+
+    def _proxied(self) -> bool:
+        """An ingress (traefik or nginx) forwards the requests: trust its X-Forwarded-*."""
+        return self.ingress.relation is not None or self.nginx_route.relation is not None
 
     def _jobs_environment(self) -> dict[str, str]:
         jobs = JobsConfig.from_options(dict(self.config))
@@ -810,7 +837,7 @@ class TestObserverCharm(ops.CharmBase):
         args += ["--", params.name]
         output = self._run_admin(event, args)
         if output is not None:
-            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            lines = [line.strip() for line in output.stdout.splitlines() if line.strip()]
             if not lines:
                 event.fail("create-application printed no API key")
                 return
@@ -827,6 +854,20 @@ class TestObserverCharm(ops.CharmBase):
         args = ["admin", "delete-artefact", "--", str(params.artefact_id)]
         if self._run_admin(event, args) is not None:
             event.set_results({"result": f"artefact {params.artefact_id} deleted"})
+
+    def _on_add_user_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(AddUserParams, errors="fail")
+        args = ["admin", "add-user", "--launchpad", "--", params.launchpad_email]
+        output = self._run_admin(event, args)
+        if output is not None:
+            event.set_results({"result": _last_line(output.stderr)})
+
+    def _on_change_assignee_action(self, event: ops.ActionEvent) -> None:
+        params = event.load_params(ChangeAssigneeParams, errors="fail")
+        args = ["admin", "change-assignee", "--", str(params.artefact_id), *params.reviewer_list]
+        output = self._run_admin(event, args)
+        if output is not None:
+            event.set_results({"result": _last_line(output.stderr)})
 
     def _on_import_original_action(self, event: ops.ActionEvent) -> None:
         params = event.load_params(ImportOriginalParams, errors="fail")
@@ -870,12 +911,12 @@ class TestObserverCharm(ops.CharmBase):
             return
         event.set_results({"job": name, "summary": output.stdout.strip()})
 
-    def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> str | None:
+    def _run_admin(self, event: ops.ActionEvent, args: list[str]) -> CommandOutput | None:
         ev = self._action_context(event, serving=True)
         if ev is None or ev.inputs is None:
             return None
         try:
-            return self.workload.run(args, environment(ev.inputs)).stdout
+            return self.workload.run(args, environment(ev.inputs))
         except CommandFailedError as e:
             event.fail(f"{args[1]} failed: {e.reason}")
             return None
@@ -884,6 +925,12 @@ class TestObserverCharm(ops.CharmBase):
 def _unit_count(peer: ops.Relation | None) -> int:
     """This application's units as this unit knows them (itself and its peers)."""
     return 1 + (len(peer.units) if peer is not None else 0)
+
+
+def _last_line(text: str) -> str:
+    """What a command said last (its outcome; earlier lines are progress)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "done"
 
 
 def _flag(value: bool) -> str:

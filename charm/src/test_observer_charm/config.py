@@ -7,6 +7,7 @@ reaching the API, where it would stop start-up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,6 +22,9 @@ MAX_PORT = 65534
 # for superusers; its own Patroni, exporter and backups use a few more. 80 leaves that and
 # room for a person's psql session (see connections.py).
 DEFAULT_CONNECTION_BUDGET = 80
+# A Kubernetes Ingress host: lower-case DNS labels (RFC 1123), not an address.
+_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 class InvalidConfigError(Exception):
@@ -58,6 +62,8 @@ class CharmConfig:
     # URI of a Juju user secret with the keys cloud-id, email and api-token.
     jira_credentials: str = ""
     sentry_dsn: str = ""
+    # The host the nginx-route relation asks for; empty: the application's name.
+    hostname: str = ""
 
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> CharmConfig:
@@ -112,6 +118,7 @@ class CharmConfig:
             **_saml(options),
             jira_credentials=_str(options, "jira-credentials", ""),
             sentry_dsn=_sentry_dsn(options),
+            hostname=_hostname(options),
         )
 
 
@@ -139,6 +146,15 @@ def _saml(options: Mapping[str, object]) -> dict[str, str]:
         "saml_sp_cert": cert,
         "saml_sp_key": values["saml-sp-key"],
     }
+
+
+def _hostname(options: Mapping[str, object]) -> str:
+    hostname = _str(options, "hostname", "")
+    if hostname and (not _HOSTNAME.match(hostname) or hostname.replace(".", "").isdigit()):
+        raise InvalidConfigError(
+            "hostname", f"'{hostname}' is not a lower-case DNS name (such as api.example.com)"
+        )
+    return hostname
 
 
 def _sentry_dsn(options: Mapping[str, object]) -> str:

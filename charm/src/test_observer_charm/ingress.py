@@ -13,22 +13,13 @@ import json
 import logging
 import socket
 
-import ops
+from .endpoint import SingleRelationEndpoint, update_databag
 
 logger = logging.getLogger(__name__)
 
 
-class IngressRequirer(ops.Object):
+class IngressRequirer(SingleRelationEndpoint):
     """Asks the ingress provider to route to our units and reads the public URL."""
-
-    def __init__(self, charm: ops.CharmBase, relation_name: str) -> None:
-        super().__init__(charm, relation_name)
-        self._charm = charm
-        self.relation_name = relation_name
-
-    @property
-    def relation(self) -> ops.Relation | None:
-        return self._charm.model.get_relation(self.relation_name)
 
     def publish(self, port: int, health_path: str) -> None:
         """Write our side of the relation (idempotent); a no-op without a relation."""
@@ -41,9 +32,9 @@ class IngressRequirer(ops.Object):
         address = binding.network.ingress_address if binding is not None else None
         if address is not None:
             unit_data["ip"] = json.dumps(str(address))
-        _update(relation.data[self._charm.unit], unit_data)
+        update_databag(relation.data[self._charm.unit], unit_data)
         if self._charm.unit.is_leader():
-            _update(
+            update_databag(
                 relation.data[self._charm.app],
                 {
                     "model": json.dumps(model.name),
@@ -89,8 +80,3 @@ def cluster_domain() -> str:
     if ".svc." in fqdn:
         return fqdn.split(".svc.", 1)[1].rstrip(".")
     return "cluster.local"
-
-
-def _update(databag: ops.RelationDataContent, wanted: dict[str, str]) -> None:
-    if any(databag.get(key) != value for key, value in wanted.items()):
-        databag.update(wanted)

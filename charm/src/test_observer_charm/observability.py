@@ -55,6 +55,12 @@ def topology(charm: ops.CharmBase) -> dict[str, str]:
     }
 
 
+def topology_identifier(charm: ops.CharmBase) -> str:
+    """`<model>_<first 8 of the model's uuid>_<application>`, as COS names an application."""
+    labels = topology(charm)
+    return f"{labels['model']}_{labels['model_uuid'][:8]}_{labels['application']}"
+
+
 def _topology_selector(charm: ops.CharmBase) -> str:
     labels = topology(charm)
     return ",".join(f'juju_{key}="{labels[key]}"' for key in ("model", "model_uuid", "application"))
@@ -81,8 +87,7 @@ def alert_rules(charm: ops.CharmBase, directory: Path = ALERT_RULES_DIR) -> dict
                     "juju_charm": labels["charm_name"],
                 }
                 rules.append(rule)
-            prefix = f"{labels['model']}_{labels['model_uuid'][:8]}_{labels['application']}"
-            groups.append({"name": f"{prefix}_{group['name']}", "rules": rules})
+            groups.append({"name": f"{topology_identifier(charm)}_{group['name']}", "rules": rules})
     return {"groups": groups}
 
 
@@ -187,7 +192,8 @@ class Observability(ops.Object):
         templates = {}
         for path in sorted(DASHBOARDS_DIR.glob("*.json")):
             content = path.read_text()
-            templates[f"file:{path.name}"] = {
+            # Keyed by the file's stem, as the grafana_dashboard library keys its own.
+            templates[f"file:{path.stem}"] = {
                 "charm": labels["charm_name"],
                 "content": encode_dashboard(content),
                 "juju_topology": {
@@ -249,6 +255,9 @@ class Observability(ops.Object):
                     "juju_model_uuid": labels["model_uuid"],
                     "juju_application": labels["application"],
                     "juju_unit": labels["unit"],
+                    # The labels of the loki_push_api library's own forwarder, `job`
+                    # included, so our streams look like every other charm's in Loki.
+                    "job": f"juju_{topology_identifier(self._charm)}",
                 },
             }
         # A target cannot be removed from a plan; one that is gone forwards nothing.

@@ -26,6 +26,7 @@ def test_jobs_list_shows_schedules_from_the_settings() -> None:
         "backfill-signatures",
         "clean-sessions",
         "prune-audit-events",
+        "prune-webhook-events",
     }
     assert "on demand" in lines["deliver-webhook"]
     assert "every 120 s" in lines["promote-artefacts"]
@@ -40,7 +41,8 @@ def test_unknown_job_and_bad_arguments_fail_with_one_line(database_url: str) -> 
     assert code == 1
     assert err.strip().splitlines() == [
         "Error: No job named 'nope'; jobs: promote-artefacts, sync-issues, sync-issue, "
-        "kernel-swm, deliver-webhook, backfill-signatures, clean-sessions, prune-audit-events"
+        "kernel-swm, deliver-webhook, backfill-signatures, clean-sessions, prune-audit-events, "
+        "prune-webhook-events"
     ]
     code, _, err = invoke("jobs", "run", "sync-issue", DB_URL=database_url)
     assert code == 1

@@ -77,5 +77,9 @@ def test_every_queried_metric_is_scraped(
     queried = queried_metrics()
 
     assert len(queried) >= 8
+    # Every shipped dashboard (the domain ones included) is among the files checked.
+    dashboards = {path.name for path in (CHARM_SOURCE / "grafana_dashboards").glob("*.json")}
+    assert len(dashboards) >= 3
+    assert dashboards <= set().union(*queried.values())
     missing = {name: files for name, files in queried.items() if name not in scraped}
     assert missing == {}

@@ -114,6 +114,17 @@ def test_the_series_carry_the_original_label_sets(make_unit: Callable[..., Unit]
         tuple(FAILED_RESULT),
         (*FAILED_RESULT, "issue_source", "issue_project", "issue_key"),
         (*FAILED_RESULT, "metadata_category", "metadata_value"),
+        # Executions per version and revision (test_execution_metrics.py).
+        (
+            "family",
+            "artefact_name",
+            "artefact_version",
+            "revision",
+            "artefact_stage",
+            "track",
+            "environment_name",
+            "status",
+        ),
         # The background jobs' series (test_job_metrics.py).
         ("task", "status"),
         ("task", "status"),

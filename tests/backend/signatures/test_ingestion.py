@@ -18,6 +18,7 @@ from test_observer.db.models import FailureSignature, IssueTestResultAttachment,
 from tests.backend.executions.conftest import EVERY_PERMISSION, c3_result, result, snap, start
 from tests.backend.executions.live import serve
 from tests.backend.issues.conftest import ISSUES, put_issue, results_url
+from tests.backend.signatures.spread import assert_kept_exactly
 
 XML = {"Content-Type": "application/xml"}
 
@@ -278,6 +279,13 @@ def test_concurrent_uploads_of_one_new_cause_create_one_signature(
     counts = sorted(count for count, _ in signatures(db_session).values())
     assert counts == [threads, threads * 20]
     assert db_session.scalar(select(func.count()).select_from(FailureSignature)) == 2
+    # Environments, test cases and artefacts per signature, as a recount finds them.
+    assert_kept_exactly(db_session)
+    spread = {
+        (row.environment_count, row.test_case_count, row.artefact_count)
+        for row in db_session.scalars(select(FailureSignature))
+    }
+    assert spread == {(threads, 20, 1), (threads, 1, 1)}
 
 
 def test_a_result_cannot_refer_to_a_missing_signature(api: TestClient, db_session: Session) -> None:

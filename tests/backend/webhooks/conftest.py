@@ -55,6 +55,14 @@ def headers(db_session: Session) -> dict[str, str]:
     return headers
 
 
+@pytest.fixture
+def admin(db_session: Session) -> dict[str, str]:
+    """Every permission."""
+    headers = application_headers(db_session, *Permission, name="admin")
+    db_session.commit()
+    return headers
+
+
 def subscribe(api: TestClient, headers: dict[str, str], url: str, **body: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "url": url,

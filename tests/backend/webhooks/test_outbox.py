@@ -14,7 +14,7 @@ from test_observer.db.models import (
     ArtefactBuildEnvironmentReviewDecision,
     Issue,
     IssueSource,
-    Permission,
+    TestResultStatus,
     User,
     WebhookDelivery,
     WebhookEvent,
@@ -28,20 +28,12 @@ from tests.backend.factories import (
     make_result,
     make_review,
 )
-from tests.backend.principals import application_headers
 from tests.backend.statements import count_statements
 from tests.backend.webhooks.conftest import artefact, set_status, subscribe
 
 pytestmark = pytest.mark.usefixtures("_empty_queue")
 EVERY_EVENT = [event_type.value for event_type in EventType]
 URL = "https://hooks.example.com/in"
-
-
-@pytest.fixture
-def admin(db_session: Session) -> dict[str, str]:
-    headers = application_headers(db_session, *Permission, name="admin")
-    db_session.commit()
-    return headers
 
 
 def events(db_session: Session) -> list[tuple[str, dict[str, Any]]]:
@@ -54,6 +46,19 @@ def events(db_session: Session) -> list[tuple[str, dict[str, Any]]]:
             .order_by(WebhookDelivery.id)
         )
     ]
+
+
+def end_test(api: TestClient, headers: dict[str, str], ci_link: str, **statuses: str) -> None:
+    results = [
+        {"name": name, "status": status, "category": "", "comment": "", "io_log": ""}
+        for name, status in statuses.items()
+    ]
+    response = api.put(
+        "/v1/test-executions/end-test",
+        json={"ci_link": ci_link, "test_results": results},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.json()
 
 
 def queued_jobs(engine: Engine) -> list[tuple[Any, ...]]:
@@ -240,16 +245,7 @@ def test_an_ended_execution_reports_its_result_counts(
         ci_link="https://ci/1",
     )
     db_session.commit()
-    results = [
-        {"name": name, "status": status, "category": "", "comment": "", "io_log": ""}
-        for name, status in [("a", "pass"), ("b", "pass"), ("c", "fail"), ("d", "skip")]
-    ]
-    response = api.put(
-        "/v1/test-executions/end-test",
-        json={"ci_link": "https://ci/1", "test_results": results},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.json()
+    end_test(api, admin, "https://ci/1", a="pass", b="pass", c="fail", d="skip")
 
     [(kind, data)] = events(db_session)
     assert kind == "test_execution.ended"
@@ -318,3 +314,29 @@ def test_a_bulk_attachment_is_one_event(
         "test_results_attached": 3,
         "test_executions": 3,
     }
+
+
+def test_an_ended_execution_counts_the_regressions_of_its_cell_only(
+    api: TestClient, admin: dict[str, str], db_session: Session, engine: Engine
+) -> None:
+    subscribe(api, admin, URL, event_types=["test_execution.ended"])
+    passed, failed = TestResultStatus.PASSED, TestResultStatus.FAILED
+    rpi, pi5 = make_environment(db_session, "rpi"), make_environment(db_session, "pi5")
+    base_build = make_build(db_session, make_artefact(db_session, version="1"))
+    older = make_execution(db_session, base_build, rpi)
+    make_result(db_session, older, "b", passed)
+    latest = make_execution(db_session, base_build, rpi)
+    for name, status in [("a", passed), ("b", failed), ("c", failed)]:
+        make_result(db_session, latest, name, status)
+    make_result(db_session, make_execution(db_session, base_build, pi5), "x", passed)
+    current_build = make_build(db_session, make_artefact(db_session, version="2"))
+    # Another cell's regression is not this execution's.
+    make_result(db_session, make_execution(db_session, current_build, pi5), "x", failed)
+    make_execution(db_session, current_build, rpi, ci_link="https://ci/2")
+    db_session.commit()
+    with count_statements(engine) as counter:
+        end_test(api, admin, "https://ci/2", a="fail", b="fail", c="fail", d="fail")
+    # a passed in the base's latest run of the cell; b failed there; c too; d is new.
+    [(_, data)] = events(db_session)
+    assert data["regressions"] == 1
+    assert len([s for s in counter.statements if "base_builds" in s]) == 1

@@ -21,9 +21,8 @@ The first five are exclusive; flaky and slower come on top of them. A result SKI
 side and run on the other is only new or gone when the other side has no result at all.
 
 Everything is one statement per call, whatever the number of cells and results, plus one for
-the issues of the listed results. `compared_results` returns the classified rows as a
-subquery for other set-based readers (readiness) to aggregate, for any number of
-(artefact, base) pairs at once.
+the issues of the listed results. `cells_statement` gives other set-based readers (readiness)
+the cells of any number of (artefact, base) pairs at once.
 """
 
 from __future__ import annotations
@@ -88,6 +87,18 @@ cells AS (
     ) pair
 )"""
 
+
+def active_quarantine(test_case: str, environment: str) -> str:
+    """SQL: whether an active quarantine covers the test case in the environment (columns or
+    expressions naming them). Expiry is judged here, by time: no job lifts a quarantine."""
+    return f"""EXISTS (
+               SELECT 1 FROM quarantine q
+               WHERE q.test_case_id = {test_case}
+                 AND (q.environment_id IS NULL OR q.environment_id = {environment})
+                 AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
+           )"""
+
+
 # The matched pairs of results of every cell that are in at least one class, classified.
 _CLASSIFIED = """
 pairs AS (
@@ -115,26 +126,15 @@ classified AS MATERIALIZED (
            coalesce(base_status = 'FAILED' AND status = 'FAILED', false) AS still_failing,
            base_result_id IS NULL AS new,
            result_id IS NULL AS gone,
-           {flaky} AS flaky,
+           coalesce(flaky.flaky, false) AS flaky,
            coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
                AS slower,
            -- A result gone from this side has no status: neither is then true, not NULL.
-           coalesce(status = 'FAILED' AND EXISTS (
-               SELECT 1 FROM quarantine q
-               WHERE q.test_case_id = pairs.test_case_id
-                 AND (q.environment_id IS NULL OR q.environment_id = pairs.environment_id)
-                 AND (q.expires_at IS NULL OR q.expires_at > timezone('utc', now()))
-           ), false) AS quarantined,
-           coalesce(status = 'FAILED' AND NOT EXISTS (
-               SELECT 1 FROM issue_test_result_attachment a
-               WHERE a.test_result_id = pairs.result_id
-           ), false) AS unattached
+           coalesce(status = 'FAILED' AND {quarantined}, false) AS quarantined
     FROM pairs
-    {flaky_join})"""
-
-# The flaky rule, per pair with a failure: over the runs of the flaky-test list's window, from
-# the index of runs.
-_FLAKY_JOIN = """    LEFT JOIN LATERAL (
+    LEFT JOIN LATERAL (
+        -- The flaky rule, per pair with a failure: over the runs of the flaky-test list's
+        -- window, from the index of runs.
         SELECT count(*) >= :flaky_min_runs
                AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
                AS flaky
@@ -148,21 +148,24 @@ _FLAKY_JOIN = """    LEFT JOIN LATERAL (
         ) runs
         WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
     ) flaky ON true
-"""
+)"""
+
 
 _COUNTS = ", ".join(f"count(*) FILTER (WHERE {name}) AS {name}" for name in COMPARISON_CLASSES)
 
 
-def classified_statement(tail: str, *, flaky: bool = True) -> str:
-    """The WITH clause of sides, cells and classified pairs, followed by `tail`.
+def cells_statement(tail: str) -> str:
+    """The WITH clause of sides and cells (the latest executions of each side per
+    (environment, test plan)), followed by `tail`."""
+    return f"WITH {_CELLS}{tail}"
 
-    Without `flaky`, no pair is judged flaky and the history is not read.
-    """
+
+def classified_statement(tail: str) -> str:
+    """The WITH clause of sides, cells and classified pairs, followed by `tail`."""
     classified = _CLASSIFIED.format(
-        flaky="coalesce(flaky.flaky, false)" if flaky else "false",
-        flaky_join=_FLAKY_JOIN if flaky else "",
+        quarantined=active_quarantine("pairs.test_case_id", "pairs.environment_id")
     )
-    return f"WITH {_CELLS},\n{classified}\n{tail}"
+    return cells_statement(f",\n{classified}\n{tail}")
 
 
 def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, Any]:

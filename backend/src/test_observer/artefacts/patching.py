@@ -7,7 +7,7 @@ all-or-nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import (
     delete,
@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from test_observer.audit.service import record_audit_event
+from test_observer.audit.service import COMMAND_LINE, Actor, record_audit_event
 from test_observer.auth import Principal, require_artefact_permission, require_grantable
 from test_observer.db.models import (
     Artefact,
@@ -34,6 +34,7 @@ from test_observer.settings import Settings
 from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
+from .readiness_events import announce_readiness
 from .reviewers import reviewer_ids, set_reviewers
 from .schemas import (
     ArtefactPatch,
@@ -189,6 +190,34 @@ def patch_artefact(
     return _apply_patch(session, principal, artefact, patch, settings)
 
 
+def replace_reviewers(
+    session: Session, settings: Settings, artefact_id: int, reviewers: Sequence[str]
+) -> ArtefactResponse:
+    """The operator's `change-assignee`: make these users, given all by id or all by email,
+    the artefact's reviewers, in this order.
+
+    The same patch as `PATCH /v1/artefacts/{id}` with `reviewer_ids` or `reviewer_emails`, so
+    the checks, notifications, webhook and audit event are the API's; the command line needs
+    no permission (it holds the database's credentials) and is recorded as itself.
+    """
+    wanted = [reviewer.strip() for reviewer in reviewers if reviewer.strip()]
+    if not wanted:
+        raise ValueError("give at least one reviewer (a user id or email)")
+    # Ids are 32-bit integers in PostgreSQL; a longer number cannot be one.
+    by_id = [r.isascii() and r.isdigit() and len(r) < 10 for r in wanted]
+    for reviewer, is_id in zip(wanted, by_id, strict=True):
+        if not is_id and "@" not in reviewer:
+            raise ValueError(f"{reviewer!r} is neither a user id nor an email address")
+    if all(by_id):
+        patch = ArtefactPatch(reviewer_ids=[int(reviewer) for reviewer in wanted])
+    elif not any(by_id):
+        patch = ArtefactPatch(reviewer_emails=wanted)
+    else:
+        raise ValueError("give the reviewers either all by user id or all by email")
+    artefact = get_artefact(session, artefact_id, lock=True)
+    return _apply_patch(session, COMMAND_LINE, artefact, patch, settings)
+
+
 def _audited_state(
     session: Session, artefact: Artefact, reviewers: bool, bundled: bool
 ) -> dict[str, object]:
@@ -216,7 +245,7 @@ def _audited_state(
 
 def _apply_patch(
     session: Session,
-    principal: Principal,
+    principal: Principal | Actor,
     artefact: Artefact,
     patch: ArtefactPatch,
     settings: Settings,
@@ -243,6 +272,7 @@ def _apply_patch(
     if bundled is not None:
         _replace_bundled_builds(session, artefact, bundled)
     if artefact.status != previous_status:
+        announce_readiness(session, [artefact.id])
         data = {"previous_status": previous_status.value, "status": artefact.status.value}
         emit(session, [about(artefact, EventType.ARTEFACT_STATUS_CHANGED, data)])
     session.flush()

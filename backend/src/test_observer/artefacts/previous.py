@@ -17,8 +17,9 @@ agree on what "previous" means.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from test_observer.db.models import Artefact, FamilyName
@@ -99,3 +100,26 @@ def previous_artefact_ids(session: Session, artefact_ids: Collection[int]) -> di
         .where(current.id.in_(artefact_ids))
     ).all()
     return dict(tuple(row) for row in rows)
+
+
+def next_version_ids(artefact_ids: Collection[int]) -> Select[Any]:
+    """The ids of the artefacts whose previous version is one of these: the next of each line.
+
+    A select for other statements to use; their comparison's base changes with these artefacts.
+    """
+    current = aliased(Artefact)
+    later = aliased(Artefact)
+    following = (
+        select(later.id)
+        .where(_earlier_in_line(current, later))
+        .order_by(later.created_at, later.id)
+        .limit(1)
+        .correlate(current)
+        .lateral("following")
+    )
+    return (
+        select(following.c.id)
+        .select_from(current)
+        .join(following, true())
+        .where(current.id.in_(list(artefact_ids)))
+    )

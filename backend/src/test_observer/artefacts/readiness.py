@@ -10,7 +10,10 @@ holds otherwise (docs/explanation/readiness):
   active quarantine;
 * `regressions`: a result passed in the previous version and fails now, with no active
   quarantine (see `comparison.py` for how results are matched);
-* `missing_environments`: an environment ran the previous version but not this one.
+* `missing_environments`: an environment expected of it has run none of its executions:
+  expected are the declared environments (`PUT /v1/expected-environments`) when any
+  declaration applies, else those that ran the previous version. The rule is
+  `expectations.missing`, the missing-environments endpoint's too, so both always agree.
 
 Quarantined failures are counted apart and never hold an artefact back. The due date is shown,
 not judged: being late does not make an artefact less ready.
@@ -22,7 +25,7 @@ artefact listing can carry a summary of each without a call per artefact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import any_, func, literal, select, text, true
@@ -34,8 +37,9 @@ from test_observer.db.models import (
 )
 from test_observer.db.models.enums import review_decision_type
 from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.expectations.missing import Missing, missing_environments
 
-from .comparison import classified_statement, comparison_parameters
+from .comparison import active_quarantine, cells_statement, comparison_parameters
 from .previous import previous_artefact_ids
 from .queries import latest_builds
 from .schemas import (
@@ -48,75 +52,35 @@ from .schemas import (
 )
 from .service import get_artefact
 
+# Readiness judges only the failures of each cell's latest execution (regressions, untriaged
+# and quarantined failures are all failed now), read from the index of failed and skipped
+# results, each matched with the base's result of its test case through the unique index on
+# (execution, test case): the results that passed, the bulk of a release, are never read. A
+# regression is what the comparison calls one (`comparison.py`), counted apart when
+# quarantined.
 _TALLY = text(
-    classified_statement(
-        """
+    cells_statement(
+        f""",
+failed AS MATERIALIZED (
+    SELECT cells.artefact_id, base.status AS base_status,
+           {active_quarantine("r.test_case_id", "cells.environment_id")} AS quarantined,
+           EXISTS (
+               SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = r.id
+           ) AS attached
+    FROM cells
+    JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
+    LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
+                              AND base.test_case_id = r.test_case_id
+)
 SELECT artefact_id,
-       count(*) FILTER (WHERE regression AND NOT quarantined) AS regressions,
-       count(*) FILTER (WHERE unattached AND NOT quarantined) AS untriaged_failures,
+       count(*) FILTER (WHERE base_status = 'PASSED' AND NOT quarantined) AS regressions,
+       count(*) FILTER (WHERE NOT attached AND NOT quarantined) AS untriaged_failures,
        count(*) FILTER (WHERE quarantined) AS quarantined_failures
-FROM classified
+FROM failed
 GROUP BY artefact_id
-""",
-        flaky=False,
+"""
     )
 )
-
-# Environments with a latest execution of the base artefact and none of the artefact, in any
-# test plan, on each side's latest builds.
-_MISSING = text(
-    """
-WITH sides AS (
-    SELECT artefact_id, base_id
-    FROM unnest(CAST(:artefact_ids AS integer[]), CAST(:base_ids AS integer[]))
-         AS s(artefact_id, base_id)
-),
-builds AS (
-    SELECT DISTINCT ON (b.artefact_id, b.architecture) b.id, b.artefact_id
-    FROM artefact_build b
-    WHERE b.artefact_id IN (SELECT artefact_id FROM sides UNION SELECT base_id FROM sides)
-    ORDER BY b.artefact_id, b.architecture, coalesce(b.revision, 0) DESC, b.id
-),
-ran AS (
-    SELECT DISTINCT builds.artefact_id, e.environment_id
-    FROM builds JOIN test_execution e ON e.artefact_build_id = builds.id
-)
-SELECT sides.artefact_id, environment.id, environment.name, environment.architecture
-FROM sides
-JOIN ran base_ran ON base_ran.artefact_id = sides.base_id
-JOIN environment ON environment.id = base_ran.environment_id
-WHERE NOT EXISTS (
-    SELECT 1 FROM ran WHERE ran.artefact_id = sides.artefact_id
-                        AND ran.environment_id = base_ran.environment_id
-)
-ORDER BY sides.artefact_id, environment.name, environment.architecture
-"""
-)
-
-
-def environments_missing_since_previous(
-    session: Session, pairs: Sequence[tuple[int, int | None]]
-) -> dict[int, list[EnvironmentResponse]]:
-    """Per artefact, the environments that ran its base (previous version) but not it.
-
-    Latest builds, any test plan; one statement for every pair. Readiness's own reading of
-    "missing environments", meant to give way to the missing-environments endpoint's.
-    """
-    missing: dict[int, list[EnvironmentResponse]] = defaultdict(list)
-    with_base = [(artefact, base) for artefact, base in pairs if base is not None]
-    if not with_base:
-        return missing
-    for artefact_id, env_id, name, architecture in session.execute(
-        _MISSING,
-        {
-            "artefact_ids": [artefact for artefact, _ in with_base],
-            "base_ids": [base for _, base in with_base],
-        },
-    ):
-        missing[artefact_id].append(
-            EnvironmentResponse(id=env_id, name=name, architecture=architecture)
-        )
-    return missing
 
 
 @dataclass
@@ -184,8 +148,8 @@ def _reasons(counts: ReadinessCounts) -> list[ReadinessReason]:
         (
             "missing_environments",
             counts.missing_environments,
-            "Environments that ran the previous version but not this one: "
-            f"{counts.missing_environments}",
+            "Expected environments (declared, else those that ran the previous version) "
+            f"with no execution: {counts.missing_environments}",
         ),
     ]
     return [
@@ -200,11 +164,12 @@ class _Readiness:
     base_id: int | None
     counts: ReadinessCounts
     reviews: _Reviews
-    missing: list[EnvironmentResponse]
+    missing: Missing
 
 
 def _readiness(session: Session, artefact_ids: Collection[int]) -> dict[int, _Readiness]:
-    """Four statements (five with `previous_artefact_ids`), whatever the number of artefacts."""
+    """Five statements, whatever the number of artefacts: previous versions, tallies, missing
+    environments and two for reviews."""
     ids = list(artefact_ids)
     if not ids:
         return {}
@@ -213,7 +178,7 @@ def _readiness(session: Session, artefact_ids: Collection[int]) -> dict[int, _Re
     tallies = {
         row.artefact_id: row for row in session.execute(_TALLY, comparison_parameters(pairs))
     }
-    missing = environments_missing_since_previous(session, pairs)
+    missing = missing_environments(session, dict(pairs))
     reviews = _reviews(session, ids)
     found: dict[int, _Readiness] = {}
     for artefact_id, base_id in pairs:
@@ -226,9 +191,9 @@ def _readiness(session: Session, artefact_ids: Collection[int]) -> dict[int, _Re
             untriaged_failures=tally.untriaged_failures if tally else 0,
             regressions=tally.regressions if tally else 0,
             quarantined_failures=tally.quarantined_failures if tally else 0,
-            missing_environments=len(missing.get(artefact_id, [])),
+            missing_environments=len(missing[artefact_id].names),
         )
-        found[artefact_id] = _Readiness(base_id, counts, review, missing.get(artefact_id, []))
+        found[artefact_id] = _Readiness(base_id, counts, review, missing[artefact_id])
     return found
 
 
@@ -260,6 +225,11 @@ def artefact_readiness(session: Session, artefact_id: int) -> ReadinessResponse:
             ReviewDecisionCount(decision=decision, count=count)
             for decision, count in sorted(found.reviews.by_decision.items())
         ],
-        missing_environments=found.missing,
+        missing_environments=[
+            EnvironmentResponse(id=e.id, name=e.name, architecture=e.architecture)
+            for e in found.missing.environments
+        ],
+        missing_environment_names=found.missing.names,
+        missing_environments_expected_from=found.missing.expected_from,
         due_date=artefact.due_date,
     )

@@ -26,6 +26,7 @@ from test_observer.errors import NotFoundError, UnprocessableError
 from test_observer.webhooks.events import EventType, about, emit
 
 from .queries import latest_builds
+from .readiness_events import announce_readiness
 from .response_queries import reviewer_response
 from .schemas import (
     ArtefactBuildMinimalResponse,
@@ -160,6 +161,7 @@ def _announce_decisions(
     together in one statement."""
     if not reviews:
         return
+    announce_readiness(session, [artefact_id])
     artefact = get_artefact(session, artefact_id)
     emit(
         session,

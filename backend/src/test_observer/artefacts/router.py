@@ -116,8 +116,10 @@ def get_readiness(session: DbSession, artefact_id: int) -> ReadinessResponse:
     """Whether the artefact is ready for release, with every reason it is not.
 
     Ready when every environment review is decided and none rejected, no failure is
-    untriaged, nothing regressed since the previous version and no environment that ran the
-    previous version is missing; quarantined failures are counted apart and never a reason.
+    untriaged, nothing regressed since the previous version and no expected environment is
+    missing (declared expectations, else the previous version's environments: the
+    missing-environments endpoint's rule); quarantined failures are counted apart and never a
+    reason.
     """
     return readiness.artefact_readiness(session, artefact_id)
 

@@ -17,6 +17,7 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.expectations.missing import ExpectedFrom
 
 
 class StageName(StrEnum):
@@ -278,7 +279,9 @@ class ReadinessCounts(BaseModel):
         description="Passed in the previous version, failed now, not quarantined."
     )
     missing_environments: int = Field(
-        description="Environments that ran the previous version but not this one."
+        description="Expected environment names with no execution of this artefact: declared "
+        "ones when a declaration applies, else those that ran the previous version (the "
+        "missing-environments endpoint's rule)."
     )
     quarantined_failures: int = Field(
         description="Failed results covered by an active quarantine: never a reason."
@@ -311,7 +314,18 @@ class ReadinessResponse(BaseModel):
     review_decisions: list[ReviewDecisionCount] = Field(
         description="Environment reviews per decision (a review may carry several)."
     )
-    missing_environments: list[EnvironmentResponse]
+    missing_environments: list[EnvironmentResponse] = Field(
+        description="The recorded environments named in `missing_environment_names` (a name "
+        "may be on several architectures, or on none when only a declaration names it)."
+    )
+    missing_environment_names: list[str] = Field(
+        description="Expected environment names with no execution of this artefact, sorted: "
+        "what GET /v1/artefacts/{artefact_id}/missing-environments answers."
+    )
+    missing_environments_expected_from: ExpectedFrom = Field(
+        description="Where the expectation came from: declarations, the previous version's "
+        "environments, or nothing."
+    )
     due_date: date | None
 
 

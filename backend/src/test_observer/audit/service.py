@@ -37,6 +37,9 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+# An operator at the `test-observer` command line (also what the charm's actions run): the
+# service itself, told apart from its own jobs by the name.
+COMMAND_LINE = Actor("system", name="command line")
 ANONYMOUS = Actor("anonymous")
 
 

@@ -20,6 +20,7 @@ from test_observer.db.models import (
 )
 from test_observer.errors import NotAuthenticatedError
 
+from .cache import CallerCache
 from .keys import digest_api_key
 
 CSRF_HEADER = "x-csrf-token"
@@ -49,16 +50,80 @@ def _bearer_token(request: HTTPConnection) -> str | None:
     return parts[1]
 
 
-def _session_user(request: HTTPConnection, session: Session, *, require_csrf: bool) -> User | None:
+def _remembered(request: HTTPConnection) -> tuple[CallerCache, int] | None:
+    """The app's cache of callers and the generation this request reads it at (read once per
+    request, after it arrived), or None: look the caller up."""
+    callers = getattr(request.app.state, "callers", None)
+    if not isinstance(callers, CallerCache):
+        return None
+    state = request.scope.setdefault("state", {})
+    generation = state.get("auth_generation")
+    if generation is None:
+        generation = state["auth_generation"] = callers.generation()
+    return None if generation is None else (callers, generation)
+
+
+@dataclass(frozen=True)
+class _SignedIn:
+    user: User
+    expires_at: datetime
+    team_permissions: frozenset[Permission]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _signed_in(
+    request: HTTPConnection, session: Session, *, require_csrf: bool
+) -> _SignedIn | None:
     session_id = _session_id(request, require_csrf=require_csrf)
     if session_id is None:
         return None
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return session.scalar(
-        select(User)
+    cache = _remembered(request)
+    key = ("session", session_id)
+    remembered = cache[0].get(key, cache[1]) if cache is not None else None
+    if remembered is not None and remembered.expires_at > _now():
+        return remembered  # type: ignore[no-any-return]
+    row = session.execute(
+        select(User, UserSession.expires_at)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == session_id, UserSession.expires_at > now)
+        .where(UserSession.id == session_id, UserSession.expires_at > _now())
+    ).first()
+    if row is None:
+        return None
+    user, expires_at = row
+    team_permissions = session.scalars(
+        select(func.unnest(Team.permissions))
+        .join(team_users_association, team_users_association.c.team_id == Team.id)
+        .where(team_users_association.c.user_id == user.id)
     )
+    signed_in = _SignedIn(user, expires_at, frozenset(Permission(p) for p in team_permissions))
+    # A snapshot, shared by the requests that find it remembered: its columns are read, never
+    # written or lazily loaded.
+    session.expunge(user)
+    if cache is not None:
+        cache[0].store(key, signed_in, cache[1])
+    return signed_in
+
+
+def _application(request: HTTPConnection, session: Session, token: str) -> Application:
+    """The application whose key is `token`; a key nobody issued is a 401."""
+    digest = digest_api_key(token)
+    cache = _remembered(request)
+    key = ("key", digest)
+    application = cache[0].get(key, cache[1]) if cache is not None else None
+    if application is not None:
+        return application  # type: ignore[no-any-return]
+    application = session.scalar(select(Application).where(Application.api_key_digest == digest))
+    # Treating the key as absent would answer "insufficient permissions", which hides a
+    # typo or a revoked key from the CI author who has to fix it.
+    if application is None:
+        raise _invalid_key()
+    session.expunge(application)  # a snapshot, as for users
+    if cache is not None:
+        cache[0].store(key, application, cache[1])
+    return application
 
 
 def _session_id(request: HTTPConnection, *, require_csrf: bool) -> int | None:
@@ -83,13 +148,9 @@ def authenticates(request: HTTPConnection, session: Session) -> bool:
     `resolve_principal` answers it."""
     token = _bearer_token(request)
     if token is not None:
-        known = session.scalar(
-            select(Application.id).where(Application.api_key_digest == digest_api_key(token))
-        )
-        if known is None:
-            raise _invalid_key()
+        _application(request, session, token)
         return True
-    return _session_user(request, session, require_csrf=True) is not None
+    return _signed_in(request, session, require_csrf=True) is not None
 
 
 def _invalid_key() -> NotAuthenticatedError:
@@ -104,26 +165,14 @@ def resolve_principal(
     if isinstance(cached, Principal):
         return cached
 
-    application = None
     token = _bearer_token(request)
-    if token is not None:
-        application = session.scalar(
-            select(Application).where(Application.api_key_digest == digest_api_key(token))
-        )
-        # Treating the key as absent would answer "insufficient permissions", which hides a
-        # typo or a revoked key from the CI author who has to fix it.
-        if application is None:
-            raise _invalid_key()
-    user = _session_user(request, session, require_csrf=require_csrf)
+    application = _application(request, session, token) if token is not None else None
+    signed_in = _signed_in(request, session, require_csrf=require_csrf)
+    user = signed_in.user if signed_in is not None else None
 
     granted: set[Permission] = set(application.permissions) if application else set()
-    if user is not None:
-        team_permissions = session.scalars(
-            select(func.unnest(Team.permissions))
-            .join(team_users_association, team_users_association.c.team_id == Team.id)
-            .where(team_users_association.c.user_id == user.id)
-        )
-        granted.update(Permission(p) for p in team_permissions)
+    if signed_in is not None:
+        granted |= signed_in.team_permissions
 
     principal = Principal(user=user, application=application, granted=frozenset(granted))
     request.state.principal = principal

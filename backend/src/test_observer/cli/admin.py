@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from test_observer.settings import SettingsError, load_settings
+from test_observer.settings import Settings, SettingsError, load_settings
 
 from .database import transaction
 from .output import fail, note
@@ -54,13 +54,53 @@ def admin_add_user(
     name: Annotated[
         str | None, typer.Option(help="Display name (default: the part before @).")
     ] = None,
+    launchpad: Annotated[
+        bool,
+        typer.Option(
+            "--launchpad",
+            help="Take the handle and display name from the Launchpad account with this email "
+            "(LAUNCHPAD_API_URL); an email Launchpad does not know is refused.",
+        ),
+    ] = False,
 ) -> None:
     """Create a user unless one with this email exists."""
+    from test_observer.sign_in.launchpad import Launchpad
     from test_observer.users import service
 
+    if launchpad and name is not None:
+        fail("--name and --launchpad exclude each other: Launchpad gives the name")
     with transaction() as session:
-        user, created = service.add_user(session, email, name)
-    note(f"{'Created' if created else 'Already present:'} user {user.email} (id {user.id})")
+        if launchpad:
+            note(f"Looking {email.strip()} up on Launchpad")
+            lookup = Launchpad(_settings().launchpad_api_url)
+            user, created = service.add_launchpad_user(session, lookup, email)
+        else:
+            user, created = service.add_user(session, email, name)
+    created_line = f"Created user {user.email} (id {user.id})"
+    note(created_line if created else service.already_exists(user.email))
+
+
+@app.command("change-assignee")
+def admin_change_assignee(
+    artefact_id: Annotated[int, typer.Argument(metavar="ARTEFACT_ID", help="Id of the artefact.")],
+    reviewers: Annotated[
+        list[str], typer.Argument(metavar="REVIEWER...", help="User ids, or users' emails.")
+    ],
+) -> None:
+    """Make these users the artefact's reviewers, in this order, replacing the current ones."""
+    from test_observer.artefacts import patching
+
+    with transaction() as session:
+        artefact = patching.replace_reviewers(session, _settings(), artefact_id, reviewers)
+    listed = ", ".join(f"{r.email} (id {r.id})" for r in artefact.reviewers)
+    note(f"Artefact {artefact.name} {artefact.version} (id {artefact.id}) is reviewed by {listed}")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        fail(str(error))
 
 
 @app.command("promote-user-to-admin")

@@ -1,8 +1,9 @@
 """Engine and session factory."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -50,15 +51,47 @@ def make_session_factory(
     return factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, rolled back if it raises.
 
     Used with `Depends(get_session, scope="function")` so the commit happens before the response
     is sent: a client never sees success for a write that failed to commit.
+
+    Async, because opening a session does no I/O (the connection is taken at the first
+    statement): only ending a transaction that used the database goes to the thread pool, and
+    a request that never touches the database (a remembered caller, a constant answer) makes
+    no trip there at all.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session, session.begin():
+    session = factory()
+    session.begin()
+    try:
         yield session
+    except BaseException:
+        await _end(session, session.rollback)
+        raise
+    await _end(session, session.commit)
+
+
+async def _end(session: Session, finish: Callable[[], None]) -> None:
+    def end() -> None:
+        try:
+            finish()
+        finally:
+            session.close()
+
+    # Ending a transaction that never took a connection sends nothing: done here. Either way
+    # it is ended, so a wrong answer could only cost time, never a commit.
+    if _used(session):
+        await anyio.to_thread.run_sync(end)
+    else:
+        end()
+
+
+def _used(session: Session) -> bool:
+    """Whether the session's transaction holds a connection (a statement was sent)."""
+    transaction = session.get_transaction()
+    return transaction is not None and bool(getattr(transaction, "_connections", True))
 
 
 # What a route declares to get its request's session (see get_session).

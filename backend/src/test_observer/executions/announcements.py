@@ -7,6 +7,8 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from test_observer.artefacts.cell_regressions import cell_regressions
+from test_observer.artefacts.previous import previous_artefact_ids
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
@@ -15,7 +17,7 @@ from test_observer.db.models import (
     TestExecutionStatus,
     TestPlan,
 )
-from test_observer.webhooks.events import EventType, about, emit
+from test_observer.webhooks.events import EventType, about, emit, wanted
 
 ENDED = frozenset(
     {
@@ -27,8 +29,12 @@ ENDED = frozenset(
 
 
 def announce_ended(session: Session, execution_ids: Collection[int]) -> None:
-    """One event per execution, with its result counts; one query and one write in all."""
-    if not execution_ids:
+    """One event per execution, with its result counts and, when the artefact has a previous
+    version, the regressions of the execution's cell against it (`cell_regressions`).
+
+    Four statements in all however many executions, one when no webhook wants the event.
+    """
+    if not execution_ids or not wanted(session, EventType.TEST_EXECUTION_ENDED):
         return
     rows = session.execute(
         select(TestExecution, ArtefactBuild.architecture, Environment.name, TestPlan.name, Artefact)
@@ -41,6 +47,15 @@ def announce_ended(session: Session, execution_ids: Collection[int]) -> None:
         # The counts were just written in SQL: read them, not what the session remembers.
         .execution_options(populate_existing=True)
     ).all()
+    bases = previous_artefact_ids(session, {artefact.id for *_, artefact in rows})
+    regressions = cell_regressions(
+        session,
+        {
+            execution.id: base
+            for execution, *_, artefact in rows
+            if (base := bases.get(artefact.id)) is not None
+        },
+    )
     emit(
         session,
         [
@@ -62,6 +77,11 @@ def announce_ended(session: Session, execution_ids: Collection[int]) -> None:
                         "failed": execution.failed_count,
                         "skipped": execution.skipped_count,
                     },
+                    **(
+                        {"regressions": regressions[execution.id]}
+                        if execution.id in regressions
+                        else {}
+                    ),
                 },
             )
             for execution, architecture, environment, plan, artefact in rows

@@ -16,13 +16,13 @@ from pydantic import (
     BaseModel,
     Field,
     HttpUrl,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 
 from test_observer.db.models import TestExecutionStatus, TestResultStatus
 from test_observer.db.text_limits import NAME_LENGTH, TEST_CASE_LENGTH
+from test_observer.result_filters.model import MetadataText
 
 ARCH_LENGTH = 100
 LINK_LENGTH = 200
@@ -67,7 +67,6 @@ CiLink = Annotated[
 Name = Annotated[str, Field(max_length=NAME_LENGTH)]
 TestCaseText = Annotated[str, Field(max_length=TEST_CASE_LENGTH)]
 Arch = Annotated[str, Field(max_length=ARCH_LENGTH)]
-MetadataText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class SnapStage(StrEnum):

@@ -48,16 +48,15 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import NotFoundError, UnprocessableError
-from test_observer.settings import Settings
-
-from .filters import (
-    TestExecutionRerunFilters,
-    TestResultSearchFilters,
+from test_observer.result_filters.model import TestExecutionRerunFilters, TestResultSearchFilters
+from test_observer.result_filters.sql import (
     execution_conditions,
     joined,
     result_conditions,
     same_group,
 )
+from test_observer.settings import Settings
+
 from .response_queries import execution_responses
 from .schemas import PendingRerun
 

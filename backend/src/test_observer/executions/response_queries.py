@@ -13,8 +13,6 @@ from test_observer.db.models import (
     Environment,
     Issue,
     IssueTestResultAttachment,
-    IssueTestResultAttachmentRule,
-    IssueTestResultAttachmentRuleExecutionMetadata,
     TestCase,
     TestExecution,
     TestExecutionMetadata,
@@ -26,11 +24,10 @@ from test_observer.db.models import (
     test_execution_metadata_association_table,
 )
 from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.issues.schemas import IssueAttachmentResponse, MinimalIssue
+from test_observer.issues.service import attachment_rule_responses
 
 from .schemas import (
-    IssueAttachmentResponse,
-    MinimalAttachmentRule,
-    MinimalIssue,
     RelevantLinkResponse,
     TestExecutionResponse,
     TestResultResponse,
@@ -162,42 +159,6 @@ def execution_responses(
             architecture,
             plan_name,
         ) in rows
-    }
-
-
-def attachment_rule_responses(
-    session: Session, rule_ids: Collection[int]
-) -> dict[int, MinimalAttachmentRule]:
-    ids = list(set(rule_ids))
-    if not ids:
-        return {}
-    rule_metadata: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in session.scalars(
-        select(IssueTestResultAttachmentRuleExecutionMetadata)
-        .where(IssueTestResultAttachmentRuleExecutionMetadata.attachment_rule_id.in_(ids))
-        .order_by(IssueTestResultAttachmentRuleExecutionMetadata.id)
-    ):
-        rule_metadata[row.attachment_rule_id][row.category].append(row.value)
-    return {
-        rule.id: MinimalAttachmentRule(
-            id=rule.id,
-            enabled=rule.enabled,
-            families=rule.families,
-            artefacts=rule.artefacts,
-            artefact_versions=rule.artefact_versions,
-            artefact_stages=rule.artefact_stages,
-            artefact_tracks=rule.artefact_tracks,
-            environment_names=rule.environment_names,
-            test_plans=rule.test_plans,
-            test_case_names=rule.test_case_names,
-            template_ids=rule.template_ids,
-            test_result_statuses=rule.test_result_statuses,
-            execution_metadata=dict(rule_metadata[rule.id]),
-            failure_signatures=rule.failure_signature_ids,
-        )
-        for rule in session.scalars(
-            select(IssueTestResultAttachmentRule).where(IssueTestResultAttachmentRule.id.in_(ids))
-        )
     }
 
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
+from test_observer.artefacts.readiness_events import announce_readiness_of_executions
 from test_observer.db.models import TestExecution, TestExecutionStatus, TestResult, TestResultStatus
 from test_observer.errors import NotFoundError
+from test_observer.issues.ingestion import on_results_stored
 from test_observer.signatures import store as signatures_store
 
 from .announcements import announce_ended
-from .attachments import on_results_stored
 from .requests import C3_STATUS, EndTestExecutionRequest, TestResultRequest
 
 
@@ -149,6 +150,7 @@ def store_results(
     """
     result_ids = _store(session, execution_id, _last_per_name(results), update_templates, sign)
     recount_results(session, execution_id)
+    announce_readiness_of_executions(session, [execution_id])
     return result_ids
 
 

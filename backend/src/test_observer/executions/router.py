@@ -6,21 +6,21 @@ Static paths (start-test, end-test, reruns) are declared before `/{id}` ones so 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from test_observer.auth import AppSettings, Principal, requires, requires_for_artefacts
 from test_observer.db.engine import DbSession
-from test_observer.db.models import FamilyName, Permission, TestExecutionStatus
+from test_observer.db.models import FamilyName, Permission
 from test_observer.errors import PayloadTooLargeError, UnprocessableError
 from test_observer.input_safety import EdgeRoute
 from test_observer.pagination import Page, paged
+from test_observer.result_filters.parsing import parse_id_filter
+from test_observer.result_filters.query import ExecutionFilters, ids_query
 
 from . import junit, reruns, results, search, service, start
-from .filters import TestExecutionRerunFilters, parse_execution_metadata, parse_id_filter
 from .requests import (
     EndTestExecutionRequest,
     StartTestRequest,
@@ -105,66 +105,14 @@ def delete_rerun_requests(
     reruns.delete_reruns(session, principal, settings, request)
 
 
-# Repeated ids, or the single value "any" or "none". Read as text and parsed by
-# `parse_id_filter`, so that every search answers a bad value with the same 422; the document
-# still lists the forms the parser accepts.
-IDS_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "array", "items": {"type": "integer"}},
-        {"type": "array", "items": {"const": "any", "type": "string"}},
-        {"type": "array", "items": {"const": "none", "type": "string"}},
-        {"type": "null"},
-    ]
-}
-
-
-def ids_query(*, deprecated: bool = False) -> Any:
-    return Query(json_schema_extra=IDS_SCHEMA, deprecated=deprecated)
-
-
 @router.get("", dependencies=[VIEW_TEST])
 def search_test_executions(
     session: DbSession,
-    families: Annotated[list[FamilyName] | None, Query()] = None,
-    artefacts: Annotated[list[str] | None, Query()] = None,
-    artefact_versions: Annotated[list[str] | None, Query()] = None,
-    artefact_stages: Annotated[list[str] | None, Query()] = None,
-    artefact_tracks: Annotated[list[str] | None, Query()] = None,
-    artefact_is_archived: bool | None = None,
-    environments: Annotated[list[str] | None, Query()] = None,
-    test_plans: Annotated[
-        list[str] | None, Query(description="Only executions of these test plans")
-    ] = None,
-    test_execution_statuses: Annotated[list[TestExecutionStatus] | None, Query()] = None,
-    reviewer_ids: Annotated[list[str] | None, ids_query()] = None,
-    assignee_ids: Annotated[list[str] | None, ids_query(deprecated=True)] = None,
-    rerun_is_requested: bool | None = None,
-    execution_is_latest: bool | None = None,
+    filters: ExecutionFilters,
     test_result: Annotated[list[str] | None, ids_query()] = None,
     event_names: Annotated[list[str] | None, Query()] = None,
-    from_date: datetime | None = None,
-    until_date: datetime | None = None,
     page: Page = paged(default=50, maximum=1000, minimum=0),
-    execution_metadata: Annotated[list[str] | None, Query()] = None,
 ) -> TestExecutionSearchResponse:
-    filters = TestExecutionRerunFilters(
-        families=families,
-        artefacts=artefacts,
-        artefact_versions=artefact_versions,
-        artefact_stages=artefact_stages,
-        artefact_tracks=artefact_tracks,
-        artefact_is_archived=artefact_is_archived,
-        environments=environments,
-        test_plans=test_plans,
-        test_execution_statuses=test_execution_statuses,
-        execution_metadata=parse_execution_metadata(execution_metadata),
-        reviewer_ids=parse_id_filter("reviewer_ids", reviewer_ids),
-        assignee_ids=parse_id_filter("assignee_ids", assignee_ids),
-        rerun_is_requested=rerun_is_requested,
-        execution_is_latest=execution_is_latest,
-        from_date=from_date,
-        until_date=until_date,
-    )
     return search.search_executions(
         session,
         filters,

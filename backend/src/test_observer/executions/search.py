@@ -15,16 +15,14 @@ from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.db.models import ArtefactBuild, TestExecution, TestResult
 from test_observer.errors import UnprocessableError
-
-from .filters import (
-    AnyOrNone,
-    IdsFilter,
-    TestExecutionRerunFilters,
+from test_observer.result_filters.model import AnyOrNone, IdsFilter, TestExecutionRerunFilters
+from test_observer.result_filters.sql import (
     events_presence,
     execution_conditions,
     joined,
     results_presence,
 )
+
 from .response_queries import execution_responses, result_responses
 from .schemas import TestExecutionResponseWithContext, TestExecutionSearchResponse
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from test_observer.artefacts.readiness_events import announce_readiness_of_executions
 from test_observer.db.models import (
     ARTEFACT_IDENTITY,
     Artefact,
@@ -258,6 +259,8 @@ def start_test(session: Session, request: StartTest, settings: Settings) -> int:
             )
         )
     )
+    # Before the assignment's event (see `readiness_events`).
+    announce_readiness_of_executions(session, [execution_id])
     if request.needs_assignment:
         assign_reviewers(session, artefact_id, settings)
     return execution_id

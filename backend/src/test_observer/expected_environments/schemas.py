@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from test_observer.db.models import FamilyName
 from test_observer.db.text_limits import NAME_LENGTH
+from test_observer.expectations.missing import ExpectedFrom
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
-ExpectedFrom = Literal["declared", "previous_version", "nothing"]
 
 
 class ExpectedEnvironmentsRequest(BaseModel):

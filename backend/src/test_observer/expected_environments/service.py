@@ -1,20 +1,7 @@
 """Declared expected environments, and the environments an artefact is missing.
 
-An artefact is *missing* an environment that is expected of it but that none of its executions
-ran on. What is expected:
-
-1. The declarations for the artefact's family and name, when any applies: an environment
-   declared with a test plan must have run that plan; one declared without a plan, any plan.
-2. Otherwise, the environments that ran the artefact's previous version (`artefacts.previous`,
-   the one definition of "previous").
-3. Otherwise (a first version without declarations), nothing.
-
-`test_plans` narrows the comparison to those plans: only the previous version's executions of
-them count, only declarations for them (or for any plan) apply, and an environment is
-covered only by an execution of the same plan.
-
-Environments are compared by name, as the frontend shows them and as declarations name them.
-Each write is one function, and one statement.
+The rule for what is expected of an artefact and what it misses is `expectations.missing`,
+shared with readiness. Each write is one function, and one statement.
 """
 
 from __future__ import annotations
@@ -27,34 +14,25 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.previous import previous_artefact_ids
+from test_observer.artefacts.readiness_events import announce_readiness_of_name
 from test_observer.artefacts.service import get_artefact
 from test_observer.audit.service import record_audit_event
 from test_observer.auth import Principal
 from test_observer.db.models import (
-    Artefact,
-    ArtefactBuild,
-    Environment,
     ExpectedEnvironments,
     FamilyName,
-    TestExecution,
-    TestPlan,
 )
 from test_observer.db.models.base import UTC_NOW
+from test_observer.expectations.missing import ANY_PLAN
+from test_observer.expectations.missing import missing_environments as expected_and_missing
 from test_observer.notifications.links import artefact_url
 
 from .schemas import (
     ExpectedEnvironmentsListResponse,
     ExpectedEnvironmentsRequest,
     ExpectedEnvironmentsResponse,
-    ExpectedFrom,
     MissingEnvironmentsResponse,
 )
-
-# A test plan of None: with any test plan (stored as "", see the model).
-ANY_PLAN = ""
-
-# (test plan or None for any plan, environment name)
-Requirement = tuple[str | None, str]
 
 
 def _response(row: ExpectedEnvironments) -> ExpectedEnvironmentsResponse:
@@ -90,6 +68,7 @@ def declare_expected_environments(
         execution_options={"populate_existing": True},
     ).one()
     declared = _response(row)
+    announce_readiness_of_name(session, request.family, request.artefact_name)
     record_audit_event(
         session,
         principal,
@@ -142,6 +121,7 @@ def delete_expected_environments(
         .returning(ExpectedEnvironments)
     ).one_or_none()
     if withdrawn is not None:
+        announce_readiness_of_name(session, family, artefact_name)
         record_audit_event(
             session,
             principal,
@@ -152,72 +132,21 @@ def delete_expected_environments(
         )
 
 
-def _declared(session: Session, artefact: Artefact, plans: Sequence[str]) -> set[Requirement]:
-    query = select(ExpectedEnvironments.test_plan, ExpectedEnvironments.environments).where(
-        ExpectedEnvironments.family == artefact.family,
-        ExpectedEnvironments.artefact_name == artefact.name,
-    )
-    if plans:
-        query = query.where(ExpectedEnvironments.test_plan.in_([ANY_PLAN, *plans]))
-    required: set[Requirement] = set()
-    for plan, environments in session.execute(query):
-        # Narrowed to plans, a declaration for any plan asks for each of them.
-        for_plans: Sequence[str | None] = [plan] if plan else (plans or [None])
-        required.update((p, name) for p in for_plans for name in environments)
-    return required
-
-
-def _ran(session: Session, artefact_id: int, plans: Sequence[str]) -> set[tuple[str, str]]:
-    """(test plan, environment name) of every execution of the artefact, of `plans` if any."""
-    query = (
-        select(TestPlan.name, Environment.name)
-        .select_from(TestExecution)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
-        .where(ArtefactBuild.artefact_id == artefact_id)
-        .distinct()
-    )
-    if plans:
-        query = query.where(TestPlan.name.in_(plans))
-    return {(plan, environment) for plan, environment in session.execute(query)}
-
-
 def missing_environments(
     session: Session, frontend_url: str, artefact_id: int, test_plans: Sequence[str]
 ) -> MissingEnvironmentsResponse:
-    """See the module doc. Five statements at most, whatever the number of executions: the
-    artefact, its previous version, the declarations, and the executions of both versions."""
+    """See `expectations.missing`, readiness's rule too. Three statements, whatever the number
+    of executions: the artefact, its previous version, and what it misses."""
     artefact = get_artefact(session, artefact_id)
     previous_id = previous_artefact_ids(session, [artefact.id])[artefact.id]
-    plans = sorted(set(test_plans))
-    required = _declared(session, artefact, plans)
-    expected_from: ExpectedFrom = "declared"
-    if not required and previous_id is not None:
-        expected_from = "previous_version"
-        required = {
-            (plan if plans else None, environment)
-            for plan, environment in _ran(session, previous_id, plans)
-        }
-    if not required:
-        expected_from = "nothing"
-    ran = _ran(session, artefact.id, plans) if required else set()
-    ran_anyhow = {environment for _, environment in ran}
-    missing = sorted(
-        {
-            environment
-            for plan, environment in required
-            if (plan, environment) not in ran
-            and (plan is not None or environment not in ran_anyhow)
-        }
-    )
+    found = expected_and_missing(session, {artefact.id: previous_id}, test_plans)[artefact.id]
     link = None
     if previous_id is not None:
         link = artefact_url(frontend_url, artefact.family.value, previous_id)
-        if missing:
-            link += "?" + urlencode([("Environment", name) for name in missing])
+        if found.names:
+            link += "?" + urlencode([("Environment", name) for name in found.names])
     return MissingEnvironmentsResponse(
-        missing_environments=missing,
+        missing_environments=found.names,
         previous_artefact_link=link,
-        expected_from=expected_from,
+        expected_from=found.expected_from,
     )

@@ -11,7 +11,7 @@ from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
 from test_observer.input_safety import EdgeRoute
 from test_observer.pagination import Page, paged
-from test_observer.test_results.router import ResultSearchFilters
+from test_observer.result_filters.query import ResultFilters
 
 from . import service
 from .schemas import FailureSignatureResponse, FailureSignaturesResponse
@@ -25,7 +25,7 @@ router = APIRouter(
 def list_failure_signatures(
     session: DbSession,
     page: Annotated[Page, paged(default=50, maximum=500)],
-    filters: ResultSearchFilters,
+    filters: ResultFilters,
 ) -> FailureSignaturesResponse:
     """The signatures of the failed results the filters select (the results search's
     filters), most results first."""

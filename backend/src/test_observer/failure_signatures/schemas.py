@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from test_observer.executions.schemas import MinimalIssue
+from test_observer.issues.schemas import MinimalIssue
 
 
 class SignatureIssue(BaseModel):

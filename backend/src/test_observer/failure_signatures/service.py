@@ -2,12 +2,13 @@
 
 Two ways to a page, both a fixed number of statements:
 
-* Without any filter, the page is read off the signatures' own counts (kept exact by triggers,
-  migration 0020) through their index, and only the page's signatures are looked at further.
-* With filters, the selected signed results are grouped by signature in one statement.
-
-Either way, the spread of each signature on the page (environments, test cases, artefacts)
-and its issues are then counted for the page's signatures only.
+* Without any filter, everything is read off what triggers keep per signature (migrations 0020
+  and 0023): the page through the signatures' index on their result count, their numbers of
+  environments, test cases and artefacts from their own row, their issues from
+  `failure_signature_issue`. However long the history, a page costs the same.
+* With filters, the selected signed results are grouped by signature in one statement, then
+  the spread of each signature on the page (environments, test cases, artefacts) and its
+  issues are counted over its selected results.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, distinct, func, select
+from sqlalchemy import ColumnElement, Select, distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import (
@@ -33,8 +34,9 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import NotFoundError
-from test_observer.executions.filters import TestResultSearchFilters, result_conditions
-from test_observer.executions.schemas import MinimalIssue
+from test_observer.issues.schemas import MinimalIssue
+from test_observer.result_filters.model import TestResultSearchFilters
+from test_observer.result_filters.sql import joined_results, result_conditions
 
 from .schemas import (
     FailureSignatureResponse,
@@ -59,14 +61,7 @@ def _joined(query: Select[*Ts], conditions: Sequence[object] = (True,)) -> Selec
             .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
             .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
         )
-    return (
-        query.select_from(TestResult)
-        .join(TestCase, TestCase.id == TestResult.test_case_id)
-        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
-    )
+    return joined_results(query)
 
 
 @dataclass
@@ -106,11 +101,37 @@ def _issues(
         TestResult.failure_signature_id, IssueTestResultAttachment.issue_id, func.count()
     )
     rows = session.execute(
-        (_joined(query) if conditions else query.select_from(TestResult))
+        _joined(query)
         .join(IssueTestResultAttachment, IssueTestResultAttachment.test_result_id == TestResult.id)
         .where(TestResult.failure_signature_id.in_(signature_ids), *conditions)
         .group_by(TestResult.failure_signature_id, IssueTestResultAttachment.issue_id)
     ).all()
+    return _top_issues(session, rows)
+
+
+_KEPT_TOP_ISSUES = text(
+    """
+    SELECT s.id, t.issue_id, t.result_count
+    FROM unnest(CAST(:ids AS integer[])) AS s(id)
+    CROSS JOIN LATERAL (
+        SELECT issue_id, result_count FROM failure_signature_issue
+        WHERE failure_signature_id = s.id
+        ORDER BY result_count DESC, issue_id
+        LIMIT :top
+    ) AS t
+    """
+)
+
+
+def _kept_issues(session: Session, signature_ids: Sequence[int]) -> dict[int, list[SignatureIssue]]:
+    """The issues most attached to the signatures' results, as the triggers keep them: the
+    first few entries of an index per signature, however many issues it has."""
+    rows = session.execute(_KEPT_TOP_ISSUES, {"ids": list(signature_ids), "top": TOP_ISSUES}).all()
+    return _top_issues(session, rows)
+
+
+def _top_issues(session: Session, rows: Sequence[Any]) -> dict[int, list[SignatureIssue]]:
+    """The TOP_ISSUES most attached issues per signature, from (signature, issue, results)."""
     ranked: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for signature_id, issue_id, count in rows:
         if signature_id is not None:
@@ -141,8 +162,22 @@ def _summaries(
     counts: dict[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     ids = [signature.id for signature in signatures]
-    spread = _spread(session, ids, conditions) if ids else {}
-    issues = _issues(session, ids, conditions) if ids else {}
+    if not conditions:
+        # The whole history: what the triggers keep.
+        spread = {
+            signature.id: _Spread(
+                signature.result_count,
+                signature.environment_count,
+                signature.test_case_count,
+                signature.artefact_count,
+                signature.first_seen_at,
+            )
+            for signature in signatures
+        }
+        issues = _kept_issues(session, ids) if ids else {}
+    else:
+        spread = _spread(session, ids, conditions) if ids else {}
+        issues = _issues(session, ids, conditions) if ids else {}
     summaries = []
     for signature in signatures:
         found = spread.get(signature.id, _Spread(0, 0, 0, 0, None))
@@ -173,7 +208,7 @@ def list_signatures(
     session: Session, filters: TestResultSearchFilters, limit: int, offset: int
 ) -> FailureSignaturesResponse:
     """A page of the signatures of the selected results, most results first. Five statements
-    at most, plus one to load the issues."""
+    at most (three without filters), plus one to load the issues."""
     conditions = result_conditions(filters)
     counts: dict[int, int] | None = None
     if not conditions:

@@ -2,7 +2,7 @@
 of the results search, or both. Each selection is written with one set-based statement.
 
 Manual attachments never request reruns; only automatic attachment does
-(`executions/attachments.py`).
+(`ingestion.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from test_observer.artefacts.readiness_events import announce_readiness_of_executions
 from test_observer.db.ids import one_of
 from test_observer.db.models import (
     Issue,
@@ -24,7 +25,7 @@ from test_observer.db.models import (
     TestResult,
 )
 from test_observer.errors import BadRequestError, NotFoundError, UnprocessableError
-from test_observer.test_results.service import matching_result_ids
+from test_observer.result_filters.sql import matching_result_ids
 from test_observer.webhooks.events import Event, EventType, emit
 
 from .schemas import IssueAttachmentRequest, IssueResponse
@@ -166,6 +167,7 @@ def attach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
             )
         )
     if attached_count:
+        announce_readiness_of_executions(session, locked, next_versions=False)
         _announce(session, issue, attached_count, len(locked))
     return issue_response(session, issue)
 
@@ -202,5 +204,8 @@ def detach(session: Session, issue_id: int, request: IssueAttachmentRequest) -> 
                     _selected(ids, request).scalar_subquery()
                 ),
             )
+        )
+        announce_readiness_of_executions(
+            session, _selected(ids, request, TestResult.test_execution_id), next_versions=False
         )
     return issue_response(session, issue)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response, status
 from test_observer.auth import AppSettings, Principal, require_permissions, requires
 from test_observer.db.engine import DbSession
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, Permission
-from test_observer.executions.schemas import MinimalAttachmentRule
 from test_observer.input_safety import EdgeRoute
 
 from . import attachments, rules, service
@@ -23,6 +22,7 @@ from .schemas import (
     IssuePutRequest,
     IssueResponse,
     IssuesGetResponse,
+    MinimalAttachmentRule,
 )
 from .urls import parse_issue_url
 

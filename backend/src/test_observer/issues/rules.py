@@ -1,5 +1,5 @@
 """Attachment rules: criteria under which new test results are attached to an issue
-automatically (applied by `executions/attachments.py` when results are stored)."""
+automatically (applied by `ingestion.py` when results are stored)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from test_observer.db.models import (
     IssueTestResultAttachmentRuleExecutionMetadata,
 )
 from test_observer.errors import BadRequestError, NotFoundError
-from test_observer.executions.response_queries import attachment_rule_responses
-from test_observer.executions.schemas import MinimalAttachmentRule
 from test_observer.signatures.store import known_signatures
 
 from .attachments import RULE_NOT_FOUND, RULE_OF_ANOTHER_ISSUE
-from .schemas import AttachmentRulePatchRequest, AttachmentRuleRequest
-from .service import find_issue
+from .schemas import AttachmentRulePatchRequest, AttachmentRuleRequest, MinimalAttachmentRule
+from .service import attachment_rule_responses, find_issue
 
 TARGET = "attachment_rule"
 

@@ -1,14 +1,51 @@
 """Wire shapes of issues, their attachments to test results and attachment rules."""
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from test_observer.db.models import FamilyName, IssueSource, IssueStatus, TestResultStatus
-from test_observer.executions.filters import TestResultSearchFilters
-from test_observer.executions.requests import MetadataText
-from test_observer.executions.schemas import (
-    MinimalAttachmentRule,
-    MinimalIssue,
-)
+from test_observer.result_filters.model import MetadataText, TestResultSearchFilters
+
+# An issue and its attachment as a test result shows them.
+
+
+class MinimalIssue(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source: IssueSource
+    project: str
+    key: str
+    title: str
+    status: IssueStatus
+    url: str
+    labels: list[str] | None
+    test_executions_count: int = Field(
+        default=0, description="Only the issue list computes it; nested issues report 0."
+    )
+
+
+class MinimalAttachmentRule(BaseModel):
+    id: int
+    enabled: bool
+    families: list[FamilyName]
+    artefacts: list[str]
+    artefact_versions: list[str]
+    artefact_stages: list[str]
+    artefact_tracks: list[str]
+    environment_names: list[str]
+    test_plans: list[str]
+    test_case_names: list[str]
+    template_ids: list[str]
+    test_result_statuses: list[TestResultStatus]
+    execution_metadata: dict[str, list[str]]
+    failure_signatures: list[int] = Field(
+        default=[], description="Ids of failure signatures, one of which the result must have."
+    )
+
+
+class IssueAttachmentResponse(BaseModel):
+    issue: MinimalIssue
+    attachment_rule: MinimalAttachmentRule | None
 
 
 class IssueResponse(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import ColumnElement, String, case, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -17,17 +18,18 @@ from test_observer.db.models import (
     IssueStatus,
     IssueTestResultAttachment,
     IssueTestResultAttachmentRule,
+    IssueTestResultAttachmentRuleExecutionMetadata,
     TestExecution,
     TestResult,
 )
 from test_observer.errors import NotFoundError
-from test_observer.executions.response_queries import attachment_rule_responses
-from test_observer.executions.schemas import MinimalIssue
 
 from .schemas import (
     IssueFields,
     IssueResponse,
     IssuesGetResponse,
+    MinimalAttachmentRule,
+    MinimalIssue,
 )
 from .urls import IssueReference
 
@@ -237,3 +239,39 @@ def _execution_counts(session: Session, issue_ids: list[int]) -> dict[int, int]:
         .group_by(IssueTestResultAttachment.issue_id)
     ).all()
     return {issue_id: count for issue_id, count in rows}  # noqa: C416 - rows are tuples
+
+
+def attachment_rule_responses(
+    session: Session, rule_ids: Collection[int]
+) -> dict[int, MinimalAttachmentRule]:
+    ids = list(set(rule_ids))
+    if not ids:
+        return {}
+    rule_metadata: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in session.scalars(
+        select(IssueTestResultAttachmentRuleExecutionMetadata)
+        .where(IssueTestResultAttachmentRuleExecutionMetadata.attachment_rule_id.in_(ids))
+        .order_by(IssueTestResultAttachmentRuleExecutionMetadata.id)
+    ):
+        rule_metadata[row.attachment_rule_id][row.category].append(row.value)
+    return {
+        rule.id: MinimalAttachmentRule(
+            id=rule.id,
+            enabled=rule.enabled,
+            families=rule.families,
+            artefacts=rule.artefacts,
+            artefact_versions=rule.artefact_versions,
+            artefact_stages=rule.artefact_stages,
+            artefact_tracks=rule.artefact_tracks,
+            environment_names=rule.environment_names,
+            test_plans=rule.test_plans,
+            test_case_names=rule.test_case_names,
+            template_ids=rule.template_ids,
+            test_result_statuses=rule.test_result_statuses,
+            execution_metadata=dict(rule_metadata[rule.id]),
+            failure_signatures=rule.failure_signature_ids,
+        )
+        for rule in session.scalars(
+            select(IssueTestResultAttachmentRule).where(IssueTestResultAttachmentRule.id.in_(ids))
+        )
+    }

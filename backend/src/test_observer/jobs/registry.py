@@ -20,6 +20,7 @@ from . import (
     kernel_swm,
     promote_artefacts,
     prune_audit_events,
+    prune_webhook_events,
     sync_issues,
 )
 from .environment import JobEnvironment
@@ -133,6 +134,14 @@ JOBS: dict[str, Job] = {
             "Delete audit events older than AUDIT_RETENTION_DAYS.",
             prune_audit_events.run,
             schedules=(Schedule("audit_prune_interval_s"),),
+        ),
+        Job(
+            "prune-webhook-events",
+            "Delete webhook events and deliveries older than WEBHOOK_RETENTION_DAYS, in "
+            "batches; never one still waiting to be sent.",
+            prune_webhook_events.run,
+            schedules=(Schedule("webhook_prune_interval_s"),),
+            exclusive=True,
         ),
     )
 }

@@ -66,10 +66,16 @@ def route_template(request: Any, should_include_root_path: bool = False) -> str 
     Ids that match digits only are declared as "{artefact_id:int}"; the original's dashboards
     and our logs name the route "/v1/artefacts/{artefact_id}".
     """
+    # Asked by the request log and by the metrics of the same request: matched once.
+    memo = request.scope.setdefault("state", {})
+    key = ("route_template", should_include_root_path)
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
     from prometheus_fastapi_instrumentator import routing
 
     name = _library_route_name(routing)(request, should_include_root_path)
-    return _CONVERTOR.sub(r"{\1}", name) if name else name
+    memo[key] = template = _CONVERTOR.sub(r"{\1}", name) if name else name
+    return template
 
 
 def _library_route_name(routing: Any) -> Any:

@@ -200,6 +200,55 @@ TEST_RESULTS_METADATA = Series(
     _metadata,
 )
 
+EXECUTION_LABELS = (
+    "family",
+    "artefact_name",
+    "artefact_version",
+    "revision",
+    "artefact_stage",
+    "track",
+    "environment_name",
+    "status",
+)
+
+
+def _executions(since: datetime | None) -> Query:
+    """Test executions per artefact version (and build revision, for snaps and charms),
+    environment and execution status: the charm compatibility matrix and the per-version
+    views. Counted by integer keys first, like the results, then labelled; builds of other
+    architectures with the same revision, and environments sharing a name, add up."""
+    keys = (TestExecution.artefact_build_id, TestExecution.environment_id, TestExecution.status)
+    counted = select(*keys, func.count().label("n")).group_by(*keys)
+    if since is not None:
+        counted = counted.where(TestExecution.created_at >= since)
+    counted_subquery = counted.subquery()
+    labels = (
+        Artefact.family,
+        Artefact.name,
+        Artefact.version,
+        func.coalesce(cast(ArtefactBuild.revision, String), ""),
+        Artefact.stage,
+        Artefact.track,
+        Environment.name,
+        counted_subquery.c.status,
+    )
+    return (
+        select(*labels, func.sum(counted_subquery.c.n))
+        .select_from(counted_subquery)
+        .join(ArtefactBuild, ArtefactBuild.id == counted_subquery.c.artefact_build_id)
+        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+        .join(Environment, Environment.id == counted_subquery.c.environment_id)
+        .group_by(*labels)
+    )
+
+
+TEST_EXECUTIONS = Series(
+    "test_observer_test_executions",
+    "Test executions by artefact version, build revision, environment and execution status",
+    EXECUTION_LABELS,
+    _executions,
+)
+
 # The job queue's tables are procrastinate's, not our models: only the columns read here.
 _jobs = table(
     "procrastinate_jobs",
@@ -474,6 +523,7 @@ DOMAIN_SERIES: tuple[Series, ...] = (
     TEST_RESULTS,
     TEST_RESULTS_TRIAGED,
     TEST_RESULTS_METADATA,
+    TEST_EXECUTIONS,
     *JOB_SERIES,
     *WEBHOOK_SERIES,
 )

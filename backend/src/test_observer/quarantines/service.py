@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
+from test_observer.artefacts.readiness_events import announce_readiness_of_test_case
 from test_observer.audit.service import record_audit_event
 from test_observer.auth import Principal
 from test_observer.db.models import Environment, Issue, Quarantine, TestCase
@@ -110,6 +111,7 @@ def set_quarantine(
             },
         ).returning(Quarantine.id)
     ).all()
+    announce_readiness_of_test_case(session, test_case_id, environment_ids)
     set_entries = _responses(
         session, select(Quarantine).where(Quarantine.id.in_(ids)), None, 0
     ).quarantines
@@ -143,6 +145,10 @@ def lift_quarantines(
         statement.returning(Quarantine.test_case_id, Quarantine.environment_id)
     ).all()
     if lifted:
+        scopes = [row.environment_id for row in lifted]
+        announce_readiness_of_test_case(
+            session, lifted[0].test_case_id, [] if None in scopes else scopes
+        )
         record_audit_event(
             session,
             principal,

@@ -14,12 +14,12 @@ from pydantic import HttpUrl
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import FamilyName, IssueStatus, TestResultStatus
-from test_observer.executions.filters import TestResultSearchFilters
 from test_observer.issues.attachments import attach
 from test_observer.issues.rules import create_rule
 from test_observer.issues.schemas import AttachmentRuleRequest, IssueAttachmentRequest, IssueFields
 from test_observer.issues.service import put_issue
 from test_observer.issues.urls import IssueReference, parse_issue_url
+from test_observer.result_filters.model import TestResultSearchFilters
 
 FAILED = [TestResultStatus.FAILED]
 STATUSES = [IssueStatus.OPEN, IssueStatus.OPEN, IssueStatus.CLOSED, IssueStatus.UNKNOWN]

@@ -21,6 +21,7 @@ MAX_PAGES = 20
 class LaunchpadPerson:
     handle: str
     teams: list[str]
+    display_name: str = ""
 
 
 class LaunchpadError(Exception):
@@ -37,8 +38,9 @@ class Launchpad:
             timeout=TIMEOUT, headers={"Accept": "application/json"}, transport=self.transport
         )
 
-    def person_by_email(self, email: str) -> LaunchpadPerson | None:
-        """The person with this (public) email address, or None if Launchpad knows nobody."""
+    def person_by_email(self, email: str, *, teams: bool = True) -> LaunchpadPerson | None:
+        """The person with this (public) email address, or None if Launchpad knows nobody;
+        with their teams unless `teams` is false."""
         try:
             with self._client() as client:
                 response = client.get(
@@ -49,8 +51,12 @@ class Launchpad:
                 if not person:
                     return None
                 handle = str(person["name"])
-                return LaunchpadPerson(handle=handle, teams=self._teams(client, handle))
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+                return LaunchpadPerson(
+                    handle=handle,
+                    teams=self._teams(client, handle) if teams else [],
+                    display_name=str(person.get("display_name") or handle),
+                )
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise LaunchpadError(f"Launchpad lookup of {email} failed: {error}") from error
 
     def _teams(self, client: httpx.Client, handle: str) -> list[str]:

@@ -23,6 +23,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 SIGNATURE_VERSION = 1
 
@@ -51,8 +52,11 @@ _SYSLOG_PREFIX = re.compile(
     re.MULTILINE,
 )
 
+# The lookahead names the first letters of the alternatives: the regex engine then skips, in C,
+# the positions no alternative can start at, instead of trying each.
 _KERNEL_HEAD = re.compile(
-    r"\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |general protection fault|"
+    r"(?=[BOkWgKUuI])\b(BUG: |Oops: |Oops\b|kernel BUG at|WARNING: CPU:|WARNING: .* at |"
+    r"general protection fault|"
     r"Kernel panic|Unable to handle kernel|unable to handle page fault|INFO: task .* blocked|"
     r"UBSAN:|KASAN:)"
 )
@@ -98,18 +102,40 @@ _PYTEST_LOCATION = re.compile(r"^(\S+\.py):\d+: (\w+)$")
 _GO_MESSAGE = re.compile(r"^\s+(\w+\.go):\d+: (.*\S)")
 _GO_PANIC = re.compile(r"^panic: (.*)")
 _SHELL_TRACE = re.compile(r"^\++ ")
+
+
+class _Words:
+    """Words looked for in a line, case-insensitively: `stems` (one of which any match holds,
+    casefolded) rule most lines out before the regular expression is tried."""
+
+    def __init__(self, words: str, stems: tuple[str, ...]) -> None:
+        self._pattern = re.compile(rf"(?i)\b({words})\b")
+        self._stems = stems
+
+    def search(self, line: str) -> bool:
+        folded = line.casefold()
+        return any(stem in folded for stem in self._stems) and bool(self._pattern.search(line))
+
+
 # Words that say why something failed, then words that only say that it did.
-_REASON_WORDS = re.compile(
-    r"(?i)\b(error|errors|fatal|cannot|can't|could not|couldn't|unable|not found|no such|"
-    r"denied|timed out|refused|panic|abort(?:ed)?|segmentation fault|not ready|unreachable)\b"
+_REASON_WORDS = _Words(
+    "error|errors|fatal|cannot|can't|could not|couldn't|unable|not found|no such|denied|"
+    "timed out|refused|panic|abort(?:ed)?|segmentation fault|not ready|unreachable",
+    (
+        *("error", "fatal", "cannot", "can't", "could", "unable", "not found", "no such"),
+        *("denied", "timed out", "refused", "panic", "abort", "segmentation", "not ready"),
+        "unreachable",
+    ),
 )
-_FAILURE_WORDS = re.compile(
-    r"(?i)\b(fail|failed|failure|timeout|mismatch|unexpected|invalid|missing|expected)\b"
+_FAILURE_WORDS = _Words(
+    "fail|failed|failure|timeout|mismatch|unexpected|invalid|missing|expected",
+    ("fail", "timeout", "mismatch", "expected", "invalid", "missing"),
 )
 # How far back from the end a reason is looked for before settling for a bare failure word.
 _REASON_WINDOW = 15
 _TEST_FILE = re.compile(r"(?:^|/)(?:test_[^/]*|[^/]*_test)\.py$")
-# Lines that say a step failed without saying why: skipped when looking for the reason.
+# Lines that say a step failed without saying why: skipped when looking for the reason. Every
+# alternative is anchored at the start: used with `match`, which tries no other position.
 _BARE_VERDICT = re.compile(
     r"(?i)^\s*(?:-+\s*)?(?:FAIL(?:ED)?|ERROR|FAILURE)S?\s*[:!]?\s*(?:\S+\s*)?(?:\(\S+\))?\s*$|"
     r"^\s*(?:FAIL|ok)\s+\S+\s+[\d.]+s\s*$|^\s*exit (?:code|status)\s*:?\s*\d+\s*$|"
@@ -220,20 +246,16 @@ def _go(text: str, lines: list[str]) -> list[str] | None:
     return [f"{m.group(1)}: {m.group(2)}" for m in messages[-_MAX_LINES:]][:_MAX_LINES]
 
 
-def _last_worded(lines: list[str], words: re.Pattern[str], stop: int) -> int | None:
+def _worded_line(line: str, words: _Words) -> bool:
+    # The words first: they rule out most lines.
+    return words.search(line) and not _SHELL_TRACE.match(line) and not _BARE_VERDICT.match(line)
+
+
+def _last_worded(lines: list[str], words: _Words, stop: int) -> int | None:
     for i in range(len(lines) - 1, stop - 1, -1):
-        line = lines[i]
-        if not _SHELL_TRACE.match(line) and not _BARE_VERDICT.search(line) and words.search(line):
+        if _worded_line(lines[i], words):
             return i
     return None
-
-
-def _reason_line(line: str) -> bool:
-    return (
-        not _SHELL_TRACE.match(line)
-        and not _BARE_VERDICT.search(line)
-        and bool(_REASON_WORDS.search(line))
-    )
 
 
 def _worded(text: str, lines: list[str]) -> list[str] | None:
@@ -241,7 +263,7 @@ def _worded(text: str, lines: list[str]) -> list[str] | None:
     if found is not None:
         # Of a run of lines that each give a reason, the first: the ones after it tend to be
         # consequences or details (which process, which retry) that vary more.
-        while found > 0 and _reason_line(lines[found - 1]):
+        while found > 0 and _worded_line(lines[found - 1], _REASON_WORDS):
             found -= 1
     else:
         found = _last_worded(lines, _FAILURE_WORDS, 0)
@@ -259,7 +281,7 @@ def _worded(text: str, lines: list[str]) -> list[str] | None:
 
 
 def _last_lines(lines: list[str]) -> list[str]:
-    meaningful = [line.strip() for line in lines if not _BARE_VERDICT.search(line)]
+    meaningful = [line.strip() for line in lines if not _BARE_VERDICT.match(line)]
     return (meaningful or [line.strip() for line in lines])[-3:]
 
 
@@ -299,7 +321,7 @@ def _generated(match: re.Match[str]) -> str:
 _COLON = ("<colon>",)
 _DEVICES = (
     *("sd", "vd", "hd", "nvme", "mmcblk", "loop", "dm-", "md", "tty", "video", "media"),
-    *("hidraw", "i2c-", "spidev", "card", "controlC", "hci", "rfkill", "pci", ":"),
+    *("hidraw", "i2c-", "spidev", "card", "controlC", "hci", "rfkill", "pci"),
 )
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -364,12 +386,16 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
             r"\b(?:sd[a-z]{1,2}|vd[a-z]|xvd[a-z]|hd[a-z])\d*\b|\bnvme\d+(?:n\d+)?(?:p\d+)?\b|"
             r"\bmmcblk\d+(?:p\d+|boot\d+)?\b|\bloop\d+(?:p\d+)?\b|\bdm-\d+\b|\bmd\d+\b|"
             r"\btty(?:S|USB|ACM|AMA)\d+\b|\b(?:video|media|hidraw|i2c-|spidev|card|controlC)\d+[.\d]*\b|"
-            r"\bhci\d+\b|\brfkill\d+\b|\bpci\d{4}:\d\d\b|\b\d{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d\b"
+            r"\bhci\d+\b|\brfkill\d+\b|\bpci\d{4}:\d\d\b"
         ),
         "<dev>",
         _DEVICES,
         False,
     ),
+    # PCI addresses, apart from the names above so that those are looked for only in texts
+    # that hold one of their stems (a colon is in most texts; no match of one overlaps one of
+    # the other, so two passes replace what one did).
+    (re.compile(r"\b\d{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d\b"), "<dev>", _COLON, True),
     (
         re.compile(
             r"\b(?:eth|wlan|usb|br|bond|veth|tap|tun|virbr|lxdbr|docker|wwan|can)\d+\w*\b|"
@@ -384,7 +410,8 @@ _RULES: list[tuple[re.Pattern[str], _Replacement, tuple[str, ...], bool]] = [
     # number like any other (all-digit runs are spelled the same way below).
     (re.compile(r"\b[0-9a-fA-F]{6,}\b"), _when_digit("<n>"), (), True),
     # Generated identifiers (key ids, random suffixes): both cases and a digit in one word.
-    (re.compile(r"\b[A-Za-z]*\d[A-Za-z0-9]*\b"), _generated, (), True),
+    # (Only words of six characters or more can be one: the lookahead spares the others a call.)
+    (re.compile(r"\b(?=[A-Za-z0-9]{6})[A-Za-z]*\d[A-Za-z0-9]*\b"), _generated, (), True),
     (re.compile(r"\d+"), "<n>", (), True),
     (re.compile(r"[ \t]{2,}|\t"), " ", ("  ", "\t"), False),
 ]
@@ -446,13 +473,20 @@ def normalise(text: str) -> str:
     return text.strip()
 
 
-def derive(io_log: str, comment: str = "") -> Signature:
-    """The signature of a failed result, from its output and comment."""
-    selected = select_lines(io_log, comment)
+@lru_cache(maxsize=4096)
+def _normalised(selected: str) -> tuple[str, str]:
+    """The normalised text of selected lines and its hash. Remembered: failures of one cause
+    often print the very same lines (in one upload and across uploads), and then only the
+    first is normalised; whatever is remembered, the result is the same."""
     # The selected lines are normalised together: one pass per rule, not one per line.
     normalised = (
-        "\n".join(line.strip() for line in normalise("\n".join(selected)).split("\n"))
-        or "<no output>"
+        "\n".join(line.strip() for line in normalise(selected).split("\n")) or "<no output>"
     )
-    digest = hashlib.sha256(f"{SIGNATURE_VERSION}\n{normalised}".encode()).hexdigest()
-    return Signature(hash=digest, text=normalised, excerpt="\n".join(selected)[:_EXCERPT_CHARS])
+    return normalised, hashlib.sha256(f"{SIGNATURE_VERSION}\n{normalised}".encode()).hexdigest()
+
+
+def derive(io_log: str, comment: str = "") -> Signature:
+    """The signature of a failed result, from its output and comment."""
+    selected = "\n".join(select_lines(io_log, comment))
+    normalised, digest = _normalised(selected)
+    return Signature(hash=digest, text=normalised, excerpt=selected[:_EXCERPT_CHARS])

@@ -34,7 +34,8 @@ def root(session: DbSession) -> str:
 
 
 @router.get("/v1/version", dependencies=[authenticated()])
-def get_version(request: Request) -> VersionResponse:
+async def get_version(request: Request) -> VersionResponse:
+    # Async: a constant answer is not worth a trip through the thread pool.
     return VersionResponse(version=request.app.state.version)
 
 

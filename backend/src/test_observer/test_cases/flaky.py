@@ -43,9 +43,10 @@ from test_observer.db.models import (
     TestResult,
     TestResultStatus,
 )
-from test_observer.executions.filters import TestResultSearchFilters, result_conditions
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
 from test_observer.quarantines.service import quarantined
+from test_observer.result_filters.model import TestResultSearchFilters
+from test_observer.result_filters.sql import result_conditions
 
 from .schemas import FlakyTestCase, FlakyTestCasesResponse
 

@@ -15,7 +15,7 @@ from test_observer.reported_issues.schemas import (
     TestReportedIssueRequest,
     TestReportedIssueResponse,
 )
-from test_observer.test_results.router import ResultSearchFilters
+from test_observer.result_filters.query import ResultFilters
 
 from . import flaky, service
 from .schemas import FlakyTestCasesResponse, TestCasesResponse
@@ -41,7 +41,7 @@ def get_test_cases(
 def get_flaky_test_cases(
     session: DbSession,
     page: Annotated[Page, paged(default=50, maximum=1000, minimum=0)],
-    filters: ResultSearchFilters,
+    filters: ResultFilters,
     min_runs: Annotated[
         int, Query(ge=2, description="Fewest runs (PASSED or FAILED results) a pair needs")
     ] = MIN_RUNS,

@@ -4,52 +4,31 @@ from __future__ import annotations
 
 from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy.orm import Session
 
 from test_observer.artefacts.response_queries import artefact_responses
 from test_observer.artefacts.schemas import ArtefactBuildMinimalResponse
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
-    Environment,
     TestCase,
     TestExecution,
     TestResult,
     TestResultStatus,
 )
-from test_observer.executions.filters import (
-    TestResultSearchFilters,
+from test_observer.executions.response_queries import execution_responses, result_responses
+from test_observer.result_filters.model import TestResultSearchFilters
+from test_observer.result_filters.sql import (
     execution_conditions,
     joined,
+    joined_results,
     result_conditions,
 )
-from test_observer.executions.response_queries import execution_responses, result_responses
 
 from .schemas import TestResultSearchItem, TestResultSearchResponse
 
 Ts = TypeVarTuple("Ts")
-
-
-def _joined_results(query: Select[*Ts]) -> Select[*Ts]:
-    """`query` over results joined with everything the filters look at."""
-    return (
-        query.select_from(TestResult)
-        .join(TestCase, TestCase.id == TestResult.test_case_id)
-        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
-        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
-    )
-
-
-def matching_result_ids(
-    filters: TestResultSearchFilters, column: InstrumentedAttribute[int] = TestResult.id
-) -> Select[int]:
-    """Ids of every result the search would find with `filters` (or another of their columns,
-    such as their executions), as one subquery for set-based writes (bulk issue attachment).
-    The search's pagination does not apply."""
-    return _joined_results(select(column)).where(*result_conditions(filters))
 
 
 def _matching_test_cases(session: Session, filters: TestResultSearchFilters) -> list[int] | None:
@@ -89,7 +68,7 @@ def _count(
         or filters.from_date is not None
         or filters.until_date is not None
     ):
-        return session.scalar(_joined_results(select(func.count())).where(*conditions)) or 0
+        return session.scalar(joined_results(select(func.count())).where(*conditions)) or 0
     statuses = set(filters.test_result_statuses or STATUS_COUNTS)
     total: ColumnElement[int] = literal(0)
     for status, column in STATUS_COUNTS.items():
@@ -107,7 +86,7 @@ def search_results(
     count = _count(session, filters, conditions)
     rows = (
         session.execute(
-            _joined_results(select(TestResult.id, TestExecution.id, Artefact.id, ArtefactBuild))
+            joined_results(select(TestResult.id, TestExecution.id, Artefact.id, ArtefactBuild))
             .where(*conditions)
             .order_by(TestResult.created_at.desc(), TestResult.id.desc())
             .limit(limit)

@@ -8,11 +8,17 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
-from test_observer.audit.service import record_audit_event
+from test_observer.audit.service import COMMAND_LINE, record_audit_event
 from test_observer.auth import Principal
 from test_observer.db.like import like_pattern
 from test_observer.db.models import User, UserSession
-from test_observer.errors import ConflictError, ForbiddenError, NotFoundError
+from test_observer.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnavailableError,
+)
+from test_observer.sign_in.launchpad import Launchpad, LaunchpadError
 
 
 def _not_found(user_id: int) -> NotFoundError:
@@ -118,19 +124,69 @@ class UnknownUserError(LookupError):
     pass
 
 
-def add_user(session: Session, email: str, name: str | None = None) -> tuple[User, bool]:
-    """Create the user with this email unless one exists; (user, created)."""
+class UnknownLaunchpadEmailError(LookupError):
+    pass
+
+
+def _valid_email(email: str) -> str:
     email = email.strip()
-    if not email or "@" not in email:
+    local, _, domain = email.partition("@")
+    if not local or not domain or any(c.isspace() for c in email):
         raise ValueError(f"{email!r} is not an email address")
+    return email
+
+
+def already_exists(email: str) -> str:
+    """What adding an existing user says (the original's words)."""
+    return f"User with email {email} already exists. Skipping creation."
+
+
+def _create_user(
+    session: Session, email: str, name: str, launchpad_handle: str | None = None
+) -> tuple[User, bool]:
+    """Insert the user unless one with this email exists (a concurrent add included); the
+    creation is on the audit trail as the command line's."""
     created = session.scalar(
         insert(User)
-        .values(email=email, name=name or email.split("@")[0])
+        .values(email=email, name=name, launchpad_handle=launchpad_handle)
         .on_conflict_do_nothing(index_elements=[User.email])
         .returning(User.id)
     )
     user = session.scalars(select(User).where(User.email == email)).one()
+    if created is not None:
+        record_audit_event(
+            session,
+            COMMAND_LINE,
+            "user.created",
+            "user",
+            user.id,
+            after={"email": email, "name": name, "launchpad_handle": launchpad_handle},
+        )
     return user, created is not None
+
+
+def add_user(session: Session, email: str, name: str | None = None) -> tuple[User, bool]:
+    """Create the user with this email unless one exists; (user, created)."""
+    email = _valid_email(email)
+    return _create_user(session, email, name or email.split("@")[0])
+
+
+def add_launchpad_user(session: Session, launchpad: Launchpad, email: str) -> tuple[User, bool]:
+    """Create a user from the Launchpad account with this email: its handle and display name.
+
+    An existing user is left as is, without asking Launchpad; an email Launchpad does not know
+    is refused, as the original's `add-user` does."""
+    email = _valid_email(email)
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        return existing, False
+    try:
+        person = launchpad.person_by_email(email, teams=False)
+    except LaunchpadError as error:
+        raise UnavailableError(str(error)) from error
+    if person is None:
+        raise UnknownLaunchpadEmailError("Email not registered in launchpad")
+    return _create_user(session, email, person.display_name, person.handle)
 
 
 def promote_to_admin(session: Session, email: str) -> User:
@@ -140,10 +196,9 @@ def promote_to_admin(session: Session, email: str) -> User:
     if not user.is_admin:
         user.is_admin = True
         session.flush()
-        # From the command line: the operator, recorded as the system.
         record_audit_event(
             session,
-            None,
+            COMMAND_LINE,
             "user.admin_changed",
             "user",
             user.id,

@@ -121,6 +121,18 @@ _WAKE = text(
 )
 
 
+_WANTED = text(
+    "SELECT EXISTS (SELECT 1 FROM webhook WHERE active AND CAST(:event_type AS varchar) = ANY "
+    "(event_types))"
+)
+
+
+def wanted(session: Session, event_type: EventType) -> bool:
+    """Whether some active webhook subscribes to the event type: an event whose data costs
+    more than a row to gather can be skipped when none does (`emit` would write nothing)."""
+    return bool(session.scalar(_WANTED, {"event_type": event_type.value}))
+
+
 def emit(session: Session, events: Sequence[Event]) -> None:
     """Write the events in the session's transaction: one statement however many."""
     if not events:

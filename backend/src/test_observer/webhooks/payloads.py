@@ -91,7 +91,14 @@ def summary(document: dict[str, Any], link: Any) -> str:
             f"{_counts(data['results'])}"
         )
         if "regressions" in data:
-            text += f", {data['regressions']} regressions"
+            count = data["regressions"]
+            text += f", {count} regression{'' if count == 1 else 's'}"
+        return text
+    if kind == "artefact.readiness_changed":
+        change = f"{data['previous_verdict']} \N{RIGHTWARDS ARROW} {data['verdict']}"
+        text = f"{subject}: readiness {change}"
+        if data["reasons"]:
+            text += f" ({', '.join(data['reasons'])})"
         return text
     if kind == "issue.attached":
         issue = data["issue"]

@@ -49,7 +49,13 @@ from .matching_rules import (
 from .notifications import Notification
 from .results import Quarantine, TestCase, TestCaseIssue, TestResult
 from .sign_in import ConsumedAssertion, IssuedSamlRequest, SignInLink
-from .signatures import FailureSignature
+from .signatures import (
+    FailureSignature,
+    FailureSignatureArtefact,
+    FailureSignatureEnvironment,
+    FailureSignatureIssue,
+    FailureSignatureTestCase,
+)
 from .users import Application, Team, User, UserSession, team_users_association
 from .webhooks import Webhook, WebhookDelivery, WebhookEvent
 
@@ -72,6 +78,10 @@ __all__ = [
     "EnvironmentIssue",
     "ExpectedEnvironments",
     "FailureSignature",
+    "FailureSignatureArtefact",
+    "FailureSignatureEnvironment",
+    "FailureSignatureIssue",
+    "FailureSignatureTestCase",
     "FamilyName",
     "Issue",
     "IssueSource",

@@ -6,6 +6,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -97,6 +98,7 @@ class Artefact(Entity):
         Index(None, "family", "archived", "name"),
         # The test results report selects artefacts by creation date.
         Index(None, "created_at"),
+        CheckConstraint("readiness_verdict IN ('ready', 'not_ready')", name="readiness_verdict"),
     )
 
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -123,6 +125,8 @@ class Artefact(Entity):
     owner: Mapped[str] = mapped_column(String(200), default="", server_default="")
     image_url: Mapped[str] = mapped_column(String(200), default="", server_default="")
     bundled_builds_hash: Mapped[str | None] = mapped_column(String(64))
+    # The readiness verdict last announced (`artefacts.readiness_events`); None: none yet.
+    readiness_verdict: Mapped[str | None] = mapped_column(String())
 
     # Loading is always explicit (selectinload / queries): a lazy load in a loop is a bug.
     builds: Mapped[list[ArtefactBuild]] = relationship(

@@ -76,7 +76,7 @@ class TestResult(Entity):
         ),
         # Results that may need triage: an execution's triage state reads only these instead
         # of every result of the execution. Queries must spell the condition with literals
-        # (see executions.responses) for PostgreSQL to match it with this predicate.
+        # (see executions.response_queries) for PostgreSQL to match it with this predicate.
         # A signature's results, newest last: its examples, the lists filtered by it, and its
         # spread over environments, test cases and executions, read from the index alone.
         Index(
@@ -85,6 +85,14 @@ class TestResult(Entity):
             "created_at",
             "id",
             postgresql_include=["environment_id", "test_case_id", "test_execution_id"],
+            postgresql_where=text("failure_signature_id IS NOT NULL"),
+        ),
+        # The signed results of given executions: the signatures listed for an artefact (or any
+        # filter that picks executions) read only those, from the index alone (migration 0023).
+        Index(
+            "test_result_signed_by_execution_ix",
+            "test_execution_id",
+            postgresql_include=["failure_signature_id", "environment_id", "test_case_id"],
             postgresql_where=text("failure_signature_id IS NOT NULL"),
         ),
         # Failures not signed yet: what a signature backfill has left to do.

@@ -50,6 +50,8 @@ class WebhookEvent(Base):
     """Something that happened, as every subscriber receives it (the `json` body)."""
 
     __tablename__ = "webhook_event"
+    # The clean-up job finds old events by age.
+    __table_args__ = (Index(None, "occurred_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     event_type: Mapped[str] = mapped_column(String())

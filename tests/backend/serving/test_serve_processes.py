@@ -17,8 +17,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.backend import test_cli
-from tests.backend.test_cli import COMMAND, free_port, postgres_processes
+from tests.backend.cli import test_cli
+from tests.backend.cli.test_cli import COMMAND, free_port, postgres_processes
 from tests.database import scratch_database
 
 # A server on an embedded database of its own, stopped whatever the test does.

@@ -1,196 +1,38 @@
-"""Filters over test executions and their results, as SQL conditions.
+"""The filters as SQL conditions over test executions and their results.
 
-Shared by the execution search and by rerun requests made from filters. Every condition is a
-plain predicate or an EXISTS over an indexed key, so filters compose without row loops.
+Every condition is a plain predicate or an EXISTS over an indexed key, so filters compose
+without row loops.
 Conditions expect a query over `TestExecution` joined to its `ArtefactBuild`, `Artefact` and
 `Environment`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections import defaultdict
 from collections.abc import Collection
-from datetime import datetime
-from typing import Literal, TypeVarTuple
+from typing import TypeVarTuple
 
-from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from test_observer.db.models import (
     Artefact,
     ArtefactBuild,
     Environment,
-    FamilyName,
     IssueTestResultAttachment,
     TestCase,
     TestEvent,
     TestExecution,
     TestExecutionMetadata,
     TestExecutionRerunRequest,
-    TestExecutionStatus,
     TestPlan,
     TestResult,
-    TestResultStatus,
     artefact_reviewers_association,
     test_execution_metadata_association_table,
 )
-from test_observer.errors import UnprocessableError
 
-from .requests import MetadataText
+from .model import AnyOrNone, IdsFilter, TestExecutionRerunFilters, TestResultSearchFilters
 
 _Ts = TypeVarTuple("_Ts")
-
-AnyOrNone = Literal["any", "none"]
-IdsFilter = list[int] | AnyOrNone
-
-
-class TestExecutionRerunFilters(BaseModel):
-    """Which executions to act on; a missing or empty field does not filter."""
-
-    __test__ = False
-
-    families: list[FamilyName] | None = None
-    artefacts: list[str] | None = None
-    artefact_versions: list[str] | None = None
-    artefact_stages: list[str] | None = None
-    artefact_tracks: list[str] | None = None
-    artefact_is_archived: bool | None = None
-    environments: list[str] | None = None
-    test_plans: list[str] | None = None
-    test_execution_statuses: list[TestExecutionStatus] | None = None
-    execution_metadata: dict[MetadataText, list[MetadataText]] | None = None
-    reviewer_ids: IdsFilter | None = None
-    assignee_ids: IdsFilter | None = Field(
-        default=None,
-        description="Deprecated alias of reviewer_ids, used only when reviewer_ids is absent.",
-    )
-    rerun_is_requested: bool | None = None
-    execution_is_latest: bool | None = None
-    from_date: datetime | None = Field(
-        default=None,
-        description="Inclusive lower bound on the execution's last update (on the result's "
-        "creation in result filters).",
-    )
-    until_date: datetime | None = Field(
-        default=None,
-        description="Inclusive upper bound on the execution's last update (on the result's "
-        "creation in result filters).",
-    )
-
-    def has_filters(self) -> bool:
-        return any(value not in (None, [], {}) for name, value in self if name not in NOT_FILTERS)
-
-
-class TestResultSearchFilters(TestExecutionRerunFilters):
-    """Results to act on (their executions, for reruns). Dates bound the result's creation."""
-
-    __test__ = False
-
-    test_cases: list[str] | None = None
-    template_ids: list[str] | None = None
-    issues: IdsFilter | None = None
-    test_result_statuses: list[TestResultStatus] | None = None
-    failure_signatures: IdsFilter | None = Field(
-        default=None,
-        description="Ids of failure signatures, or 'any' (signed failures) or 'none' (unsigned).",
-    )
-    offset: int | None = Field(
-        default=None,
-        description="Pagination of the results search; ignored when selecting executions to rerun.",
-    )
-    limit: int | None = Field(
-        default=None,
-        description="Pagination of the results search; ignored when selecting executions to rerun.",
-    )
-
-    def has_filters(self) -> bool:
-        # Dates and pagination only narrow a selection, and the deprecated alias does not count
-        # either: none of them makes an empty filter object safe for a bulk action.
-        return any(
-            value not in (None, [], {})
-            for name, value in self
-            if name not in NOT_FILTERS | RESULT_NOT_FILTERS
-        )
-
-
-NOT_FILTERS = frozenset({"offset", "limit"})
-RESULT_NOT_FILTERS = frozenset({"from_date", "until_date", "assignee_ids"})
-
-
-# Parsing of the query-string forms of the filters; errors keep FastAPI's validation shape.
-
-ANY = "any"
-NONE = "none"
-
-
-class MetadataFilterError(ValueError):
-    pass
-
-
-def invalid_query(name: str, message: str, value: object) -> UnprocessableError:
-    """A 422 in FastAPI's validation shape, for checks the type annotations cannot express."""
-    return UnprocessableError(message, loc=("query", name), input=value)
-
-
-def parse_id_filter(name: str, values: list[str] | None) -> IdsFilter | None:
-    """`[1, 2]`, "any" or "none" from repeated query values; mixing keywords and ids is 422."""
-    if not values:
-        return None
-    keywords = {value for value in values if value in (ANY, NONE)}
-    if keywords:
-        if len(values) != 1:
-            raise invalid_query(
-                name,
-                "Cannot combine reserved values 'any'/'none' with specific filter values.",
-                values,
-            )
-        return "any" if ANY in keywords else "none"
-    try:
-        return [int(value) for value in values]
-    except ValueError:
-        raise invalid_query(
-            name, "Input should be a list of integers, 'any' or 'none'", values
-        ) from None
-
-
-def _decode(part: str, item: str) -> str:
-    # Query strings arrive as any text: b64decode refuses non-ASCII with a plain ValueError.
-    try:
-        return base64.b64decode(part, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise MetadataFilterError(
-            f"Invalid base64 encoding in execution metadata: '{item}'."
-        ) from None
-
-
-def parse_execution_metadata(items: list[str] | None) -> dict[str, list[str]]:
-    """`base64(category):base64(value)` items grouped by category."""
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for item in items or []:
-        if ":" not in item:
-            raise invalid_query(
-                "execution_metadata",
-                f"Invalid execution metadata format: '{item}'. "
-                "Expected base64 encoded 'category:value'.",
-                item,
-            )
-        encoded_category, _, encoded_value = item.partition(":")
-        try:
-            category = _decode(encoded_category, item)
-            value = _decode(encoded_value, item)
-        except MetadataFilterError as error:
-            raise invalid_query("execution_metadata", str(error), item) from None
-        if not category or not value:
-            raise invalid_query(
-                "execution_metadata",
-                f"Invalid execution metadata: '{item}'. Both category and value must be non-empty.",
-                item,
-            )
-        grouped[category].append(value)
-    return dict(grouped)
 
 
 def _reviewers(filters: TestExecutionRerunFilters) -> IdsFilter | None:
@@ -346,3 +188,24 @@ def joined(query: Select[*_Ts]) -> Select[*_Ts]:
         .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
         .join(Environment, Environment.id == TestExecution.environment_id)
     )
+
+
+def joined_results(query: Select[*_Ts]) -> Select[*_Ts]:
+    """`query` over results joined with everything the filters look at."""
+    return (
+        query.select_from(TestResult)
+        .join(TestCase, TestCase.id == TestResult.test_case_id)
+        .join(TestExecution, TestExecution.id == TestResult.test_execution_id)
+        .join(Environment, Environment.id == TestExecution.environment_id)
+        .join(ArtefactBuild, ArtefactBuild.id == TestExecution.artefact_build_id)
+        .join(Artefact, Artefact.id == ArtefactBuild.artefact_id)
+    )
+
+
+def matching_result_ids(
+    filters: TestResultSearchFilters, column: InstrumentedAttribute[int] = TestResult.id
+) -> Select[int]:
+    """Ids of every result the search would find with `filters` (or another of their columns,
+    such as their executions), as one subquery for set-based writes (bulk issue attachment).
+    The search's pagination does not apply."""
+    return joined_results(select(column)).where(*result_conditions(filters))

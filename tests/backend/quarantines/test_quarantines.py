@@ -15,7 +15,7 @@ from test_observer.db.models import Environment, Issue, IssueSource, Permission,
 from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.principals import SESSIONS_SECRET, application_headers, user_headers
 from tests.backend.statements import count_statements
-from tests.backend.test_flaky_tests import F, P, flaky, run
+from tests.backend.test_cases.test_flaky_tests import F, P, flaky, run
 
 URL = "/v1/quarantines"
 

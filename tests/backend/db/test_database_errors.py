@@ -16,7 +16,7 @@ from test_observer.errors import ConflictError, UnavailableError, UnprocessableE
 from test_observer.settings import Settings
 from tests.backend.conftest import LOCAL_CLIENT
 from tests.backend.executions.conftest import EVERY_PERMISSION, snap
-from tests.backend.test_system import database_relay
+from tests.backend.system.test_system import database_relay
 
 UNINDEXABLE = "".join(chr(0x20000 + (i * 7919) % 0xA000) for i in range(8000))
 

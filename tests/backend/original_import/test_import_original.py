@@ -22,7 +22,7 @@ from test_observer.cli.main import app
 from test_observer.db.models import Permission
 from test_observer.original_import.service import libpq_url
 from test_observer.original_import.tables import TABLES
-from tests.backend.original.dataset import ORIGINAL_API_KEY, OriginalShape, create_original
+from tests.backend.original_import.dataset import ORIGINAL_API_KEY, OriginalShape, create_original
 from tests.backend.principals import bearer
 from tests.database import scratch_database
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.db.models import TestExecution, TestResult
-from test_observer.executions.filters import TestResultSearchFilters
+from test_observer.result_filters.model import TestResultSearchFilters
 from test_observer.test_cases.flaky import flaky_test_cases
 from tests.backend.executions.conftest import (
     EVERY_PERMISSION,
