@@ -2,6 +2,7 @@
 metrics and injection tests' own fixtures are in `edge_fixtures`, named `edge_*`."""
 
 from tests.backend.conftest import (  # noqa: F401 (fixtures, found by pytest by name)
+    _apps,
     _empty_tables_after_test,
     api,
     client,

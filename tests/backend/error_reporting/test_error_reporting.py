@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -38,7 +39,11 @@ class FakeSentry(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def sentry() -> Iterator[str]:
+def sentry(_apps: dict[str, FastAPI]) -> Iterator[str]:
+    # Starting Sentry patches FastAPI's request handling for the whole process; an app that
+    # answered before then would answer later requests with plain, not edge, requests. So
+    # later tests build their apps again (see `make_client`).
+    _apps.clear()
     FakeSentry.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSentry)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from test_observer.app import create_app
 from test_observer.auth import (
     AppSettings,
     Principal,
@@ -36,6 +37,8 @@ from test_observer.db.models import (
     Team,
 )
 from test_observer.error_reporting.router import DeliberateError
+from test_observer.settings import Settings
+from tests.backend.conftest import LOCAL_CLIENT
 from tests.backend.principals import (
     SESSIONS_SECRET,
     application_headers,
@@ -218,8 +221,10 @@ def test_P11_me_routes_come_before_id_routes(api: TestClient, db_session: Sessio
 
 
 @pytest.fixture
-def artefact_api(api: TestClient) -> TestClient:
-    """The test app plus an operation that changes one artefact, as artefact routes do."""
+def artefact_api(engine: Engine, database_url: str) -> TestClient:
+    """The test app plus an operation that changes one artefact, as artefact routes do.
+
+    An app of its own, not `make_client`'s shared one: the operation is added to it."""
 
     def change(
         artefact_id: int,
@@ -235,9 +240,9 @@ def artefact_api(api: TestClient) -> TestClient:
             require_permissions(principal, settings, Permission.change_rerun_bulk)
         return {"status": "changed"}
 
-    app: FastAPI = api.app  # type: ignore[assignment]
+    app = create_app(Settings(db_url=database_url, sessions_secret=SESSIONS_SECRET), engine=engine)
     app.add_api_route("/probe/artefacts/{artefact_id}", change, methods=["PATCH"])
-    return api
+    return TestClient(app, client=LOCAL_CLIENT)
 
 
 def scoped_user(db: Session, grant: list[Permission], stage: str = "beta") -> dict[str, str]:
