@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from test_observer.artefacts.reviewers import reviewer_ids
 from test_observer.db.models import AuditEvent, User
+from tests.backend.cli.test_admin_cli import admin
 from tests.backend.factories import make_artefact
 from tests.backend.jobs.fake_http import FakeService, Request, fake_service
-from tests.backend.cli.test_admin_cli import admin
 
 ADA = {"name": "ada-l", "display_name": "Ada Lovelace"}
 
