@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ APP = "test-observer-api"
 DATABASE = "postgresql-k8s"
 DATABASE_CHANNEL = "16/edge"
 TIMEOUT = 30 * 60
+# The one unit make_leader can choose (see there).
+FIRST_UNIT = f"{APP}/0"
 
 
 def deploy_with_database(
@@ -60,8 +62,47 @@ def wait_blocked_with(juju: jubilant.Juju, *words: str) -> str:
     return next(u for u in status.apps[APP].units.values() if u.leader).workload_status.message
 
 
-def leader(juju: jubilant.Juju) -> str:
-    return next(name for name, unit in juju.status().apps[APP].units.items() if unit.leader)
+def make_leader(juju: jubilant.Juju, unit: str) -> None:
+    """Make `unit` the leader, then bring the application back to as many units as it had.
+
+    Juju has no command that hands leadership to a unit: it moves only when the leader goes
+    away, and then to whichever remaining unit claims it first. On Kubernetes `juju remove-unit`
+    takes a count, not a name, and the StatefulSet removes the highest ordinals first. So the
+    one unit that can be chosen deterministically is the first: scaling to one unit removes
+    every other one, the current leader among them, the survivor takes the leadership, and the
+    units added back (same names, same ordinals) join as non-leaders while it lives.
+
+    Cost: nothing when `unit` already leads. Otherwise every other unit is torn down (its stop
+    and remove hooks run), the old leader's lease is released or lapses, and each one is started
+    again from a new pod: minutes. The caller waits for the application to be Active again.
+    """
+    import jubilant
+
+    if unit != FIRST_UNIT:
+        raise ValueError(
+            f"only {FIRST_UNIT} can be made the leader: Kubernetes removes the highest "
+            "ordinals first, so no other unit can be the last one left"
+        )
+    units = juju.status().apps[APP].units
+    if unit not in units:
+        raise ValueError(f"{unit} is not a unit of {APP}: {sorted(units)}")
+    if units[unit].leader:
+        return
+    others = len(units) - 1
+
+    def leads_among(count: int) -> Callable[[jubilant.Status], bool]:
+        def ready(status: jubilant.Status) -> bool:
+            now = status.apps[APP].units
+            return len(now) == count and unit in now and now[unit].leader
+
+        return ready
+
+    if others:
+        juju.remove_unit(APP, num_units=others)
+    juju.wait(leads_among(1), error=lambda status: jubilant.any_error(status, APP), timeout=TIMEOUT)
+    if others:
+        juju.add_unit(APP, num_units=others)
+        juju.wait(leads_among(len(units)), timeout=TIMEOUT)
 
 
 def served_version(juju: jubilant.Juju, unit: str) -> Any:

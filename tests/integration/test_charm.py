@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .model import FIRST_UNIT, make_leader
+
 if TYPE_CHECKING:
     import jubilant
 
@@ -18,6 +20,9 @@ APP = "test-observer-api"
 DATABASE = "postgresql-k8s"
 VERSION = "integration-1"
 TIMEOUT = 20 * 60
+# Named, not discovered: make_leader puts the leadership there before it matters.
+LEADER = FIRST_UNIT
+NON_LEADER = f"{APP}/1"
 
 
 def _ready(juju: jubilant.Juju) -> None:
@@ -84,12 +89,12 @@ def test_a_non_leader_refuses_rollback(juju: jubilant.Juju):
 
     juju.add_unit(APP)
     _ready(juju)
-    leader = next(name for name, unit in juju.status().apps[APP].units.items() if unit.leader)
-    other = next(name for name in juju.status().apps[APP].units if name != leader)
+    make_leader(juju, LEADER)
+    _ready(juju)
 
-    with pytest.raises(jubilant.TaskError):
-        juju.run(other, "rollback")
-    assert _version(juju, other) == {"version": VERSION}
+    with pytest.raises(jubilant.TaskError, match="run this action on the leader unit"):
+        juju.run(NON_LEADER, "rollback")
+    assert _version(juju, NON_LEADER) == {"version": VERSION}
 
 
 def test_refresh_keeps_serving(juju: jubilant.Juju, charm_path: Path, api_image: str):
