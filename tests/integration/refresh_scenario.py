@@ -3,6 +3,11 @@
 The previous revision comes from PREVIOUS_CHARM_PATH and PREVIOUS_API_IMAGE: a packed charm and
 its rock whose code has an older schema head, so the refresh runs a real migration. Two units,
 traefik in front, then a rollback and a migrate back, each draining both units.
+
+The first unit leads (make_leader puts the leadership there) so that the refresh meets a gated
+non-leader: Kubernetes replaces the highest ordinal first, so the non-leader runs the new code
+first and waits for the leader to migrate while the leader still runs the previous revision. The
+refresh completes only if that waiting unit lets the rollout go on to the leader.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .model import FIRST_UNIT, make_leader
+
 if TYPE_CHECKING:
     import jubilant
 
@@ -22,6 +29,8 @@ APP = "test-observer-api"
 DATABASE = "postgresql-k8s"
 INGRESS = "traefik-k8s"
 TIMEOUT = 30 * 60
+LEADER = FIRST_UNIT
+GATED = f"{APP}/1"
 
 
 def previous_revision() -> tuple[Path, str]:
@@ -47,7 +56,13 @@ def version_at(address: str, port: int = 30000) -> Any:
 
 
 def db_status(juju: jubilant.Juju) -> dict[str, Any]:
-    return dict(juju.run(f"{APP}/leader", "db-status").results)
+    return dict(juju.run(LEADER, "db-status").results)
+
+
+def gated(status: jubilant.Status) -> bool:
+    """The non-leader runs the new code and waits for the leader to migrate."""
+    unit = status.apps[APP].units.get(GATED)
+    return unit is not None and "waiting for the leader to migrate" in unit.workload_status.message
 
 
 def run_schema_action(juju: jubilant.Juju, action: str) -> dict[str, Any]:
@@ -55,15 +70,15 @@ def run_schema_action(juju: jubilant.Juju, action: str) -> dict[str, Any]:
     import jubilant
 
     with pytest.raises(jubilant.TaskError, match="stopping the other units"):
-        juju.run(f"{APP}/leader", action)
+        juju.run(LEADER, action)
     juju.wait(
         lambda status: all(
-            unit.workload_status.current == "maintenance" or unit.leader
-            for unit in status.apps[APP].units.values()
+            unit.workload_status.current == "maintenance" or name == LEADER
+            for name, unit in status.apps[APP].units.items()
         ),
         timeout=TIMEOUT,
     )
-    return dict(juju.run(f"{APP}/leader", action).results)
+    return dict(juju.run(LEADER, action).results)
 
 
 def deploy_previous_then_refresh(
@@ -76,10 +91,18 @@ def deploy_previous_then_refresh(
     juju.integrate(APP, DATABASE)
     juju.integrate(APP, INGRESS)
     ready(juju)
+    make_leader(juju, LEADER)
+    ready(juju)
     before = db_status(juju)
     assert before["pending"] in ("false", False, "False")
 
     juju.refresh(APP, path=charm_path, resources={"api-image": api_image})
+    # The gated state ends once the leader's pod is replaced and migrates: seeing it once is
+    # enough.
+    juju.wait(gated, timeout=TIMEOUT, successes=1)
+    ready(juju)
+    # The leader's pod was replaced too; should its lease have lapsed meanwhile, take it back.
+    make_leader(juju, LEADER)
     ready(juju)
 
     after = db_status(juju)
