@@ -408,6 +408,17 @@ def test_reports_are_streamed_csv(api: TestClient, db_session: Session) -> None:
     assert api.get("/v1/reports/test-results", params={"start_date": "x"}).status_code == 422
 
 
+@pytest.mark.parametrize("report", ["test-results", "test-executions"])
+def test_a_value_the_database_refuses_is_a_4xx_before_the_report_starts(
+    api: TestClient, report: str
+) -> None:
+    # PostgreSQL text cannot hold NUL: the refusal must come before the CSV header is sent.
+    response = api.get(f"/v1/reports/{report}", params={"test_plans": ["a\x00b"]})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]
+    assert api.get(f"/v1/reports/{report}", params={"test_plans": ["ab"]}).status_code == 200
+
+
 def test_reports_need_view_report(client: TestClient) -> None:
     assert client.get("/v1/reports/test-results").status_code == 403
     assert client.get("/v1/reports/test-executions").status_code == 403

@@ -13,7 +13,17 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Engine,
+    Select,
+    and_,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
@@ -236,7 +246,28 @@ def stream_csv(
     query: Select[*tuple[Any, ...]],
     format_row: Callable[[Sequence[Any]], list[Any]],
 ) -> Iterator[str]:
-    """CSV text in chunks: the header, then about ROWS_PER_FETCH rows at a time."""
+    """CSV text in chunks: the header, then about ROWS_PER_FETCH rows at a time.
+
+    The query starts before this returns, so a value the database refuses is the request's
+    error (a 4xx), not a stream cut off after its first chunk."""
+    # A connection of its own: the request's session is closed before streaming starts.
+    connection = engine.connect()
+    try:
+        result = connection.execution_options(
+            stream_results=True, yield_per=ROWS_PER_FETCH
+        ).execute(query)
+    except BaseException:
+        connection.close()
+        raise
+    return _chunks(connection, result, header, format_row)
+
+
+def _chunks(
+    connection: Connection,
+    result: CursorResult[Any],
+    header: list[str],
+    format_row: Callable[[Sequence[Any]], list[Any]],
+) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -246,13 +277,9 @@ def stream_csv(
         buffer.truncate()
         return chunk
 
-    writer.writerow(header)
-    yield flush()
-    # A connection of its own: the request's session is closed before streaming starts.
-    with engine.connect() as connection:
-        result = connection.execution_options(
-            stream_results=True, yield_per=ROWS_PER_FETCH
-        ).execute(query)
+    with connection, result:
+        writer.writerow(header)
+        yield flush()
         for partition in result.partitions():
             writer.writerows(format_row(row) for row in partition)
             yield flush()
