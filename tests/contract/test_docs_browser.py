@@ -10,79 +10,36 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.contract.browser import find_browser, headless_browser
+from tests.contract.browser import headless_browser
 from tests.contract.rock_tooling import private_tmp
-from tests.database import scratch_database
+from tests.contract.served import require_browser, served_with_key
 
-CLI = str(Path(sys.executable).with_name("test-observer"))
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "api-docs.png"
 VERSION_OPERATION = "#operations-system-get_version_v1_version_get"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def browser() -> str:
-    found = find_browser()
-    if found is None:
-        pytest.skip("no chromium binary (Debian package chromium; .ci/run installs it)")
-    return found
+    return require_browser()
 
 
 @pytest.fixture
 def server(database_server: str) -> Iterator[tuple[str, str]]:
     """(base URL, API key) of a migrated server run by the real command."""
-    with scratch_database(database_server, "browser") as url, private_tmp("browser") as tmp:
-        env = {**os.environ, "DB_URL": url, "VERSION_OVERRIDE": "1.0.0-offline-check"}
-        upgraded = subprocess.run(
-            [CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert upgraded.returncode == 0, upgraded.stderr
-        created = subprocess.run(
-            [CLI, "admin", "create-application", "browser-ci", "--permission", "view_test"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert created.returncode == 0, created.stderr
-        key = created.stdout.strip().splitlines()[-1]
-        port = _free_port()
-        log = (tmp / "serve.log").open("w+")
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--no-migrate"], env=env, stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log.read()
-                try:
-                    if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not become ready in 60 s"
-                time.sleep(0.3)
-            yield base, key
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-            log.close()
+    with served_with_key(
+        database_server,
+        "browser",
+        application="browser-ci",
+        env={"VERSION_OVERRIDE": "1.0.0-offline-check"},
+        permissions=("view_test",),
+        ready_within=60,
+    ) as served:
+        yield served
 
 
 def test_docs_work_offline_authorise_and_execute_a_call(

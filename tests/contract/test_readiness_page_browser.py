@@ -11,10 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.contract.browser import find_browser, headless_browser
+from tests.contract.browser import headless_browser
 from tests.contract.rock_tooling import private_tmp
-from tests.database import scratch_database
+from tests.contract.served import require_browser, served_with_key
 
-CLI = str(Path(sys.executable).with_name("test-observer"))
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "readiness-page.png"
 PERMISSIONS = ("change_test", "view_artefact", "view_environment_review",
                "change_environment_review", "change_quarantine", "view_test")  # fmt: skip
@@ -35,66 +30,26 @@ PERMISSIONS = ("change_test", "view_artefact", "view_environment_review",
 A4 = (8.27, 11.69)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def browser() -> str:
-    found = find_browser()
-    if found is None:
-        pytest.skip("no chromium binary (Debian package chromium; .ci/run installs it)")
-    return found
+    return require_browser()
 
 
 @pytest.fixture
 def server(database_server: str) -> Iterator[tuple[str, str]]:
     """(base URL, API key) of a migrated server run by the real command."""
-    with scratch_database(database_server, "readiness") as url, private_tmp("readiness") as tmp:
-        env = {**os.environ, "DB_URL": url, "REQUIRE_AUTHENTICATION": "true", "METRICS_PORT": "0"}
-        upgraded = subprocess.run(
-            [CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert upgraded.returncode == 0, upgraded.stderr
-        grants = [arg for p in PERMISSIONS for arg in ("--permission", p)]
-        created = subprocess.run(
-            [CLI, "admin", "create-application", "release-ci", *grants],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert created.returncode == 0, created.stderr
-        key = created.stdout.strip().splitlines()[-1]
-        port = _free_port()
-        log = (tmp / "serve.log").open("w+")
-        process = subprocess.Popen(
-            # One worker: a busy machine can delay a second one past uvicorn's health ping.
-            [CLI, "serve", "--port", str(port), "--no-migrate", "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            # Generous: the machine may be busy with other work.
-            deadline = time.monotonic() + 180
-            while True:
-                assert process.poll() is None, log.read()
-                try:
-                    if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"not ready in 180 s: {log.read()}"
-                time.sleep(0.3)
-            yield base, key
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-            log.close()
+    with served_with_key(
+        database_server,
+        "readiness",
+        application="release-ci",
+        env={"REQUIRE_AUTHENTICATION": "true", "METRICS_PORT": "0"},
+        permissions=PERMISSIONS,
+        # One worker: a busy machine can delay a second one past uvicorn's health ping.
+        serve_options=("--workers", "1"),
+        # Generous: the machine may be busy with other work.
+        ready_within=180,
+    ) as served:
+        yield served
 
 
 def _report(
