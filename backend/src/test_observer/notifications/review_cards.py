@@ -13,7 +13,6 @@ from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from .links import artefact_url
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = httpx.Timeout(10.0)
+TIMEOUT_S = 10.0
 _PENDING_KEY = "review_cards"
 
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="review-cards")
@@ -140,11 +139,14 @@ def create_card(settings: Settings, card: ReviewCard) -> None:
     if not card.reviewer_handle:
         logger.warning("no review card for %s: no Launchpad handle", card.reviewer_name)
         return
+    # Imported here: it costs every process that starts the app a tenth of a second.
+    import httpx
+
     try:
         with httpx.Client(
             base_url=settings.jira_base_url,
             auth=(settings.jira_email, settings.jira_api_token),
-            timeout=TIMEOUT,
+            timeout=TIMEOUT_S,
         ) as client:
             found = client.get("/rest/api/3/user/search", params={"query": card.reviewer_handle})
             found.raise_for_status()

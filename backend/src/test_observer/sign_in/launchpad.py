@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    # Imported where used: it costs every process that starts the app a tenth of a second,
+    # and only a sign-in calls Launchpad.
+    import httpx
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = httpx.Timeout(10.0)
+TIMEOUT_S = 10.0
 # Enough pages for anyone's teams; a loop in `next_collection_link` must not run forever.
 MAX_PAGES = 20
 
@@ -34,13 +38,17 @@ class Launchpad:
         self.transport = transport
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         return httpx.Client(
-            timeout=TIMEOUT, headers={"Accept": "application/json"}, transport=self.transport
+            timeout=TIMEOUT_S, headers={"Accept": "application/json"}, transport=self.transport
         )
 
     def person_by_email(self, email: str, *, teams: bool = True) -> LaunchpadPerson | None:
         """The person with this (public) email address, or None if Launchpad knows nobody;
         with their teams unless `teams` is false."""
+        import httpx
+
         try:
             with self._client() as client:
                 response = client.get(

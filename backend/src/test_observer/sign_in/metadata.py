@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from lxml import etree
 
 from test_observer.errors import UnavailableError
@@ -23,7 +22,7 @@ from test_observer.errors import UnavailableError
 from .xml import NS, parse_xml
 
 CACHE_SECONDS = 3600
-TIMEOUT = httpx.Timeout(10.0)
+TIMEOUT_S = 10.0
 REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 MAX_REDIRECTS = 5
 # Metadata documents are kilobytes; a larger answer is not one.
@@ -89,6 +88,9 @@ def identity_provider(metadata_url: str) -> IdentityProvider:
         cached = _cache.get(metadata_url)
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
+    # Imported here: it costs every process that starts the app a tenth of a second.
+    import httpx
+
     try:
         provider = parse_metadata(fetch_metadata(metadata_url))
     except httpx.HTTPError as error:
@@ -108,7 +110,9 @@ def fetch_metadata(metadata_url: str) -> bytes:
     if origin.scheme != "https":
         raise UnavailableError("The identity provider's metadata URL must be an https:// URL")
     url = metadata_url
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+    import httpx
+
+    with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             with client.stream("GET", url) as response:
                 if response.is_redirect:

@@ -22,8 +22,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import load_pem_x509_certificate
 from lxml import etree
-from signxml.exceptions import InvalidInput, InvalidSignature
-from signxml.verifier import XMLVerifier
 
 from .metadata import IdentityProvider
 from .xml import NS, parse_xml
@@ -173,6 +171,12 @@ def _decode(message: str, *, deflated: bool) -> etree._Element:
 
 def _verified(element_bytes: bytes, idp: IdentityProvider) -> etree._Element:
     """The element covered by a valid signature of one of the IdP's certificates."""
+    # Imported on the first sign-in rather than with the app: signxml is a sixth of the
+    # app's import time, and most processes (workers, the CLI, instances without SAML) never
+    # verify a signature.
+    from signxml.exceptions import InvalidInput, InvalidSignature
+    from signxml.verifier import XMLVerifier
+
     failures = []
     for certificate in idp.certificates:
         try:
