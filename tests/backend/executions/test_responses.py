@@ -158,3 +158,5 @@ def test_builders_send_the_same_number_of_statements_for_1_or_30_rows(
         (result_responses, results),
     ):
         assert statements(builder, ids[:1]) == statements(builder, ids)
+    # Built after every write to an execution: one round trip, whatever it holds.
+    assert statements(execution_responses, executions) == 1

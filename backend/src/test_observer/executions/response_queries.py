@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from test_observer.db.ids import one_of
@@ -36,37 +37,77 @@ from .schemas import (
 UNTRIAGED_STATUSES = [TestResultStatus.FAILED, TestResultStatus.SKIPPED]
 
 
-def _metadata_by_execution(session: Session, ids: list[int]) -> dict[int, dict[str, list[str]]]:
-    association = test_execution_metadata_association_table
-    metadata: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for execution_id, category, value in session.execute(
+def execution_responses(
+    session: Session, execution_ids: Collection[int]
+) -> dict[int, TestExecutionResponse]:
+    """Responses keyed by execution id; unknown ids are absent. One statement in all.
+
+    Columns, not ORM entities: these builders run for every listed execution, and loading
+    entities (identity map, instance state) cost more than the rest of the request. The links,
+    the metadata, the triage state and the rerun request are each grouped by execution in a
+    derived table of their own and joined, so PostgreSQL plans them as it would separate
+    queries (a few rows or thousands), in one round trip: a single execution's response is
+    built after every write to it (PATCH, results, end-test), where round trips, not rows, are
+    the cost.
+    """
+    ids = list(set(execution_ids))
+    if not ids:
+        return {}
+    links = (
         select(
-            association.c.test_execution_id,
-            TestExecutionMetadata.category,
-            TestExecutionMetadata.value,
+            TestExecutionRelevantLink.test_execution_id.label("execution_id"),
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        TestExecutionRelevantLink.id,
+                        TestExecutionRelevantLink.label,
+                        TestExecutionRelevantLink.url,
+                    ),
+                    TestExecutionRelevantLink.id,
+                )
+            ).label("links"),
+        )
+        .where(one_of(TestExecutionRelevantLink.test_execution_id, ids))
+        .group_by(TestExecutionRelevantLink.test_execution_id)
+        .subquery()
+    )
+    association = test_execution_metadata_association_table
+    metadata = (
+        select(
+            association.c.test_execution_id.label("execution_id"),
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        TestExecutionMetadata.category, TestExecutionMetadata.value
+                    ),
+                    TestExecutionMetadata.id,
+                )
+            ).label("pairs"),
         )
         .join(
             TestExecutionMetadata,
             TestExecutionMetadata.id == association.c.test_execution_metadata_id,
         )
         .where(one_of(association.c.test_execution_id, ids))
-        .order_by(TestExecutionMetadata.id)
-    ):
-        metadata[execution_id][category].append(value)
-    return metadata
-
-
-def execution_responses(
-    session: Session, execution_ids: Collection[int]
-) -> dict[int, TestExecutionResponse]:
-    """Responses keyed by execution id; unknown ids are absent. Five queries in all.
-
-    Columns, not ORM entities: these builders run for every listed execution, and loading
-    entities (identity map, instance state) cost more than the rest of the request.
-    """
-    ids = list(set(execution_ids))
-    if not ids:
-        return {}
+        .group_by(association.c.test_execution_id)
+        .subquery()
+    )
+    # An execution is triaged when none of its failed or skipped results lacks an issue.
+    untriaged = (
+        select(TestResult.test_execution_id.label("execution_id"))
+        .distinct()
+        .where(
+            one_of(TestResult.test_execution_id, ids),
+            # Literal values, so that the statement matches the partial index on these
+            # results whatever plan PostgreSQL caches for the prepared statement.
+            TestResult.status.in_(
+                bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
+            ),
+            ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
+        )
+        .subquery()
+    )
+    rerun = TestExecutionRerunRequest
     rows = session.execute(
         select(
             TestExecution.id,
@@ -78,88 +119,68 @@ def execution_responses(
             Environment.name,
             Environment.architecture,
             TestPlan.name,
+            links.c.links,
+            metadata.c.pairs,
+            untriaged.c.execution_id.is_not(None),
+            rerun.priority,
+            rerun.test_plan_id.is_not(None),
         )
         .join(Environment, Environment.id == TestExecution.environment_id)
         .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
+        .outerjoin(links, links.c.execution_id == TestExecution.id)
+        .outerjoin(metadata, metadata.c.execution_id == TestExecution.id)
+        .outerjoin(untriaged, untriaged.c.execution_id == TestExecution.id)
+        .outerjoin(
+            rerun,
+            and_(
+                rerun.test_plan_id == TestExecution.test_plan_id,
+                rerun.artefact_build_id == TestExecution.artefact_build_id,
+                rerun.environment_id == TestExecution.environment_id,
+            ),
+        )
         .where(one_of(TestExecution.id, ids))
     ).all()
 
-    links: dict[int, list[RelevantLinkResponse]] = defaultdict(list)
-    for execution_id, link_id, label, url in session.execute(
-        select(
-            TestExecutionRelevantLink.test_execution_id,
-            TestExecutionRelevantLink.id,
-            TestExecutionRelevantLink.label,
-            TestExecutionRelevantLink.url,
-        )
-        .where(one_of(TestExecutionRelevantLink.test_execution_id, ids))
-        .order_by(TestExecutionRelevantLink.id)
-    ):
-        links[execution_id].append(RelevantLinkResponse(id=link_id, label=label, url=url))
-
-    metadata = _metadata_by_execution(session, ids)
-
-    # An execution is triaged when none of its failed or skipped results lacks an issue.
-    untriaged = set(
-        session.scalars(
-            select(TestResult.test_execution_id)
-            .distinct()
-            .where(
-                one_of(TestResult.test_execution_id, ids),
-                # Literal values, so that the statement matches the partial index on these
-                # results whatever plan PostgreSQL caches for the prepared statement.
-                TestResult.status.in_(
-                    bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
-                ),
-                ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
-            )
-        )
-    )
-
-    rerun_priority = dict(
-        session.execute(
-            select(TestExecution.id, TestExecutionRerunRequest.priority)
-            .join(
-                TestExecutionRerunRequest,
-                and_(
-                    TestExecutionRerunRequest.test_plan_id == TestExecution.test_plan_id,
-                    TestExecutionRerunRequest.artefact_build_id == TestExecution.artefact_build_id,
-                    TestExecutionRerunRequest.environment_id == TestExecution.environment_id,
-                ),
-            )
-            .where(one_of(TestExecution.id, ids))
-        ).all()
-    )
-
-    return {
-        id: TestExecutionResponse(
+    responses = {}
+    for (
+        id,
+        ci_link,
+        c3_link,
+        status,
+        created_at,
+        environment_id,
+        environment_name,
+        architecture,
+        plan_name,
+        link_rows,
+        metadata_pairs,
+        is_untriaged,
+        rerun_priority,
+        is_rerun_requested,
+    ) in rows:
+        execution_metadata: dict[str, list[str]] = defaultdict(list)
+        for category, value in metadata_pairs or ():
+            execution_metadata[category].append(value)
+        responses[id] = TestExecutionResponse(
             id=id,
             ci_link=ci_link,
             c3_link=c3_link,
-            relevant_links=links[id],
+            relevant_links=[
+                RelevantLinkResponse(id=link_id, label=label, url=url)
+                for link_id, label, url in link_rows or ()
+            ],
             environment=EnvironmentResponse(
                 id=environment_id, name=environment_name, architecture=architecture
             ),
             status=status,
             test_plan=plan_name,
             created_at=created_at,
-            execution_metadata=dict(metadata[id]),
-            is_triaged=id not in untriaged,
-            is_rerun_requested=id in rerun_priority,
-            rerun_priority=rerun_priority.get(id),
+            execution_metadata=dict(execution_metadata),
+            is_triaged=not is_untriaged,
+            is_rerun_requested=is_rerun_requested,
+            rerun_priority=rerun_priority if is_rerun_requested else None,
         )
-        for (
-            id,
-            ci_link,
-            c3_link,
-            status,
-            created_at,
-            environment_id,
-            environment_name,
-            architecture,
-            plan_name,
-        ) in rows
-    }
+    return responses
 
 
 def result_responses(
