@@ -232,10 +232,16 @@ def create_app(
     settings = settings or load_settings()
     if settings.db_url is None and engine is None:
         raise SettingsError("DB_URL: a database URL is required to serve the API")
+    # Every user of an engine of the app's own takes the requests' statement timeout (the
+    # metrics collector sets a longer one for its own transaction), so its connections carry
+    # it: a request's transaction then sends no statement to set it. An engine passed in may
+    # be shared, so each request's transaction sets the limit for itself.
+    own_engine = engine is None
     engine = engine or make_engine(
         settings.db_url,  # type: ignore[arg-type]
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        statement_timeout=settings.statement_timeout,
     )
 
     @asynccontextmanager
@@ -272,7 +278,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(
-        engine, statement_timeout=settings.statement_timeout
+        engine, statement_timeout=None if own_engine else settings.statement_timeout
     )
     app.state.version = settings.version_override or installed_version()
     init_error_reporting(settings, app.state.version)

@@ -4,7 +4,7 @@ or neither (504 for a statement past the timeout). Only an unreachable database 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -69,6 +69,30 @@ def test_a_statement_past_the_timeout_is_cancelled_and_a_504(engine: Engine) -> 
     # The limit is local to the transaction: the pooled connection does not keep it.
     with engine.connect() as connection:
         assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+
+
+def test_an_app_with_its_own_engine_limits_statements_without_a_statement_per_request(
+    database_url: str, engine: Engine
+) -> None:
+    app = create_app(
+        Settings(db_url=database_url, statement_timeout=0.2, ignore_permissions=EVERY_PERMISSION)  # type: ignore[arg-type]
+    )
+    sent: list[str] = []
+    event.listen(app.state.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    with TestClient(app, client=LOCAL_CLIENT) as client:
+        assert client.put("/v1/test-executions/start-test", json=snap()).status_code == 200
+        assert sent
+        assert not [statement for statement in sent if "statement_timeout" in statement]
+        factory = app.state.session_factory
+        with factory() as session, pytest.raises(DBAPIError) as caught:
+            session.execute(text("SELECT pg_sleep(3)"))
+        assert isinstance(classify(caught.value), DatabaseTimeoutError)
+        with app.state.engine.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "200ms"
+    # Only the app's own connections carry it.
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+        assert connection.execute(text("SELECT count(*) FROM test_execution")).scalar_one() == 1
 
 
 def test_a_write_while_the_database_is_away_is_a_503_and_its_retry_succeeds(
