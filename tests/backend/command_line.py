@@ -18,6 +18,9 @@ exited; `run_command` puts back what commands change:
 - every database connection opened during the command: closed, and the pools they came from
   emptied, so that no connection outlives the command (one left open would keep the test
   database from being dropped at the end of the run).
+
+The settings need nothing more: nothing caches them, every command reads them from the
+environment when it runs.
 """
 
 from __future__ import annotations
