@@ -1,11 +1,9 @@
-"""`test-observer admin ...`, run as real processes against the test database."""
+"""`test-observer admin ...`, run in the test process against the test database
+(`tests.backend.command_line`; test_cli starts the `admin` group as a real process)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,17 +14,12 @@ from starlette.testclient import TestClient
 
 from test_observer.auth.keys import digest_api_key
 from test_observer.db.models import Application, Permission, User, UserSession
+from tests.backend.command_line import Completed, run_command
 from tests.backend.principals import SESSIONS_SECRET, bearer, session_headers
 
 
-def admin(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "test_observer", "admin", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DB_URL": database_url, **env},
-        timeout=120,
-    )
+def admin(database_url: str, *args: str, **env: str) -> Completed:
+    return run_command("admin", *args, env={"DB_URL": database_url, **env})
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,9 @@
 """`test-observer admin add-user --launchpad` and `admin change-assignee`: the commands behind
-the charm's `add-user` and `change-assignee` actions, run as real processes against the test
+the charm's `add-user` and `change-assignee` actions, run in the test process against the test
 database, with Launchpad faked at its HTTP edge."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from test_observer.artefacts.reviewers import reviewer_ids
 from test_observer.db.models import AuditEvent, User
 from tests.backend.cli.test_admin_cli import admin
+from tests.backend.command_line import Completed
 from tests.backend.factories import make_artefact
 from tests.backend.jobs.fake_http import FakeService, Request, fake_service
 
@@ -32,9 +32,7 @@ def launchpad() -> Iterator[FakeService]:
         yield service
 
 
-def add_from_launchpad(
-    database_url: str, launchpad: FakeService, email: str
-) -> subprocess.CompletedProcess[str]:
+def add_from_launchpad(database_url: str, launchpad: FakeService, email: str) -> Completed:
     return admin(
         database_url,
         "add-user",

@@ -1,4 +1,9 @@
-"""The `test-observer` command, run as a real process."""
+"""The `test-observer` command.
+
+What a command does (its output, exit status, messages, effect on the database) is checked
+with the command run inside the test process (`tests.backend.command_line`). Real processes
+remain where the process is the subject: the entry point of each command group, serving,
+signals, crashes, the embedded database, and two migrators racing for the migration lock."""
 
 from __future__ import annotations
 
@@ -20,16 +25,33 @@ import httpx
 import pytest
 
 from test_observer.db import migrate
+from tests.backend.command_line import Completed, run_command
 from tests.database import scratch_database
 
 COMMAND = [sys.executable, "-m", "test_observer"]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **(env or {})}
     return subprocess.run(
         [*COMMAND, *args], capture_output=True, text=True, env=environment, timeout=120
     )
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Completed:
+    return run_command(*args, env=env)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [[], ["admin"], ["db"], ["db", "embedded"], ["jobs"], ["settings"], ["signatures"]],
+)
+def test_every_command_group_answers_help_as_a_process(group: list[str]) -> None:
+    """The installed entry point reaches every group (the other tests run commands in-process)."""
+    result = run_process(*group, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    assert "Commands" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -237,7 +259,7 @@ def embedded_env() -> Iterator[tuple[dict[str, str], Path]]:
     env["TEST_OBSERVER_DATA_DIR"] = str(data_dir)
     yield env, data_dir
     # Whatever happened in the test, leave no server behind.
-    run("db", "embedded", "stop", "--force", env=env)
+    run_process("db", "embedded", "stop", "--force", env=env)
     shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -250,7 +272,7 @@ def test_a_killed_server_leaves_no_postgres_once_the_next_run_stops(
     crashed, _ = start_serving(env, log)
     crash(crashed)
     (orphan,) = postgres_processes(data_dir)
-    status = run("db", "embedded", "status", env=env)
+    status = run_process("db", "embedded", "status", env=env)
     assert "no process using it" in status.stdout
 
     again, base = start_serving(env, log)
@@ -270,7 +292,9 @@ def test_a_killed_server_leaves_no_postgres_once_the_next_run_stops(
     terminated, _ = start_serving(env, log)
     stop_with(terminated, signal.SIGTERM)
     assert postgres_processes(data_dir) == []
-    assert run("db", "embedded", "status", env=env).stdout.splitlines()[-1] == "State: stopped"
+    assert (
+        run_process("db", "embedded", "status", env=env).stdout.splitlines()[-1] == "State: stopped"
+    )
 
 
 def test_embedded_stop_and_reset_recover_from_a_crash(
@@ -281,18 +305,18 @@ def test_embedded_stop_and_reset_recover_from_a_crash(
     crash(crashed)
     assert postgres_processes(data_dir)
 
-    refused = run("db", "embedded", "reset", env=env)
+    refused = run_process("db", "embedded", "reset", env=env)
     assert refused.returncode == 1
     assert "--yes" in refused.stderr
-    stopped = run("db", "embedded", "stop", env=env)
+    stopped = run_process("db", "embedded", "stop", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert postgres_processes(data_dir) == []
-    assert "not running" in run("db", "embedded", "stop", env=env).stderr
+    assert "not running" in run_process("db", "embedded", "stop", env=env).stderr
 
-    reset = run("db", "embedded", "reset", "--yes", env=env)
+    reset = run_process("db", "embedded", "reset", "--yes", env=env)
     assert reset.returncode == 0, reset.stderr
     assert not data_dir.exists()
-    assert "not created yet" in run("db", "embedded", "status", env=env).stdout
+    assert "not created yet" in run_process("db", "embedded", "status", env=env).stdout
 
 
 def test_serve_refuses_a_taken_port_before_announcing_it(database_server: str) -> None:
@@ -300,7 +324,7 @@ def test_serve_refuses_a_taken_port_before_announcing_it(database_server: str) -
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("serve", "--port", str(port), env={"DB_URL": database_server})
+        result = run_process("serve", "--port", str(port), env={"DB_URL": database_server})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"Error: Port {port} on 127.0.0.1 is not available (Address already in use): another "
@@ -460,3 +484,34 @@ def test_settings_check_names_the_variable_and_the_rejected_input() -> None:
 
     versioned = run("settings", "check", "--json", env={"VERSION_OVERRIDE": "9.9-test"})
     assert json.loads(versioned.stdout) == {"valid": True, "problems": [], "version": "9.9-test"}
+
+
+def test_serve_offers_the_log_levels_of_the_settings() -> None:
+    from typing import get_args
+
+    from test_observer import settings
+    from test_observer.cli import serve
+
+    assert get_args(serve.LogLevel) == get_args(settings.LogLevel)
+
+
+def test_help_imports_neither_the_app_nor_the_models() -> None:
+    """`--help` of the command and of each group loads no more than the command line: each
+    command imports what it needs when it runs (in a fresh interpreter, as a process starts)."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from test_observer.cli.main import app\n"
+        "for group in ([], ['admin'], ['db'], ['db', 'embedded'], ['jobs'], ['settings'],\n"
+        "              ['signatures'], ['serve'], ['seed'], ['import-original'], ['worker']):\n"
+        "    result = CliRunner().invoke(app, [*group, '--help'])\n"
+        "    assert result.exit_code == 0, (group, result.output)\n"
+        "heavy = ('sqlalchemy', 'fastapi', 'starlette', 'alembic', 'psycopg',\n"
+        "         'test_observer.app', 'test_observer.db', 'test_observer.settings')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

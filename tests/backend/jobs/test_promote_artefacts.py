@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select, text
@@ -15,6 +12,7 @@ from sqlalchemy.orm import Session
 from test_observer.db.models import Artefact, FamilyName
 from test_observer.jobs import promote_artefacts
 from test_observer.jobs.environment import JobEnvironment
+from tests.backend.command_line import run_command
 from tests.backend.factories import make_artefact, make_build
 from tests.backend.jobs.conftest import NOWHERE
 from tests.backend.jobs.fake_http import FakeService
@@ -51,13 +49,11 @@ def test_jobs_run_promotes_archives_and_leaves_alone(
     fake.on("/v2/snaps/info/docker", (200, {"channel-map": [release("candidate", "9")]}))
     fake.on("/v2/snaps/info/bluez", (500, {"error": "boom"}))
 
-    result = subprocess.run(
-        [sys.executable, "-m", "test_observer", "jobs", "run", "promote-artefacts"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_command(
+        "jobs",
+        "run",
+        "promote-artefacts",
         env={
-            **os.environ,
             "DB_URL": database_url,
             "SNAPCRAFT_API_URL": fake.url,
             "UBUNTU_ARCHIVE_URL": NOWHERE,

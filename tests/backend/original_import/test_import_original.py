@@ -4,9 +4,6 @@ imported into ours and then read back through our own API."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -22,6 +19,7 @@ from test_observer.cli.main import app
 from test_observer.db.models import Permission
 from test_observer.original_import.service import libpq_url
 from test_observer.original_import.tables import TABLES
+from tests.backend.command_line import run_command
 from tests.backend.original_import.dataset import ORIGINAL_API_KEY, OriginalShape, create_original
 from tests.backend.principals import bearer
 from tests.database import scratch_database
@@ -50,16 +48,10 @@ def import_command(target: str, *args: str) -> Result:
     )
 
 
-def test_the_command_runs_as_a_real_process(
+def test_the_command_imports_into_the_configured_database(
     original: str, database_url: str, engine: Engine
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "test_observer", "import-original", "--from", original],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DB_URL": database_url},
-        timeout=300,
-    )
+    result = run_command("import-original", "--from", original, env={"DB_URL": database_url})
     assert result.returncode == 0, result.stderr
     assert (
         counts(database_url)["test_result"]

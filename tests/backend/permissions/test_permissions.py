@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -38,6 +35,7 @@ from test_observer.db.models import (
 )
 from test_observer.error_reporting.router import DeliberateError
 from test_observer.settings import Settings
+from tests.backend.command_line import run_command
 from tests.backend.conftest import LOCAL_CLIENT
 from tests.backend.principals import (
     SESSIONS_SECRET,
@@ -318,13 +316,7 @@ def test_artefact_scoped_operations_are_listed_with_their_permission(
 
 
 def cli_key(database_url: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "test_observer", "admin", "create-application", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DB_URL": database_url},
-        timeout=120,
-    )
+    result = run_command("admin", "create-application", *args, env={"DB_URL": database_url})
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

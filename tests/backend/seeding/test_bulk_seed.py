@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -17,6 +15,7 @@ from test_observer.executions.start import StartTest, start_test
 from test_observer.seeding.bulk_seed import bulk_seed
 from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
+from tests.backend.command_line import run_command
 
 # Two rounds over every combination and two environments: the third round tests the groups of
 # the first again, which takes their rerun requests off the queue. Seed 3 makes a snap
@@ -206,15 +205,12 @@ def test_the_api_writes_after_a_bulk_seed(bulk_engine: Engine) -> None:
 
 def test_seed_command_bulk_with_a_history_factor(bulk_engine: Engine) -> None:
     url = bulk_engine.url.render_as_string(hide_password=False)
-    completed = subprocess.run(
-        [
-            *(sys.executable, "-m", "test_observer", "seed", "--bulk", "--history-factor", "2"),
-            *("--artefacts", "5", "--executions", "15", "--results", "4", "--issues", "2"),
-            *("--versions-per-line", "1", "--no-migrate"),
-        ],
+    completed = run_command(
+        *("seed", "--bulk", "--history-factor", "2"),
+        *("--artefacts", "5", "--executions", "15", "--results", "4", "--issues", "2"),
+        *("--versions-per-line", "1", "--no-migrate"),
         env={"DB_URL": url, "PATH": ""},
-        capture_output=True,
-        text=True,
+        inherit_env=False,
     )
     assert completed.returncode == 0, completed.stderr
     with bulk_engine.connect() as connection:

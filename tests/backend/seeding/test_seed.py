@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +17,7 @@ from test_observer.db.models import (
 )
 from test_observer.seeding.seed import SeedPlan, seed
 from test_observer.settings import Settings
+from tests.backend.command_line import run_command
 from tests.database import empty_tables
 
 PLAN = SeedPlan(artefacts=10, architectures=2, environments=3, executions=24, results=12, seed=7)
@@ -64,9 +62,10 @@ def test_seed_refuses_a_database_with_data(database_url: str, engine: Engine) ->
         SeedPlan(artefacts=2, executions=2, results=1),
         Settings(db_url=database_url),
     )
-    command = [sys.executable, "-m", "test_observer", "seed", "--executions", "1", "--no-migrate"]
-    completed = subprocess.run(
-        command, env={"DB_URL": database_url, "PATH": ""}, capture_output=True, text=True
+    completed = run_command(
+        *("seed", "--executions", "1", "--no-migrate"),
+        env={"DB_URL": database_url, "PATH": ""},
+        inherit_env=False,
     )
     assert completed.returncode == 1
     # Refused in one line, before any progress bar is drawn.

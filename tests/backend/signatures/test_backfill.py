@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -18,6 +15,7 @@ from test_observer.errors import UnprocessableError
 from test_observer.jobs.environment import JobEnvironment
 from test_observer.jobs.registry import JOBS
 from test_observer.signatures.backfill import backfill, pending
+from tests.backend.command_line import run_command
 from tests.backend.executions.conftest import result, snap, start
 from tests.backend.issues.conftest import results_url
 from tests.backend.jobs.conftest import job_settings
@@ -136,24 +134,12 @@ def test_the_command_reports_progress_on_stderr(
     api: TestClient, db_session: Session, database_url: str
 ) -> None:
     stored_unsigned(api, db_session)
-    done = subprocess.run(
-        [sys.executable, "-m", "test_observer", "signatures", "backfill", "--batch", "2"],
-        env={**os.environ, "DB_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_command("signatures", "backfill", "--batch", "2", env={"DB_URL": database_url})
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert "Signed 5 failed results in 3 batches" in done.stderr
     assert "results/s" in done.stderr
     assert sum(counts(db_session).values()) == 5
-    bad = subprocess.run(
-        [sys.executable, "-m", "test_observer", "signatures", "backfill", "--since", "soon"],
-        env={**os.environ, "DB_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = run_command("signatures", "backfill", "--since", "soon", env={"DB_URL": database_url})
     assert bad.returncode != 0
     assert "since" in bad.stderr.lower()

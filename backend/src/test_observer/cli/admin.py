@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from test_observer.settings import Settings, SettingsError, load_settings
-
 from .database import transaction
 from .output import fail, note
+
+if TYPE_CHECKING:
+    from test_observer.settings import Settings
 
 app = typer.Typer(help="Manage users and API clients.", no_args_is_help=True)
 
@@ -29,6 +30,7 @@ def admin_create_application(
     from test_observer.applications import service
     from test_observer.db.models import Permission
     from test_observer.permissions.service import parse_permissions
+    from test_observer.settings import load_settings
 
     if bool(permission) == all_permissions:
         fail("Give either --permission (one or more times) or --all-permissions")
@@ -98,6 +100,8 @@ def admin_change_assignee(
 
 
 def _settings() -> Settings:
+    from test_observer.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as error:
@@ -130,10 +134,7 @@ def admin_login_url(
     """
     from test_observer.sign_in import service
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        fail(str(error))
+    settings = _settings()
     if not service.local_sign_in_enabled(settings):
         fail("sign-in links need USE_LOCAL_LOGIN=true and no SAML_IDP_METADATA_URL")
     with transaction() as session:

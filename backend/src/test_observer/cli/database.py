@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from test_observer.settings import SettingsError, load_settings
-
 from .output import fail, note
 
 if TYPE_CHECKING:
@@ -40,6 +38,8 @@ def _exit_on_termination() -> None:
 
 def database_url(*, keep_embedded_running: bool = False) -> str:
     """DB_URL if set; otherwise the URL of the embedded development database, started here."""
+    from test_observer.settings import SettingsError, load_settings
+
     global _embedded_server
     try:
         settings = load_settings()

@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from test_observer.observability.logging import configure_logging
-from test_observer.settings import SettingsError, load_settings
-
 from .database import database_url
 from .output import fail, note
 
@@ -23,6 +20,9 @@ app = typer.Typer(help="List, run and queue background jobs.", no_args_is_help=T
 def job_settings() -> Settings:
     """Settings with a database for the jobs, and log lines on stderr at LOG_LEVEL."""
     import logging
+
+    from test_observer.observability.logging import configure_logging
+    from test_observer.settings import SettingsError, load_settings
 
     url = database_url()
     os.environ["DB_URL"] = url
@@ -43,6 +43,7 @@ def jobs_list() -> None:
     """List the jobs, their arguments and how often they run with the current settings."""
     from test_observer.jobs.queue import scheduled
     from test_observer.jobs.registry import JOBS
+    from test_observer.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()

@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-
-from test_observer.observability.logging import configure_logging, logging_config
-from test_observer.settings import LogLevel, load_settings
 
 from .database import database_url, embedded_server, upgrade_if_pending
 from .output import fail, note
 
 if TYPE_CHECKING:
     from test_observer.settings import Settings
+
+# The choices of --log-level: those of LOG_LEVEL (`test_observer.settings.LogLevel`), written
+# out here because Typer reads them when it builds the command line, and importing the
+# settings for that would make every command's start, `--help` included, pay for SQLAlchemy
+# and the models (a test checks that the two lists agree).
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 # Pebble waits 5 s after SIGTERM before it kills a service (its default kill-delay).
 GRACEFUL_SHUTDOWN_SECONDS = 4
@@ -77,6 +80,9 @@ def serve(
 ) -> None:
     """Serve the API (with an embedded database when DB_URL is not set)."""
     import uvicorn
+
+    from test_observer.observability.logging import configure_logging, logging_config
+    from test_observer.settings import load_settings
 
     _check_port_free(host, port)
     url = database_url()
