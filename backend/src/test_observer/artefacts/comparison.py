@@ -53,9 +53,9 @@ from .schemas import (
 )
 from .service import get_artefact
 
-# Each side's latest execution per (environment, test plan), on its latest builds. The
-# executions of the pair's two artefacts are read once each even if they appear in several
-# pairs.
+# Each side's latest execution per (environment, test plan), on its latest builds, with its
+# results version (see `ComparisonSummary`). The executions of the pair's two artefacts are
+# read once each even if they appear in several pairs.
 _CELLS = """
 sides AS (
     SELECT artefact_id, base_id
@@ -70,7 +70,7 @@ builds AS (
 ),
 latest AS (
     SELECT DISTINCT ON (builds.artefact_id, e.environment_id, e.test_plan_id)
-           builds.artefact_id, e.environment_id, e.test_plan_id, e.id
+           builds.artefact_id, e.environment_id, e.test_plan_id, e.id, e.results_version
     FROM builds JOIN test_execution e ON e.artefact_build_id = builds.id
     ORDER BY builds.artefact_id, e.environment_id, e.test_plan_id, e.created_at DESC, e.id DESC
 ),
@@ -80,11 +80,43 @@ cells AS (
     CROSS JOIN LATERAL (
         SELECT coalesce(n.environment_id, b.environment_id) AS environment_id,
                coalesce(n.test_plan_id, b.test_plan_id) AS test_plan_id,
-               n.id AS execution_id, b.id AS base_execution_id
+               n.id AS execution_id, b.id AS base_execution_id,
+               coalesce(n.results_version, 0) AS execution_version,
+               coalesce(b.results_version, 0) AS base_execution_version
         FROM (SELECT * FROM latest WHERE latest.artefact_id = sides.artefact_id) n
         FULL JOIN (SELECT * FROM latest WHERE latest.artefact_id = sides.base_id) b
              ON b.environment_id = n.environment_id AND b.test_plan_id = n.test_plan_id
     ) pair
+)"""
+
+# The pairs of results with a failure on either side, the only ones that can be a regression,
+# fixed, still failing or flaky (and the only ones readiness judges): each side's failures are
+# read from the partial index of failed and skipped results (`test_result_untriaged_ix`), each
+# matched with the other side's result of its test case through the unique index on
+# (execution, test case). The results that passed on both sides, the bulk of a release, are
+# never read. `failed_now` holds the failures of this side, `failed_before` those of the base
+# that did not fail now.
+_PAIR = """{cells}.artefact_id, {cells}.base_id, {cells}.environment_id, {cells}.test_plan_id"""
+_FAILED = f"""
+failed_now AS (
+    SELECT {_PAIR.format(cells="cells")}, r.test_case_id,
+           r.id AS result_id, r.status, r.duration,
+           base.id AS base_result_id, base.status AS base_status, base.duration AS base_duration
+    FROM cells
+    JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
+    LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
+                              AND base.test_case_id = r.test_case_id
+),
+failed_before AS (
+    SELECT {_PAIR.format(cells="cells")}, base.test_case_id,
+           r.id AS result_id, r.status, r.duration,
+           base.id AS base_result_id, base.status AS base_status, base.duration AS base_duration
+    FROM cells
+    JOIN test_result base ON base.test_execution_id = cells.base_execution_id
+                         AND base.status = 'FAILED'
+    LEFT JOIN test_result r ON r.test_execution_id = cells.execution_id
+                           AND r.test_case_id = base.test_case_id
+    WHERE r.status IS DISTINCT FROM 'FAILED'
 )"""
 
 
@@ -99,28 +131,27 @@ def active_quarantine(test_case: str, environment: str) -> str:
            )"""
 
 
-# The matched pairs of results of every cell that are in at least one class, classified.
-_CLASSIFIED = """
-pairs AS (
-    SELECT cells.artefact_id, cells.base_id, cells.environment_id, cells.test_plan_id, r.*
-    FROM cells
-    CROSS JOIN LATERAL (
-        SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
+_SLOWER = "n.duration >= 2 * b.duration AND n.duration - b.duration >= 1"
+
+
+def _joined(execution: str, base_execution: str, where: str = "true") -> str:
+    """SQL: the results of two executions of one cell matched by test case (a full join, so
+    that each side's unmatched results are there too), those meeting `where` (on `n` and `b`)."""
+    return f"""SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
                n.id AS result_id, n.status AS status, n.duration AS duration,
                b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
         FROM (SELECT id, test_case_id, status, duration FROM test_result
-              WHERE test_execution_id = cells.execution_id) n
+              WHERE test_execution_id = {execution}) n
         FULL JOIN (SELECT id, test_case_id, status, duration FROM test_result
-                   WHERE test_execution_id = cells.base_execution_id) b
+                   WHERE test_execution_id = {base_execution}) b
              ON b.test_case_id = n.test_case_id
-        -- Only pairs that can be in a class: most results pass on both sides, and leaving
-        -- them here spares every later step (and its sort) the bulk of the rows.
-        WHERE n.status IS DISTINCT FROM b.status OR n.status = 'FAILED'
-           OR (n.duration >= 2 * b.duration AND n.duration - b.duration >= 1)
-    ) r
-),
-classified AS MATERIALIZED (
-    SELECT pairs.*,
+        WHERE {where}"""
+
+
+def _classified(pairs: str) -> str:
+    """SQL: the pairs of results of `pairs` (a query of cells' columns, test case and both
+    sides' result, status and duration) with a column per class, and whether quarantined."""
+    return f"""SELECT pairs.*,
            coalesce(base_status = 'PASSED' AND status = 'FAILED', false) AS regression,
            coalesce(base_status = 'FAILED' AND status = 'PASSED', false) AS fixed,
            coalesce(base_status = 'FAILED' AND status = 'FAILED', false) AS still_failing,
@@ -130,8 +161,10 @@ classified AS MATERIALIZED (
            coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
                AS slower,
            -- A result gone from this side has no status: neither is then true, not NULL.
-           coalesce(status = 'FAILED' AND {quarantined}, false) AS quarantined
-    FROM pairs
+           coalesce(status = 'FAILED'
+                    AND {active_quarantine("pairs.test_case_id", "pairs.environment_id")},
+                    false) AS quarantined
+    FROM ({pairs}) pairs
     LEFT JOIN LATERAL (
         -- The flaky rule, per pair with a failure: over the runs of the flaky-test list's
         -- window, from the index of runs.
@@ -147,11 +180,62 @@ classified AS MATERIALIZED (
               AND t.created_at >= CAST(:flaky_since AS timestamp)
         ) runs
         WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
-    ) flaky ON true
+    ) flaky ON true"""
+
+
+# Each cell with its new, gone and slower results counted: from its summary when one was
+# counted at both executions' current results versions, else by joining that cell's two
+# executions, whose counts are then stored (replacing an outdated summary). Concurrent first
+# comparisons may count the same pair; the upsert keeps one row, in the order of the unique
+# index, so that two of them never wait on each other's rows.
+_SUMMARIES = f"""
+known AS MATERIALIZED (
+    SELECT cells.*, s.new_count, s.gone_count, s.slower_count
+    FROM cells
+    LEFT JOIN comparison_summary s
+         ON coalesce(s.execution_id, 0) = coalesce(cells.execution_id, 0)
+        AND coalesce(s.base_execution_id, 0) = coalesce(cells.base_execution_id, 0)
+        AND s.execution_version = cells.execution_version
+        AND s.base_execution_version = cells.base_execution_version
+),
+recounted AS MATERIALIZED (
+    SELECT {_PAIR.format(cells="known")}, known.execution_id, known.base_execution_id,
+           known.execution_version, known.base_execution_version, counts.*
+    FROM known
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE b.id IS NULL) AS new_count,
+               count(*) FILTER (WHERE n.id IS NULL) AS gone_count,
+               count(*) FILTER (WHERE {_SLOWER}) AS slower_count
+        FROM (SELECT id, test_case_id, duration FROM test_result
+              WHERE test_execution_id = known.execution_id) n
+        FULL JOIN (SELECT id, test_case_id, duration FROM test_result
+                   WHERE test_execution_id = known.base_execution_id) b
+             ON b.test_case_id = n.test_case_id
+    ) counts
+    WHERE known.new_count IS NULL
+),
+stored AS (
+    INSERT INTO comparison_summary AS s (execution_id, base_execution_id, execution_version,
+                                         base_execution_version, new_count, gone_count,
+                                         slower_count)
+    SELECT execution_id, base_execution_id, execution_version, base_execution_version,
+           new_count, gone_count, slower_count
+    FROM recounted
+    ORDER BY coalesce(execution_id, 0), coalesce(base_execution_id, 0)
+    ON CONFLICT ((coalesce(execution_id, 0)), (coalesce(base_execution_id, 0))) DO UPDATE
+    SET execution_version = excluded.execution_version,
+        base_execution_version = excluded.base_execution_version,
+        new_count = excluded.new_count,
+        gone_count = excluded.gone_count,
+        slower_count = excluded.slower_count,
+        updated_at = timezone('utc', now())
+    -- A comparison that read older results does not replace a newer summary.
+    WHERE s.execution_version <= excluded.execution_version
+      AND s.base_execution_version <= excluded.base_execution_version
 )"""
 
-
-_COUNTS = ", ".join(f"count(*) FILTER (WHERE {name}) AS {name}" for name in COMPARISON_CLASSES)
+_FAILURE_CLASSES = ("regression", "fixed", "still_failing", "flaky")
+_SUMMED_CLASSES = ("new", "gone", "slower")
 
 
 def cells_statement(tail: str) -> str:
@@ -160,12 +244,11 @@ def cells_statement(tail: str) -> str:
     return f"WITH {_CELLS}{tail}"
 
 
-def classified_statement(tail: str) -> str:
-    """The WITH clause of sides, cells and classified pairs, followed by `tail`."""
-    classified = _CLASSIFIED.format(
-        quarantined=active_quarantine("pairs.test_case_id", "pairs.environment_id")
-    )
-    return cells_statement(f",\n{classified}\n{tail}")
+def failures_statement(tail: str) -> str:
+    """The WITH clause of sides, cells, and each cell's pairs of results with a failure
+    (`failed_now`, `failed_before`: the cells' columns, the test case, and each side's result,
+    status and duration), followed by `tail`."""
+    return cells_statement(f",{_FAILED}{tail}")
 
 
 def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, Any]:
@@ -181,46 +264,88 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
 
 # Test cases in the order they were first reported (their ids): ordering by name would look
 # up and sort the names of every result of the class, not only of the page's.
-_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, classified.test_case_id"
+_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, page.test_case_id"
+_CELL_ORDER = "environment, architecture, test_plan"
+_SUMMED_WHERE = {"new": "b.id IS NULL", "gone": "n.id IS NULL", "slower": _SLOWER}
+
+
+def _page(name: ComparisonClass) -> str:
+    """SQL: the requested page of a class, a row per result."""
+    if name in _FAILURE_CLASSES:
+        # A top-N of the class among the failures.
+        rows = f"""
+    SELECT failures.*
+    FROM failures
+    JOIN test_plan ON test_plan.id = failures.test_plan_id
+    JOIN environment ON environment.id = failures.environment_id
+    WHERE failures.{name}
+    ORDER BY {_PAGE_ORDER.replace("page.", "failures.")}
+    LIMIT :limit OFFSET :offset"""
+    else:
+        # Only the cells holding part of the page, by their counts and the counts of the cells
+        # before them, are joined; within a cell, by test case.
+        joined = _joined("held.execution_id", "held.base_execution_id", _SUMMED_WHERE[name])
+        rows = _classified(f"""
+        SELECT {_PAIR.format(cells="held")}, r.test_case_id, r.result_id, r.status,
+               r.duration, r.base_result_id, r.base_status, r.base_duration
+        FROM (
+            SELECT * FROM (
+                SELECT counted.*, sum({name}) OVER (ORDER BY {_CELL_ORDER}) - {name} AS before
+                FROM counted WHERE {name} > 0
+            ) c
+            WHERE before < :offset + :limit AND before + {name} > :offset
+        ) held
+        CROSS JOIN LATERAL (
+            SELECT joined.*, row_number() OVER (ORDER BY joined.test_case_id) AS position
+            FROM ({joined}) joined
+        ) r
+        WHERE held.before + r.position > :offset
+          AND held.before + r.position <= :offset + :limit""")
+    return f"""
+UNION ALL
+SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
+FROM (
+    SELECT '{name}' AS class, rows.*, test_plan.name AS test_plan
+    FROM ({rows}) rows
+    JOIN test_plan ON test_plan.id = rows.test_plan_id
+) page
+JOIN test_case ON test_case.id = page.test_case_id"""
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     # One row per cell with its counts, then the requested pages: a row per listed result.
-    # Each page is a top-N of its class (no sort of the whole class); the classes' totals are
-    # the sums of the cells' counts.
-    pages = "".join(
-        f"""
-UNION ALL
-SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
-FROM (
-    SELECT '{name}' AS class, classified.*, test_plan.name AS test_plan
-    FROM classified
-    JOIN test_plan ON test_plan.id = classified.test_plan_id
-    JOIN environment ON environment.id = classified.environment_id
-    WHERE classified.{name}
-    ORDER BY {_PAGE_ORDER}
-    LIMIT :limit OFFSET :offset
-) page
-JOIN test_case ON test_case.id = page.test_case_id"""
-        for name in classes
+    # The classes' totals are the sums of the cells' counts.
+    failure_counts = ", ".join(
+        f"count(*) FILTER (WHERE {name}) AS {name}" for name in _FAILURE_CLASSES
     )
-    tail = f"""
-, counted AS (
-    SELECT cells.environment_id, cells.test_plan_id, cells.execution_id,
-           cells.base_execution_id, {_COUNTS}
-    FROM cells
-    LEFT JOIN classified USING (artefact_id, base_id, environment_id, test_plan_id)
-    GROUP BY cells.environment_id, cells.test_plan_id, cells.execution_id,
-             cells.base_execution_id
+    tail = f""",
+failures AS MATERIALIZED (
+    {_classified("SELECT * FROM failed_now UNION ALL SELECT * FROM failed_before")}
+),{_SUMMARIES},
+counted AS MATERIALIZED (
+    SELECT known.artefact_id, known.base_id, known.environment_id, known.test_plan_id,
+           known.execution_id,
+           known.base_execution_id, environment.name AS environment,
+           environment.architecture, test_plan.name AS test_plan,
+           coalesce(f.regression, 0) AS regression, coalesce(f.fixed, 0) AS fixed,
+           coalesce(f.still_failing, 0) AS still_failing,
+           coalesce(known.new_count, r.new_count) AS new,
+           coalesce(known.gone_count, r.gone_count) AS gone,
+           coalesce(f.flaky, 0) AS flaky,
+           coalesce(known.slower_count, r.slower_count) AS slower
+    FROM known
+    JOIN environment ON environment.id = known.environment_id
+    JOIN test_plan ON test_plan.id = known.test_plan_id
+    LEFT JOIN recounted r USING (artefact_id, base_id, environment_id, test_plan_id)
+    LEFT JOIN (
+        SELECT {_PAIR.format(cells="failures")}, {failure_counts}
+        FROM failures
+        GROUP BY {_PAIR.format(cells="failures")}
+    ) f USING (artefact_id, base_id, environment_id, test_plan_id)
 )
-SELECT 'cell' AS kind, to_jsonb(c) || jsonb_build_object(
-           'environment', environment.name, 'architecture', environment.architecture,
-           'test_plan', test_plan.name) AS data
-FROM counted c
-JOIN environment ON environment.id = c.environment_id
-JOIN test_plan ON test_plan.id = c.test_plan_id{pages}
+SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{"".join(_page(n) for n in classes)}
 """
-    return text(classified_statement(tail))
+    return text(failures_statement(tail))
 
 
 def parse_classes(classes: str | None) -> list[ComparisonClass]:
