@@ -90,33 +90,47 @@ cells AS (
 )"""
 
 # The pairs of results with a failure on either side, the only ones that can be a regression,
-# fixed, still failing or flaky (and the only ones readiness judges): each side's failures are
-# read from the partial index of failed and skipped results (`test_result_untriaged_ix`), each
-# matched with the other side's result of its test case through the unique index on
-# (execution, test case). The results that passed on both sides, the bulk of a release, are
-# never read. `failed_now` holds the failures of this side, `failed_before` those of the base
-# that did not fail now.
+# fixed, still failing or flaky (and the only ones readiness judges): the cells' columns, the
+# test case, and each side's result, status and duration. Each side's failures are read from
+# the partial index of failed and skipped results (`test_result_untriaged_ix`) and matched
+# with each other by test case; a failure the other side did not have looks that side's result
+# up through the unique index on (execution, test case). The results that passed on both
+# sides, the bulk of a release, are never read.
 _PAIR = """{cells}.artefact_id, {cells}.base_id, {cells}.environment_id, {cells}.test_plan_id"""
 _FAILED = f"""
-failed_now AS (
-    SELECT {_PAIR.format(cells="cells")}, r.test_case_id,
-           r.id AS result_id, r.status, r.duration,
-           base.id AS base_result_id, base.status AS base_status, base.duration AS base_duration
+failed AS (
+    SELECT {_PAIR.format(cells="cells")}, p.test_case_id,
+           coalesce(p.result_id, now.id) AS result_id,
+           coalesce(p.status, now.status) AS status,
+           coalesce(p.duration, now.duration) AS duration,
+           coalesce(p.base_result_id, base.id) AS base_result_id,
+           coalesce(p.base_status, base.status) AS base_status,
+           coalesce(p.base_duration, base.duration) AS base_duration
     FROM cells
-    JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
-    LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
-                              AND base.test_case_id = r.test_case_id
-),
-failed_before AS (
-    SELECT {_PAIR.format(cells="cells")}, base.test_case_id,
-           r.id AS result_id, r.status, r.duration,
-           base.id AS base_result_id, base.status AS base_status, base.duration AS base_duration
-    FROM cells
-    JOIN test_result base ON base.test_execution_id = cells.base_execution_id
-                         AND base.status = 'FAILED'
-    LEFT JOIN test_result r ON r.test_execution_id = cells.execution_id
-                           AND r.test_case_id = base.test_case_id
-    WHERE r.status IS DISTINCT FROM 'FAILED'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
+               n.id AS result_id, n.status, n.duration,
+               b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
+        FROM (SELECT id, test_case_id, status, duration FROM test_result
+              WHERE test_execution_id = cells.execution_id AND status = 'FAILED') n
+        FULL JOIN (SELECT id, test_case_id, status, duration FROM test_result
+                   WHERE test_execution_id = cells.base_execution_id AND status = 'FAILED') b
+             ON b.test_case_id = n.test_case_id
+    ) p
+    -- At most one row by the unique index; the limit keeps the condition on the side
+    -- already known a test before the lookup rather than a filter after it.
+    LEFT JOIN LATERAL (
+        SELECT id, status, duration FROM test_result
+        WHERE p.result_id IS NULL
+          AND test_execution_id = cells.execution_id AND test_case_id = p.test_case_id
+        LIMIT 1
+    ) now ON true
+    LEFT JOIN LATERAL (
+        SELECT id, status, duration FROM test_result
+        WHERE p.base_result_id IS NULL
+          AND test_execution_id = cells.base_execution_id AND test_case_id = p.test_case_id
+        LIMIT 1
+    ) base ON true
 )"""
 
 
@@ -245,9 +259,8 @@ def cells_statement(tail: str) -> str:
 
 
 def failures_statement(tail: str) -> str:
-    """The WITH clause of sides, cells, and each cell's pairs of results with a failure
-    (`failed_now`, `failed_before`: the cells' columns, the test case, and each side's result,
-    status and duration), followed by `tail`."""
+    """The WITH clause of sides, cells, and each cell's pairs of results with a failure on
+    either side (`failed`), followed by `tail`."""
     return cells_statement(f",{_FAILED}{tail}")
 
 
@@ -320,7 +333,7 @@ def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     )
     tail = f""",
 failures AS MATERIALIZED (
-    {_classified("SELECT * FROM failed_now UNION ALL SELECT * FROM failed_before")}
+    {_classified("SELECT * FROM failed")}
 ),{_SUMMARIES},
 counted AS MATERIALIZED (
     SELECT known.artefact_id, known.base_id, known.environment_id, known.test_plan_id,
