@@ -20,9 +20,25 @@ test case. A matched pair is in each class whose condition it meets:
 The first five are exclusive; flaky and slower come on top of them. A result SKIPPED on one
 side and run on the other is only new or gone when the other side has no result at all.
 
+Most results pass on both sides and are in no class, so the comparison avoids reading them:
+
+* regression, fixed, still failing and flaky need a failure on one side: each side's failures
+  are read from the partial index of failed and skipped results and matched per cell, and a
+  failure the other side lacks looks that side's result up through the unique index on
+  (execution, test case) (`failed`, which readiness reads too);
+* new, gone and slower need every result of both sides: their counts per pair of executions
+  are kept in `comparison_summary`, stamped with both executions' `results_version`, which
+  statement-level triggers on `test_result` bump in the writer's transaction (migration 0025).
+  A summary is used only while both versions match; a cell without one is counted by joining
+  its two executions' results, and the counts stored (an upsert, so that concurrent first
+  comparisons store one row). A comparison is thus exact whatever was written before it;
+* a page of new, gone or slower results joins only the cells that hold it, found from the
+  cells' counts in the order of the page.
+
 Everything is one statement per call, whatever the number of cells and results, plus one for
-the issues of the listed results. `cells_statement` gives other set-based readers (readiness)
-the cells of any number of (artefact, base) pairs at once.
+the issues of the listed results. `cells_statement` and `failures_statement` give other
+set-based readers (readiness) the cells and the failures of any number of (artefact, base)
+pairs at once.
 """
 
 from __future__ import annotations
