@@ -42,21 +42,22 @@ _CHANGED = {
 
 def _function(kind: str) -> str:
     changed = _CHANGED[kind][2]
-    # The executions are locked in id order first, so that two statements bumping several
-    # executions cannot deadlock on each other.
+    # The executions are found by their primary key (a handful per statement, however many
+    # results) and updated in id order, the order of an index scan over an array of keys, so
+    # that two statements bumping several executions cannot deadlock on each other.
     return f"""
 CREATE FUNCTION test_result_bump_results_version_{kind}() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    changed integer[];
 BEGIN
-    UPDATE test_execution AS e
-    SET results_version = e.results_version + 1
-    FROM (
-        SELECT id FROM test_execution
-        WHERE id IN ({changed})
-        ORDER BY id
-        FOR NO KEY UPDATE
-    ) AS changed
-    WHERE e.id = changed.id;
+    SELECT array_agg(DISTINCT c.id ORDER BY c.id) INTO changed
+    FROM ({changed}) AS c(id)
+    WHERE c.id IS NOT NULL;
+    IF changed IS NOT NULL THEN
+        UPDATE test_execution SET results_version = results_version + 1
+        WHERE id = ANY (changed);
+    END IF;
     RETURN NULL;
 END
 $$
