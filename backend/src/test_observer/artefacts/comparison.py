@@ -23,9 +23,9 @@ side and run on the other is only new or gone when the other side has no result 
 Most results pass on both sides and are in no class, so the comparison avoids reading them:
 
 * regression, fixed, still failing and flaky need a failure on one side: each side's failures
-  are read from the partial index of failed and skipped results and matched per cell, and a
-  failure the other side lacks looks that side's result up through the unique index on
-  (execution, test case) (`failed`, which readiness reads too);
+  are read from the partial index of failed and skipped results, and the other side's result
+  of the same test case looked up through the unique index on (execution, test case)
+  (`failed_now`, which readiness reads too, and `failed_before`);
 * new, gone and slower need every result of both sides: their counts per pair of executions
   are kept in `comparison_summary`, stamped with both executions' `results_version`, which
   statement-level triggers on `test_result` bump in the writer's transaction (migration 0025).
@@ -106,47 +106,41 @@ cells AS (
 )"""
 
 # The pairs of results with a failure on either side, the only ones that can be a regression,
-# fixed, still failing or flaky (and the only ones readiness judges): the cells' columns, the
-# test case, and each side's result, status and duration. Each side's failures are read from
-# the partial index of failed and skipped results (`test_result_untriaged_ix`) and matched
-# with each other by test case; a failure the other side did not have looks that side's result
-# up through the unique index on (execution, test case). The results that passed on both
-# sides, the bulk of a release, are never read.
+# fixed, still failing or flaky: the cells' columns, the test case, and each side's result,
+# status and duration. Each side's failures are read from the partial index of failed and
+# skipped results (`test_result_untriaged_ix`). `failed_now` holds this side's, each with the
+# base's result of its test case looked up through the unique index on (execution, test case):
+# every count readiness judges is about one of them. `failed_before` holds the base's failures
+# that did not fail now: those not among this side's failures of the cell (matched per cell),
+# with this side's result looked up the same way. The results that passed on both sides, the
+# bulk of a release, are never read.
 _PAIR = """{cells}.artefact_id, {cells}.base_id, {cells}.environment_id, {cells}.test_plan_id"""
 _FAILED = f"""
-failed AS (
-    SELECT {_PAIR.format(cells="cells")}, p.test_case_id,
-           coalesce(p.result_id, now.id) AS result_id,
-           coalesce(p.status, now.status) AS status,
-           coalesce(p.duration, now.duration) AS duration,
-           coalesce(p.base_result_id, base.id) AS base_result_id,
-           coalesce(p.base_status, base.status) AS base_status,
-           coalesce(p.base_duration, base.duration) AS base_duration
+failed_now AS (
+    SELECT {_PAIR.format(cells="cells")}, r.test_case_id,
+           r.id AS result_id, r.status, r.duration,
+           base.id AS base_result_id, base.status AS base_status, base.duration AS base_duration
+    FROM cells
+    JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
+    LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
+                              AND base.test_case_id = r.test_case_id
+),
+failed_before AS (
+    SELECT {_PAIR.format(cells="cells")}, b.test_case_id,
+           r.id AS result_id, r.status, r.duration,
+           b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
     FROM cells
     CROSS JOIN LATERAL (
-        SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
-               n.id AS result_id, n.status, n.duration,
-               b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
-        FROM (SELECT id, test_case_id, status, duration FROM test_result
-              WHERE test_execution_id = cells.execution_id AND status = 'FAILED') n
-        FULL JOIN (SELECT id, test_case_id, status, duration FROM test_result
-                   WHERE test_execution_id = cells.base_execution_id AND status = 'FAILED') b
-             ON b.test_case_id = n.test_case_id
-    ) p
-    -- At most one row by the unique index; the limit keeps the condition on the side
-    -- already known a test before the lookup rather than a filter after it.
-    LEFT JOIN LATERAL (
-        SELECT id, status, duration FROM test_result
-        WHERE p.result_id IS NULL
-          AND test_execution_id = cells.execution_id AND test_case_id = p.test_case_id
-        LIMIT 1
-    ) now ON true
-    LEFT JOIN LATERAL (
-        SELECT id, status, duration FROM test_result
-        WHERE p.base_result_id IS NULL
-          AND test_execution_id = cells.base_execution_id AND test_case_id = p.test_case_id
-        LIMIT 1
-    ) base ON true
+        SELECT id, test_case_id, status, duration FROM test_result base
+        WHERE base.test_execution_id = cells.base_execution_id AND base.status = 'FAILED'
+          AND NOT EXISTS (
+              SELECT 1 FROM test_result now
+              WHERE now.test_execution_id = cells.execution_id AND now.status = 'FAILED'
+                AND now.test_case_id = base.test_case_id
+          )
+    ) b
+    LEFT JOIN test_result r ON r.test_execution_id = cells.execution_id
+                           AND r.test_case_id = b.test_case_id
 )"""
 
 
@@ -179,7 +173,7 @@ def _joined(execution: str, base_execution: str, where: str = "true") -> str:
 
 
 def _classified(pairs: str) -> str:
-    """SQL: the pairs of results of `pairs` (a query of cells' columns, test case and both
+    """SQL: the pairs of results of `pairs` (a CTE of cells' columns, test case and both
     sides' result, status and duration) with a column per class, and whether quarantined."""
     return f"""SELECT pairs.*,
            coalesce(base_status = 'PASSED' AND status = 'FAILED', false) AS regression,
@@ -194,10 +188,11 @@ def _classified(pairs: str) -> str:
            coalesce(status = 'FAILED'
                     AND {active_quarantine("pairs.test_case_id", "pairs.environment_id")},
                     false) AS quarantined
-    FROM ({pairs}) pairs
+    FROM {pairs} pairs
     LEFT JOIN LATERAL (
         -- The flaky rule, per pair with a failure: over the runs of the flaky-test list's
-        -- window, from the index of runs.
+        -- window, from the index of runs. (One window over every pair's runs at once instead
+        -- measured the same.)
         SELECT count(*) >= :flaky_min_runs
                AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
                AS flaky
@@ -275,8 +270,8 @@ def cells_statement(tail: str) -> str:
 
 
 def failures_statement(tail: str) -> str:
-    """The WITH clause of sides, cells, and each cell's pairs of results with a failure on
-    either side (`failed`), followed by `tail`."""
+    """The WITH clause of sides, cells, and each cell's pairs of results with a failure
+    (`failed_now`, `failed_before`), followed by `tail`."""
     return cells_statement(f",{_FAILED}{tail}")
 
 
@@ -298,47 +293,43 @@ _CELL_ORDER = "environment, architecture, test_plan"
 _SUMMED_WHERE = {"new": "b.id IS NULL", "gone": "n.id IS NULL", "slower": _SLOWER}
 
 
-def _page(name: ComparisonClass) -> str:
-    """SQL: the requested page of a class, a row per result."""
+def _page(name: ComparisonClass) -> tuple[str, str]:
+    """SQL: the CTEs the requested page of a class needs, and its rows, a row per result."""
     if name in _FAILURE_CLASSES:
         # A top-N of the class among the failures.
-        rows = f"""
+        return (
+            "",
+            f"""
     SELECT failures.*
     FROM failures
     JOIN test_plan ON test_plan.id = failures.test_plan_id
     JOIN environment ON environment.id = failures.environment_id
     WHERE failures.{name}
     ORDER BY {_PAGE_ORDER.replace("page.", "failures.")}
-    LIMIT :limit OFFSET :offset"""
-    else:
-        # Only the cells holding part of the page, by their counts and the counts of the cells
-        # before them, are joined; within a cell, by test case.
-        joined = _joined("held.execution_id", "held.base_execution_id", _SUMMED_WHERE[name])
-        rows = _classified(f"""
-        SELECT {_PAIR.format(cells="held")}, r.test_case_id, r.result_id, r.status,
-               r.duration, r.base_result_id, r.base_status, r.base_duration
-        FROM (
-            SELECT * FROM (
-                SELECT counted.*, sum({name}) OVER (ORDER BY {_CELL_ORDER}) - {name} AS before
-                FROM counted WHERE {name} > 0
-            ) c
-            WHERE before < :offset + :limit AND before + {name} > :offset
-        ) held
-        CROSS JOIN LATERAL (
-            SELECT joined.*, row_number() OVER (ORDER BY joined.test_case_id) AS position
-            FROM ({joined}) joined
-        ) r
-        WHERE held.before + r.position > :offset
-          AND held.before + r.position <= :offset + :limit""")
-    return f"""
-UNION ALL
-SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
-FROM (
-    SELECT '{name}' AS class, rows.*, test_plan.name AS test_plan
-    FROM ({rows}) rows
-    JOIN test_plan ON test_plan.id = rows.test_plan_id
-) page
-JOIN test_case ON test_case.id = page.test_case_id"""
+    LIMIT :limit OFFSET :offset""",
+        )
+    # Only the cells holding part of the page, by their counts and the counts of the cells
+    # before them, are joined; within a cell, by test case.
+    joined = _joined("held.execution_id", "held.base_execution_id", _SUMMED_WHERE[name])
+    pairs = f""",
+{name}_pairs AS MATERIALIZED (
+    SELECT {_PAIR.format(cells="held")}, r.test_case_id, r.result_id, r.status,
+           r.duration, r.base_result_id, r.base_status, r.base_duration
+    FROM (
+        SELECT * FROM (
+            SELECT counted.*, sum({name}) OVER (ORDER BY {_CELL_ORDER}) - {name} AS before
+            FROM counted WHERE {name} > 0
+        ) c
+        WHERE before < :offset + :limit AND before + {name} > :offset
+    ) held
+    CROSS JOIN LATERAL (
+        SELECT joined.*, row_number() OVER (ORDER BY joined.test_case_id) AS position
+        FROM ({joined}) joined
+    ) r
+    WHERE held.before + r.position > :offset
+      AND held.before + r.position <= :offset + :limit
+)"""
+    return pairs, _classified(f"{name}_pairs")
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
@@ -347,9 +338,25 @@ def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     failure_counts = ", ".join(
         f"count(*) FILTER (WHERE {name}) AS {name}" for name in _FAILURE_CLASSES
     )
+    pages = [_page(name) for name in classes]
+    listed = "".join(
+        f"""
+UNION ALL
+SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
+FROM (
+    SELECT '{name}' AS class, rows.*, test_plan.name AS test_plan
+    FROM ({rows}) rows
+    JOIN test_plan ON test_plan.id = rows.test_plan_id
+) page
+JOIN test_case ON test_case.id = page.test_case_id"""
+        for name, (_, rows) in zip(classes, pages, strict=True)
+    )
     tail = f""",
+failure_pairs AS MATERIALIZED (
+    SELECT * FROM failed_now UNION ALL SELECT * FROM failed_before
+),
 failures AS MATERIALIZED (
-    {_classified("SELECT * FROM failed")}
+    {_classified("failure_pairs")}
 ),{_SUMMARIES},
 counted AS MATERIALIZED (
     SELECT known.artefact_id, known.base_id, known.environment_id, known.test_plan_id,
@@ -371,8 +378,8 @@ counted AS MATERIALIZED (
         FROM failures
         GROUP BY {_PAIR.format(cells="failures")}
     ) f USING (artefact_id, base_id, environment_id, test_plan_id)
-)
-SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{"".join(_page(n) for n in classes)}
+){"".join(ctes for ctes, _ in pages)}
+SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{listed}
 """
     return text(failures_statement(tail))
 

@@ -53,27 +53,26 @@ from .schemas import (
 from .service import get_artefact
 
 # Readiness judges only the failures of each cell's latest execution (regressions, untriaged
-# and quarantined failures are all failed now): those of the comparison's pairs with a
-# failure (`failed`), each with the base's result of its test case, read without the results
-# that passed, the bulk of a release. A regression is what the comparison calls one
+# and quarantined failures are all failed now): the comparison's `failed_now`, each failure
+# with the base's result of its test case, read without the results that passed, the bulk of
+# a release. A regression is what the comparison calls one
 # (`comparison.py`), counted apart when quarantined.
 _TALLY = text(
     failures_statement(
         f""",
-failed_now AS MATERIALIZED (
+failed AS MATERIALIZED (
     SELECT f.artefact_id, f.base_status,
            {active_quarantine("f.test_case_id", "f.environment_id")} AS quarantined,
            EXISTS (
                SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = f.result_id
            ) AS attached
-    FROM failed f
-    WHERE f.status = 'FAILED'
+    FROM failed_now f
 )
 SELECT artefact_id,
        count(*) FILTER (WHERE base_status = 'PASSED' AND NOT quarantined) AS regressions,
        count(*) FILTER (WHERE NOT attached AND NOT quarantined) AS untriaged_failures,
        count(*) FILTER (WHERE quarantined) AS quarantined_failures
-FROM failed_now
+FROM failed
 GROUP BY artefact_id
 """
     )
