@@ -211,8 +211,9 @@ def _classified(pairs: str) -> str:
 # Each cell with its new, gone and slower results counted: from its summary when one was
 # counted at both executions' current results versions, else by joining that cell's two
 # executions, whose counts are then stored (replacing an outdated summary). Concurrent first
-# comparisons may count the same pair; the upsert keeps one row, in the order of the unique
-# index, so that two of them never wait on each other's rows.
+# comparisons may count the same pair; the upsert keeps one row, and writes the rows in the
+# order of the unique index, so that two of them wait for each other in one order and never
+# deadlock.
 _SUMMARIES = f"""
 known AS MATERIALIZED (
     SELECT cells.*, s.new_count, s.gone_count, s.slower_count
@@ -259,8 +260,8 @@ stored AS (
       AND s.base_execution_version <= excluded.base_execution_version
 )"""
 
+# Counted from the failures on every request; the others (new, gone, slower) from summaries.
 _FAILURE_CLASSES = ("regression", "fixed", "still_failing", "flaky")
-_SUMMED_CLASSES = ("new", "gone", "slower")
 
 
 def cells_statement(tail: str) -> str:
