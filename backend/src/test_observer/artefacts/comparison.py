@@ -105,15 +105,10 @@ cells AS (
     ) pair
 )"""
 
-# The pairs of results with a failure on either side, the only ones that can be a regression,
-# fixed, still failing or flaky: the cells' columns, the test case, and each side's result,
-# status and duration. Each side's failures are read from the partial index of failed and
-# skipped results (`test_result_untriaged_ix`). `failed_now` holds this side's, each with the
-# base's result of its test case looked up through the unique index on (execution, test case):
-# every count readiness judges is about one of them. `failed_before` holds the base's failures
-# that did not fail now: those not among this side's failures of the cell (matched per cell),
-# with this side's result looked up the same way. The results that passed on both sides, the
-# bulk of a release, are never read.
+# Each cell's failures, with the base's result of its test case looked up through the unique
+# index on (execution, test case): every count readiness judges is about one of them. The
+# failures are read from the partial index of failed and skipped results
+# (`test_result_untriaged_ix`); the results that passed, the bulk of a release, are never read.
 _PAIR = """{cells}.artefact_id, {cells}.base_id, {cells}.environment_id, {cells}.test_plan_id"""
 _FAILED = f"""
 failed_now AS (
@@ -124,23 +119,6 @@ failed_now AS (
     JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
     LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
                               AND base.test_case_id = r.test_case_id
-),
-failed_before AS (
-    SELECT {_PAIR.format(cells="cells")}, b.test_case_id,
-           r.id AS result_id, r.status, r.duration,
-           b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
-    FROM cells
-    CROSS JOIN LATERAL (
-        SELECT id, test_case_id, status, duration FROM test_result base
-        WHERE base.test_execution_id = cells.base_execution_id AND base.status = 'FAILED'
-          AND NOT EXISTS (
-              SELECT 1 FROM test_result now
-              WHERE now.test_execution_id = cells.execution_id AND now.status = 'FAILED'
-                AND now.test_case_id = base.test_case_id
-          )
-    ) b
-    LEFT JOIN test_result r ON r.test_execution_id = cells.execution_id
-                           AND r.test_case_id = b.test_case_id
 )"""
 
 
@@ -157,19 +135,81 @@ def active_quarantine(test_case: str, environment: str) -> str:
 
 _SLOWER = "n.duration >= 2 * b.duration AND n.duration - b.duration >= 1"
 
-
-def _joined(execution: str, base_execution: str, where: str = "true") -> str:
-    """SQL: the results of two executions of one cell matched by test case (a full join, so
-    that each side's unmatched results are there too), those meeting `where` (on `n` and `b`)."""
-    return f"""SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
+# The classes a summary keeps, with their condition on a pair of results (`n` now, `b` the
+# base's, either absent): what the summary counts, and what a page of the class lists.
+_SUMMED = {
+    "regression": "b.status = 'PASSED' AND n.status = 'FAILED'",
+    "fixed": "b.status = 'FAILED' AND n.status = 'PASSED'",
+    "still_failing": "b.status = 'FAILED' AND n.status = 'FAILED'",
+    "new": "b.id IS NULL",
+    "gone": "n.id IS NULL",
+    "slower": _SLOWER,
+}
+_RESULT = "{r}.id, {r}.test_case_id, {r}.status, {r}.duration"
+_PAIRED = """SELECT coalesce(n.test_case_id, b.test_case_id) AS test_case_id,
                n.id AS result_id, n.status AS status, n.duration AS duration,
-               b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration
-        FROM (SELECT id, test_case_id, status, duration FROM test_result
-              WHERE test_execution_id = {execution}) n
-        FULL JOIN (SELECT id, test_case_id, status, duration FROM test_result
-                   WHERE test_execution_id = {base_execution}) b
-             ON b.test_case_id = n.test_case_id
+               b.id AS base_result_id, b.status AS base_status, b.duration AS base_duration"""
+
+
+def _full_join(execution: str, base_execution: str) -> str:
+    """SQL: a FROM clause of the results of two executions of one cell matched by test case,
+    `n` this side's and `b` the base's (a full join: each side's unmatched results are there)."""
+    return f"""(SELECT {_RESULT.format(r="r")} FROM test_result r
+              WHERE r.test_execution_id = {execution}) n
+        FULL JOIN (SELECT {_RESULT.format(r="r")} FROM test_result r
+                   WHERE r.test_execution_id = {base_execution}) b
+             ON b.test_case_id = n.test_case_id"""
+
+
+def _joined(execution: str, base_execution: str, where: str) -> str:
+    """SQL: the pairs of results of two executions of one cell that meet `where` (on `n` and
+    `b`)."""
+    return f"""{_PAIRED}
+        FROM {_full_join(execution, base_execution)}
         WHERE {where}"""
+
+
+def _from_failures(name: str, execution: str, base_execution: str) -> str:
+    """SQL: the pairs of a class that needs a failure, of two executions of one cell: one
+    side's failures (from the partial index of failed and skipped results), each with the
+    other side's result of its test case looked up through the unique index."""
+    failed, other = ("b", "n") if name == "fixed" else ("n", "b")
+    executions = {"n": execution, "b": base_execution}
+    return f"""{_PAIRED}
+        FROM test_result {failed}
+        JOIN test_result {other} ON {other}.test_execution_id = {executions[other]}
+                                 AND {other}.test_case_id = {failed}.test_case_id
+        WHERE {failed}.test_execution_id = {executions[failed]} AND {failed}.status = 'FAILED'
+          AND {_SUMMED[name]}"""
+
+
+def _flaky_pairs(held: str) -> str:
+    """SQL: the flaky pairs of the cell `held`, each side's result looked up by test case."""
+    return f"""{_PAIRED.replace("coalesce(n.test_case_id, b.test_case_id)", "f.test_case_id")}
+        FROM failing f
+        JOIN flaky_cases k ON k.environment_id = f.environment_id
+                          AND k.test_case_id = f.test_case_id
+        LEFT JOIN test_result n ON n.test_execution_id = {held}.execution_id
+                               AND n.test_case_id = f.test_case_id
+        LEFT JOIN test_result b ON b.test_execution_id = {held}.base_execution_id
+                               AND b.test_case_id = f.test_case_id
+        WHERE ({_PAIR.format(cells="f")}) = ({_PAIR.format(cells=held)})"""
+
+
+# The flaky rule of the flaky-test list (`flakiness.py`) for one environment and test case
+# (columns or expressions naming them): over the runs of the window, from the index of runs.
+def _flaky_rule(environment: str, test_case: str) -> str:
+    return f"""SELECT count(*) >= :flaky_min_runs
+               AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
+               AS flaky
+        FROM (
+            SELECT t.status, lag(t.status) OVER (ORDER BY t.created_at, t.id) AS previous
+            FROM test_result t
+            WHERE t.environment_id = {environment}
+              AND t.test_case_id = {test_case}
+              AND t.status IN ('PASSED', 'FAILED')
+              AND t.created_at >= CAST(:flaky_since AS timestamp)
+        ) runs"""
 
 
 def _classified(pairs: str) -> str:
@@ -190,33 +230,21 @@ def _classified(pairs: str) -> str:
                     false) AS quarantined
     FROM {pairs} pairs
     LEFT JOIN LATERAL (
-        -- The flaky rule, per pair with a failure: over the runs of the flaky-test list's
-        -- window, from the index of runs. (One window over every pair's runs at once instead
-        -- measured the same.)
-        SELECT count(*) >= :flaky_min_runs
-               AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
-               AS flaky
-        FROM (
-            SELECT t.status, lag(t.status) OVER (ORDER BY t.created_at, t.id) AS previous
-            FROM test_result t
-            WHERE t.environment_id = pairs.environment_id
-              AND t.test_case_id = pairs.test_case_id
-              AND t.status IN ('PASSED', 'FAILED')
-              AND t.created_at >= CAST(:flaky_since AS timestamp)
-        ) runs
+        -- Only a pair with a failure can be flaky (a page holds at most :limit of them).
+        {_flaky_rule("pairs.environment_id", "pairs.test_case_id")}
         WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
     ) flaky ON true"""
 
 
-# Each cell with its new, gone and slower results counted: from its summary when one was
-# counted at both executions' current results versions, else by joining that cell's two
-# executions, whose counts are then stored (replacing an outdated summary). Concurrent first
-# comparisons may count the same pair; the upsert keeps one row, and writes the rows in the
-# order of the unique index, so that two of them wait for each other in one order and never
-# deadlock.
+# Each cell with its counts of the summed classes: from its summary when one was counted at
+# both executions' current results versions, else by joining that cell's two executions, whose
+# counts are then stored (replacing an outdated summary). Concurrent first comparisons may
+# count the same pair; the upsert keeps one row, and writes the rows in the order of the unique
+# index, so that two of them wait for each other in one order and never deadlock.
+_SUMMED_COUNTS = [f"{name}_count" for name in _SUMMED]
 _SUMMARIES = f"""
 known AS MATERIALIZED (
-    SELECT cells.*, s.new_count, s.gone_count, s.slower_count
+    SELECT cells.*, {", ".join(f"s.{count}" for count in _SUMMED_COUNTS)}
     FROM cells
     LEFT JOIN comparison_summary s
          ON coalesce(s.execution_id, 0) = coalesce(cells.execution_id, 0)
@@ -229,39 +257,56 @@ recounted AS MATERIALIZED (
            known.execution_version, known.base_execution_version, counts.*
     FROM known
     CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE b.id IS NULL) AS new_count,
-               count(*) FILTER (WHERE n.id IS NULL) AS gone_count,
-               count(*) FILTER (WHERE {_SLOWER}) AS slower_count
-        FROM (SELECT id, test_case_id, duration FROM test_result
-              WHERE test_execution_id = known.execution_id) n
-        FULL JOIN (SELECT id, test_case_id, duration FROM test_result
-                   WHERE test_execution_id = known.base_execution_id) b
-             ON b.test_case_id = n.test_case_id
+        SELECT {
+    ", ".join(f"count(*) FILTER (WHERE {where}) AS {name}_count" for name, where in _SUMMED.items())
+}
+        FROM {_full_join("known.execution_id", "known.base_execution_id")}
     ) counts
     WHERE known.new_count IS NULL
 ),
 stored AS (
     INSERT INTO comparison_summary AS s (execution_id, base_execution_id, execution_version,
-                                         base_execution_version, new_count, gone_count,
-                                         slower_count)
+                                         base_execution_version, {", ".join(_SUMMED_COUNTS)})
     SELECT execution_id, base_execution_id, execution_version, base_execution_version,
-           new_count, gone_count, slower_count
+           {", ".join(_SUMMED_COUNTS)}
     FROM recounted
     ORDER BY coalesce(execution_id, 0), coalesce(base_execution_id, 0)
     ON CONFLICT ((coalesce(execution_id, 0)), (coalesce(base_execution_id, 0))) DO UPDATE
     SET execution_version = excluded.execution_version,
         base_execution_version = excluded.base_execution_version,
-        new_count = excluded.new_count,
-        gone_count = excluded.gone_count,
-        slower_count = excluded.slower_count,
+        {", ".join(f"{count} = excluded.{count}" for count in _SUMMED_COUNTS)},
         updated_at = timezone('utc', now())
     -- A comparison that read older results does not replace a newer summary.
     WHERE s.execution_version <= excluded.execution_version
       AND s.base_execution_version <= excluded.base_execution_version
 )"""
 
-# Counted from the failures on every request; the others (new, gone, slower) from summaries.
-_FAILURE_CLASSES = ("regression", "fixed", "still_failing", "flaky")
+# The flaky class, on every request: it depends on every run of the window in the environment
+# and on the time, which the two executions' versions cannot keep exact. Only a pair with a
+# failure on either side can be flaky: each cell's test cases that failed on either side (from
+# the partial index of failed and skipped results, with no lookup of the other side), and the
+# rule judged once per environment and test case, only for those that failed in the window in
+# that environment (the index of failed runs): without a failure in the window, no run flipped.
+_FLAKY = f"""
+failing AS MATERIALIZED (
+    SELECT DISTINCT {_PAIR.format(cells="cells")}, f.test_case_id
+    FROM cells
+    CROSS JOIN LATERAL (
+        SELECT r.test_case_id FROM test_result r
+        WHERE r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
+        UNION ALL
+        SELECT r.test_case_id FROM test_result r
+        WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
+    ) f
+),
+flaky_cases AS MATERIALIZED (
+    SELECT c.environment_id, c.test_case_id
+    FROM (SELECT DISTINCT environment_id, test_case_id FROM failing) c
+    CROSS JOIN LATERAL ({_flaky_rule("c.environment_id", "c.test_case_id")}) rule
+    WHERE rule.flaky
+)"""
+
+_CLASSES_FROM_FAILURES = ("regression", "fixed", "still_failing")
 
 
 def cells_statement(tail: str) -> str:
@@ -271,8 +316,8 @@ def cells_statement(tail: str) -> str:
 
 
 def failures_statement(tail: str) -> str:
-    """The WITH clause of sides, cells, and each cell's pairs of results with a failure
-    (`failed_now`, `failed_before`), followed by `tail`."""
+    """The WITH clause of sides, cells, and each cell's failures with the base's result of
+    their test case (`failed_now`), followed by `tail`."""
     return cells_statement(f",{_FAILED}{tail}")
 
 
@@ -289,30 +334,20 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
 
 # Test cases in the order they were first reported (their ids): ordering by name would look
 # up and sort the names of every result of the class, not only of the page's.
-_PAGE_ORDER = "environment.name, environment.architecture, test_plan.name, page.test_case_id"
 _CELL_ORDER = "environment, architecture, test_plan"
-_SUMMED_WHERE = {"new": "b.id IS NULL", "gone": "n.id IS NULL", "slower": _SLOWER}
 
 
 def _page(name: ComparisonClass) -> tuple[str, str]:
-    """SQL: the CTEs the requested page of a class needs, and its rows, a row per result."""
-    if name in _FAILURE_CLASSES:
-        # A top-N of the class among the failures.
-        return (
-            "",
-            f"""
-    SELECT failures.*
-    FROM failures
-    JOIN test_plan ON test_plan.id = failures.test_plan_id
-    JOIN environment ON environment.id = failures.environment_id
-    WHERE failures.{name}
-    ORDER BY {_PAGE_ORDER.replace("page.", "failures.")}
-    LIMIT :limit OFFSET :offset""",
-        )
-    # Only the cells holding part of the page, by their counts and the counts of the cells
-    # before them, are joined; within a cell, by test case.
-    joined = _joined("held.execution_id", "held.base_execution_id", _SUMMED_WHERE[name])
-    pairs = f""",
+    """SQL: the CTE of the requested page of a class, and its rows, a row per result. Only
+    the cells holding part of the page, found by their counts and the counts of the cells
+    before them, are read; within a cell, results are in test case order."""
+    if name == "flaky":
+        pairs = _flaky_pairs("held")
+    elif name in _CLASSES_FROM_FAILURES:
+        pairs = _from_failures(name, "held.execution_id", "held.base_execution_id")
+    else:
+        pairs = _joined("held.execution_id", "held.base_execution_id", _SUMMED[name])
+    ctes = f""",
 {name}_pairs AS MATERIALIZED (
     SELECT {_PAIR.format(cells="held")}, r.test_case_id, r.result_id, r.status,
            r.duration, r.base_result_id, r.base_status, r.base_duration
@@ -324,21 +359,18 @@ def _page(name: ComparisonClass) -> tuple[str, str]:
         WHERE before < :offset + :limit AND before + {name} > :offset
     ) held
     CROSS JOIN LATERAL (
-        SELECT joined.*, row_number() OVER (ORDER BY joined.test_case_id) AS position
-        FROM ({joined}) joined
+        SELECT paired.*, row_number() OVER (ORDER BY paired.test_case_id) AS position
+        FROM ({pairs}) paired
     ) r
     WHERE held.before + r.position > :offset
       AND held.before + r.position <= :offset + :limit
 )"""
-    return pairs, _classified(f"{name}_pairs")
+    return ctes, _classified(f"{name}_pairs")
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     # One row per cell with its counts, then the requested pages: a row per listed result.
     # The classes' totals are the sums of the cells' counts.
-    failure_counts = ", ".join(
-        f"count(*) FILTER (WHERE {name}) AS {name}" for name in _FAILURE_CLASSES
-    )
     pages = [_page(name) for name in classes]
     listed = "".join(
         f"""
@@ -352,37 +384,30 @@ FROM (
 JOIN test_case ON test_case.id = page.test_case_id"""
         for name, (_, rows) in zip(classes, pages, strict=True)
     )
-    tail = f""",
-failure_pairs AS MATERIALIZED (
-    SELECT * FROM failed_now UNION ALL SELECT * FROM failed_before
-),
-failures AS MATERIALIZED (
-    {_classified("failure_pairs")}
-),{_SUMMARIES},
+    summed = ",\n           ".join(
+        f"coalesce(known.{name}_count, r.{name}_count) AS {name}" for name in _SUMMED
+    )
+    tail = f""",{_SUMMARIES},{_FLAKY},
 counted AS MATERIALIZED (
     SELECT known.artefact_id, known.base_id, known.environment_id, known.test_plan_id,
            known.execution_id,
            known.base_execution_id, environment.name AS environment,
            environment.architecture, test_plan.name AS test_plan,
-           coalesce(f.regression, 0) AS regression, coalesce(f.fixed, 0) AS fixed,
-           coalesce(f.still_failing, 0) AS still_failing,
-           coalesce(known.new_count, r.new_count) AS new,
-           coalesce(known.gone_count, r.gone_count) AS gone,
-           coalesce(f.flaky, 0) AS flaky,
-           coalesce(known.slower_count, r.slower_count) AS slower
+           {summed},
+           coalesce(f.flaky, 0) AS flaky
     FROM known
     JOIN environment ON environment.id = known.environment_id
     JOIN test_plan ON test_plan.id = known.test_plan_id
     LEFT JOIN recounted r USING (artefact_id, base_id, environment_id, test_plan_id)
     LEFT JOIN (
-        SELECT {_PAIR.format(cells="failures")}, {failure_counts}
-        FROM failures
-        GROUP BY {_PAIR.format(cells="failures")}
+        SELECT {_PAIR.format(cells="failing")}, count(*) AS flaky
+        FROM failing JOIN flaky_cases USING (environment_id, test_case_id)
+        GROUP BY {_PAIR.format(cells="failing")}
     ) f USING (artefact_id, base_id, environment_id, test_plan_id)
 ){"".join(ctes for ctes, _ in pages)}
 SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{listed}
 """
-    return text(failures_statement(tail))
+    return text(cells_statement(tail))
 
 
 def parse_classes(classes: str | None) -> list[ComparisonClass]:
@@ -458,7 +483,8 @@ def compare_artefacts(
     environments = {c.environment.id: c.environment for c in cells}
 
     def order(item: dict[str, Any]) -> tuple[str, str, str, int]:
-        # The statement's order (_PAGE_ORDER), which a union of pages does not keep.
+        # The statement's order (cells by name, then test case), which a union of pages does
+        # not keep.
         environment = environments[item["environment_id"]]
         return (environment.name, environment.architecture, item["test_plan"], item["test_case_id"])
 

@@ -168,8 +168,10 @@ class TestExecutionRerunRequest(Entity):
 
 class ComparisonSummary(Entity):
     """What a comparison of two executions of one cell (an environment and test plan) counts
-    from all their results rather than from the failures: the results new in the execution,
-    gone from the base's, and slower than the base's (`artefacts/comparison.py`).
+    that depends on those two executions only: the results new in the execution, gone from the
+    base's, slower than the base's, and the regressions, fixed and still failing results
+    (`artefacts/comparison.py`). The flaky class depends on the runs of a window ending now,
+    and is not kept.
 
     Each side is an execution or none (NULL: the cell was not run on that side). The versions
     are the executions' `results_version` (0 for none) when it was counted: the comparison uses
@@ -203,3 +205,6 @@ class ComparisonSummary(Entity):
     new_count: Mapped[int] = mapped_column()
     gone_count: Mapped[int] = mapped_column()
     slower_count: Mapped[int] = mapped_column()
+    regression_count: Mapped[int] = mapped_column()
+    fixed_count: Mapped[int] = mapped_column()
+    still_failing_count: Mapped[int] = mapped_column()

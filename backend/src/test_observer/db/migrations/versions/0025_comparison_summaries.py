@@ -1,5 +1,5 @@
-"""Comparison summaries: what two executions' results count as new, gone and slower, kept
-exact by a results version per execution.
+"""Comparison summaries: what two executions' results count as new, gone, slower, regression,
+fixed and still failing, kept exact by a results version per execution.
 
 `test_execution.results_version` is bumped, in the writer's transaction, by statement-level
 triggers on `test_result` (one per event, with its transition tables) for each execution whose
@@ -78,6 +78,9 @@ def upgrade() -> None:
         sa.Column("new_count", sa.Integer(), nullable=False),
         sa.Column("gone_count", sa.Integer(), nullable=False),
         sa.Column("slower_count", sa.Integer(), nullable=False),
+        sa.Column("regression_count", sa.Integer(), nullable=False),
+        sa.Column("fixed_count", sa.Integer(), nullable=False),
+        sa.Column("still_failing_count", sa.Integer(), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "created_at",
