@@ -196,22 +196,6 @@ def _flaky_pairs(held: str) -> str:
         WHERE ({_PAIR.format(cells="f")}) = ({_PAIR.format(cells=held)})"""
 
 
-# The flaky rule of the flaky-test list (`flakiness.py`) for one environment and test case
-# (columns or expressions naming them): over the runs of the window, from the index of runs.
-def _flaky_rule(environment: str, test_case: str) -> str:
-    return f"""SELECT count(*) >= :flaky_min_runs
-               AND count(*) FILTER (WHERE runs.status <> runs.previous) >= :flaky_min_flips
-               AS flaky
-        FROM (
-            SELECT t.status, lag(t.status) OVER (ORDER BY t.created_at, t.id) AS previous
-            FROM test_result t
-            WHERE t.environment_id = {environment}
-              AND t.test_case_id = {test_case}
-              AND t.status IN ('PASSED', 'FAILED')
-              AND t.created_at >= CAST(:flaky_since AS timestamp)
-        ) runs"""
-
-
 def _classified(pairs: str) -> str:
     """SQL: the pairs of results of `pairs` (a CTE of cells' columns, test case and both
     sides' result, status and duration) with a column per class, and whether quarantined."""
@@ -221,7 +205,12 @@ def _classified(pairs: str) -> str:
            coalesce(base_status = 'FAILED' AND status = 'FAILED', false) AS still_failing,
            base_result_id IS NULL AS new,
            result_id IS NULL AS gone,
-           coalesce(flaky.flaky, false) AS flaky,
+           -- Flaky as counted (`flaky_cases`): only a pair with a failure can be.
+           coalesce(status = 'FAILED' OR base_status = 'FAILED', false) AND EXISTS (
+               SELECT 1 FROM flaky_cases k
+               WHERE k.environment_id = pairs.environment_id
+                 AND k.test_case_id = pairs.test_case_id
+           ) AS flaky,
            coalesce(duration >= 2 * base_duration AND duration - base_duration >= 1, false)
                AS slower,
            -- A result gone from this side has no status: neither is then true, not NULL.
@@ -229,11 +218,7 @@ def _classified(pairs: str) -> str:
                     AND {active_quarantine("pairs.test_case_id", "pairs.environment_id")},
                     false) AS quarantined
     FROM {pairs} pairs
-    LEFT JOIN LATERAL (
-        -- Only a pair with a failure can be flaky (a page holds at most :limit of them).
-        {_flaky_rule("pairs.environment_id", "pairs.test_case_id")}
-        WHERE pairs.status = 'FAILED' OR pairs.base_status = 'FAILED'
-    ) flaky ON true"""
+"""
 
 
 # Each cell with its counts of the summed classes: from its summary when one was counted at
@@ -283,13 +268,15 @@ stored AS (
 
 # The flaky class, on every request: it depends on every run of the window in the environment
 # and on the time, which the two executions' versions cannot keep exact. Only a pair with a
-# failure on either side can be flaky: each cell's test cases that failed on either side (from
-# the partial index of failed and skipped results, with no lookup of the other side), and the
-# rule judged once per environment and test case, only for those that failed in the window in
-# that environment (the index of failed runs): without a failure in the window, no run flipped.
-_FLAKY = f"""
+# failure on either side can be flaky: each cell's test cases that failed on either side are
+# read from the partial index of failed and skipped results, with no lookup of the other side.
+# The flaky-test list's rule (`flakiness.py`) is then judged once per environment and test
+# case, over the runs of its window: one scan of the index of runs per environment for all of
+# its failing test cases (`= ANY`), and one window over them all, which costs less than a
+# subquery per test case.
+_FLAKY = """
 failing AS MATERIALIZED (
-    SELECT DISTINCT {_PAIR.format(cells="cells")}, f.test_case_id
+    SELECT DISTINCT {pair}, f.test_case_id
     FROM cells
     CROSS JOIN LATERAL (
         SELECT r.test_case_id FROM test_result r
@@ -300,11 +287,25 @@ failing AS MATERIALIZED (
     ) f
 ),
 flaky_cases AS MATERIALIZED (
-    SELECT c.environment_id, c.test_case_id
-    FROM (SELECT DISTINCT environment_id, test_case_id FROM failing) c
-    CROSS JOIN LATERAL ({_flaky_rule("c.environment_id", "c.test_case_id")}) rule
-    WHERE rule.flaky
-)"""
+    SELECT environment_id, test_case_id
+    FROM (
+        SELECT c.environment_id, runs.test_case_id, runs.status,
+               lag(runs.status) OVER (PARTITION BY c.environment_id, runs.test_case_id
+                                      ORDER BY runs.created_at, runs.id) AS previous
+        FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
+              FROM failing GROUP BY environment_id) c
+        CROSS JOIN LATERAL (
+            SELECT t.test_case_id, t.status, t.created_at, t.id
+            FROM test_result t
+            WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
+              AND t.status IN ('PASSED', 'FAILED')
+              AND t.created_at >= CAST(:flaky_since AS timestamp)
+        ) runs
+    ) runs
+    GROUP BY environment_id, test_case_id
+    HAVING count(*) >= :flaky_min_runs
+       AND count(*) FILTER (WHERE status <> previous) >= :flaky_min_flips
+)""".format(pair=_PAIR.format(cells="cells"))
 
 _CLASSES_FROM_FAILURES = ("regression", "fixed", "still_failing")
 
