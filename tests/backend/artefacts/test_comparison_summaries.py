@@ -1,6 +1,7 @@
-"""The comparison's summaries of new, gone and slower results per pair of executions: used
-while neither execution's results changed, recounted at once when either did, stored once
-however many comparisons run at the same time, and in a fixed number of statements."""
+"""The comparison's summaries of new, gone, slower, regression, fixed and still failing results
+per pair of executions: used while neither execution's results changed, recounted at once when
+either did, stored once however many comparisons run at the same time, and in a fixed number of
+statements; and the pages of every class read from the cells that hold them."""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ from starlette.testclient import TestClient
 
 from test_observer.artefacts.comparison import compare_artefacts
 from test_observer.artefacts.schemas import COMPARISON_CLASSES, ComparisonResponse
-from test_observer.db.models import ComparisonSummary, TestCase, TestExecution, TestResult
+from test_observer.db.models import (
+    ComparisonSummary,
+    TestCase,
+    TestExecution,
+    TestResult,
+    TestResultStatus,
+)
 from tests.backend.artefacts.test_comparison import compare, found, names_of
 from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.factories import make_result
-from tests.backend.planted import P, Planted, plant
+from tests.backend.planted import F, P, Planted, S, plant
 from tests.backend.statements import count_statements
 
 Counts = dict[tuple[str, str], dict[str, int]]
@@ -77,6 +84,17 @@ def _duration(side: str, env: str, name: str, duration: float) -> Change:
     return change
 
 
+def _status(side: str, env: str, name: str, status: TestResultStatus) -> Change:
+    def change(session: Session, planted: Planted) -> None:
+        session.execute(
+            update(TestResult)
+            .where(_result(session, _side(planted, side, env), name))
+            .values(status=status)
+        )
+
+    return change
+
+
 def _delete(side: str, env: str, name: str) -> Change:
     def change(session: Session, planted: Planted) -> None:
         session.execute(delete(TestResult).where(_result(session, _side(planted, side, env), name)))
@@ -92,6 +110,13 @@ CHANGES = [
     ("delete now", _delete("current", "e3", "added"), "e3", "new", -1, "added"),
     ("delete in the base", _delete("base", "e1", "steady"), "e1", "new", 1, "steady"),
     ("delete a gone one", _delete("base", "e2", "removed"), "e2", "gone", -1, "removed"),
+    # A status changed on either side moves a pair into or out of a failure class.
+    ("fails now", _status("current", "e1", "steady", F), "e1", "regression", 1, "steady"),
+    ("passes now", _status("current", "e2", "reg", P), "e2", "regression", -1, "reg"),
+    ("failed in the base", _status("base", "e4", "steady", F), "e4", "fixed", 1, "steady"),
+    ("passed in the base", _status("base", "e1", "fix", P), "e1", "fixed", -1, "fix"),
+    ("base skip failed", _status("base", "e1", "skipped", F), "e1", "still_failing", 1, "skipped"),
+    ("skipped now", _status("current", "e3", "still", S), "e3", "still_failing", -1, "still"),
 ]
 
 
@@ -145,6 +170,53 @@ def test_a_stored_summary_is_what_the_next_comparison_reads(
     _duration("current", "e1", "steady", 1.0)(db_session, planted)
     db_session.commit()
     assert cell_counts(compare(api, planted.current.id)) == cell_counts(first)
+
+
+@pytest.mark.parametrize("side", ["current", "base"])
+def test_stored_failure_counts_are_read_until_a_status_changes_on_either_side(
+    api: TestClient, planted: Planted, db_session: Session, side: str
+) -> None:
+    first = compare(api, planted.current.id)
+    execution = _side(planted, "current", "e2")
+    # Tampered with, the failure classes' counts show through (the failures are not counted
+    # again), and so do their totals...
+    db_session.execute(
+        update(ComparisonSummary)
+        .where(ComparisonSummary.execution_id == execution.id)
+        .values(regression_count=90, fixed_count=91, still_failing_count=92)
+    )
+    db_session.commit()
+    tampered = compare(api, planted.current.id)
+    e2 = cell_counts(tampered)[("e2", "smoke")]
+    assert (e2["regression"], e2["fixed"], e2["still_failing"]) == (90, 91, 92)
+    assert tampered["totals"]["regression"] == first["totals"]["regression"] - 1 + 90
+    # ...until a status changes on either side of the cell, even to one no class counts (a
+    # pair that passed and is now skipped, or the other way round).
+    _status(side, "e2", "steady", S)(db_session, planted)
+    db_session.commit()
+    assert cell_counts(compare(api, planted.current.id)) == cell_counts(first)
+
+
+@pytest.mark.parametrize("name", COMPARISON_CLASSES)
+def test_a_page_of_any_class_reads_the_cells_that_hold_it(
+    api: TestClient, planted: Planted, db_session: Session, name: str
+) -> None:
+    names = names_of(planted)
+    # Once with no summary (counted by joining), then with them stored.
+    for _ in range(2):
+        whole = compare(api, planted.current.id, classes=name)["results"][name]
+        pages = [
+            compare(api, planted.current.id, classes=name, limit=1, offset=offset)["results"][name]
+            for offset in range(whole["count"] + 1)
+        ]
+        assert {(names[r["environment_id"]], r["test_case"]) for r in whole["results"]} == (
+            planted.expected[name]
+        )
+        # One result per page, in the order of the whole list, and nothing past its end.
+        assert [page["results"] for page in pages[:-1]] == [[r] for r in whole["results"]]
+        assert pages[-1]["results"] == []
+        assert all(page["count"] == whole["count"] for page in pages)
+        assert summaries(db_session) == 6
 
 
 def test_a_write_that_changes_nothing_compared_keeps_the_version(
