@@ -22,23 +22,26 @@ side and run on the other is only new or gone when the other side has no result 
 
 Most results pass on both sides and are in no class, so the comparison avoids reading them:
 
-* regression, fixed, still failing and flaky need a failure on one side: each side's failures
-  are read from the partial index of failed and skipped results, and the other side's result
-  of the same test case looked up through the unique index on (execution, test case)
-  (`failed_now`, which readiness reads too, and `failed_before`);
-* new, gone and slower need every result of both sides: their counts per pair of executions
-  are kept in `comparison_summary`, stamped with both executions' `results_version`, which
-  statement-level triggers on `test_result` bump in the writer's transaction (migration 0025).
-  A summary is used only while both versions match; a cell without one is counted by joining
-  its two executions' results, and the counts stored (an upsert, so that concurrent first
-  comparisons store one row). A comparison is thus exact whatever was written before it;
-* a page of new, gone or slower results joins only the cells that hold it, found from the
-  cells' counts in the order of the page.
+* regression, fixed, still failing, new, gone and slower depend on the two executions of a
+  cell only: their counts per pair of executions are kept in `comparison_summary`, stamped
+  with both executions' `results_version`, which statement-level triggers on `test_result`
+  bump in the writer's transaction (migration 0025). A summary is used only while both
+  versions match; a cell without one is counted by joining its two executions' results, and
+  the counts stored (an upsert, so that concurrent first comparisons store one row). A
+  comparison is thus exact whatever was written before it;
+* flaky depends on every run of the flaky-test list's window and on the time, so it is judged
+  on every request, for the test cases that failed on either side of a cell only (each side's
+  failures read from the partial index of failed and skipped results, no lookup of the other
+  side), once per environment and test case;
+* a page of any class reads only the cells that hold it, found from the cells' counts in the
+  order of the page: new, gone and slower by joining those cells' two executions; regression,
+  fixed and still failing from one side's failures, each with the other side's result looked
+  up through the unique index on (execution, test case); flaky from its failing test cases.
 
 Everything is one statement per call, whatever the number of cells and results, plus one for
 the issues of the listed results. `cells_statement` and `failures_statement` give other
 set-based readers (readiness) the cells and the failures of any number of (artefact, base)
-pairs at once.
+pairs at once (`failed_now`: each cell's failures with the base's result of their test case).
 """
 
 from __future__ import annotations
@@ -333,8 +336,9 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
     }
 
 
-# Test cases in the order they were first reported (their ids): ordering by name would look
-# up and sort the names of every result of the class, not only of the page's.
+# A page lists cells by environment and test plan names; within a cell, test cases in the
+# order they were first reported (their ids): ordering by name would look up and sort the
+# names of every result of the class, not only of the page's.
 _CELL_ORDER = "environment, architecture, test_plan"
 
 
