@@ -342,8 +342,8 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
 _CELL_ORDER = "environment, architecture, test_plan"
 
 
-def _page(name: ComparisonClass) -> tuple[str, str]:
-    """SQL: the CTE of the requested page of a class, and its rows, a row per result. Only
+def _page(name: ComparisonClass) -> str:
+    """SQL: the CTE of the requested page of a class, a row per pair of results. Only
     the cells holding part of the page, found by their counts and the counts of the cells
     before them, are read; within a cell, results are in test case order."""
     if name == "flaky":
@@ -352,7 +352,7 @@ def _page(name: ComparisonClass) -> tuple[str, str]:
         pairs = _from_failures(name, "held.execution_id", "held.base_execution_id")
     else:
         pairs = _joined("held.execution_id", "held.base_execution_id", _SUMMED[name])
-    ctes = f""",
+    return f""",
 {name}_pairs AS MATERIALIZED (
     SELECT {_PAIR.format(cells="held")}, r.test_case_id, r.result_id, r.status,
            r.duration, r.base_result_id, r.base_status, r.base_duration
@@ -370,24 +370,35 @@ def _page(name: ComparisonClass) -> tuple[str, str]:
     WHERE held.before + r.position > :offset
       AND held.before + r.position <= :offset + :limit
 )"""
-    return ctes, _classified(f"{name}_pairs")
 
 
 def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
     # One row per cell with its counts, then the requested pages: a row per listed result.
     # The classes' totals are the sums of the cells' counts.
-    pages = [_page(name) for name in classes]
-    listed = "".join(
+    # The pages' pairs are classified, named and listed together: one copy of that part of
+    # the statement, not one per class, which the planner would plan each time.
+    pages = "".join(_page(name) for name in classes)
+    listed = (
         f"""
 UNION ALL
 SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
 FROM (
-    SELECT '{name}' AS class, rows.*, test_plan.name AS test_plan
-    FROM ({rows}) rows
+    SELECT rows.*, test_plan.name AS test_plan
+    FROM ({_classified("listed")}) rows
     JOIN test_plan ON test_plan.id = rows.test_plan_id
 ) page
 JOIN test_case ON test_case.id = page.test_case_id"""
-        for name, (_, rows) in zip(classes, pages, strict=True)
+        if classes
+        else ""
+    )
+    pages += (
+        ",\nlisted AS (\n    "
+        + "\n    UNION ALL\n    ".join(
+            f"SELECT '{name}' AS class, * FROM {name}_pairs" for name in classes
+        )
+        + "\n)"
+        if classes
+        else ""
     )
     summed = ",\n           ".join(
         f"coalesce(known.{name}_count, r.{name}_count) AS {name}" for name in _SUMMED
@@ -409,7 +420,7 @@ counted AS MATERIALIZED (
         FROM failing JOIN flaky_cases USING (environment_id, test_case_id)
         GROUP BY {_PAIR.format(cells="failing")}
     ) f USING (artefact_id, base_id, environment_id, test_plan_id)
-){"".join(ctes for ctes, _ in pages)}
+){pages}
 SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{listed}
 """
     return text(cells_statement(tail))
