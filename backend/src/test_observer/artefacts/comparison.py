@@ -279,12 +279,13 @@ stored AS (
 # subquery per test case.
 _FLAKY = """
 failing AS MATERIALIZED (
-    SELECT DISTINCT {pair}, f.test_case_id
+    -- Each cell's own union (a few dozen test cases), not one sort of every cell's.
+    SELECT {pair}, f.test_case_id
     FROM cells
     CROSS JOIN LATERAL (
         SELECT r.test_case_id FROM test_result r
         WHERE r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
-        UNION ALL
+        UNION
         SELECT r.test_case_id FROM test_result r
         WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
     ) f
