@@ -61,9 +61,9 @@ def test_models_match_migrations(empty_database: str) -> None:
 
 def test_downgrade_to_base_leaves_no_table_or_enum_type(empty_database: str) -> None:
     migrate.upgrade(empty_database, "head")
-    # 45 tables (3 of them webhooks', 1 the callers' generation, 4 failure signatures'
-    # spread), the job queue's 4 and alembic_version
-    assert len(table_names(empty_database)) == 50
+    # 46 tables (3 of them webhooks', 1 the callers' generation, 4 failure signatures'
+    # spread, 1 comparison summaries), the job queue's 4 and alembic_version
+    assert len(table_names(empty_database)) == 51
     assert len(public_enum_types(empty_database)) == 11  # 9 and the job queue's 2
     migrate.downgrade(empty_database, "base")
     assert table_names(empty_database) <= {"alembic_version"}

@@ -39,7 +39,7 @@ from test_observer.db.models.enums import review_decision_type
 from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.expectations.missing import Missing, missing_environments
 
-from .comparison import active_quarantine, cells_statement, comparison_parameters
+from .comparison import active_quarantine, comparison_parameters, failures_statement
 from .previous import previous_artefact_ids
 from .queries import latest_builds
 from .schemas import (
@@ -53,24 +53,20 @@ from .schemas import (
 from .service import get_artefact
 
 # Readiness judges only the failures of each cell's latest execution (regressions, untriaged
-# and quarantined failures are all failed now), read from the index of failed and skipped
-# results, each matched with the base's result of its test case through the unique index on
-# (execution, test case): the results that passed, the bulk of a release, are never read. A
-# regression is what the comparison calls one (`comparison.py`), counted apart when
-# quarantined.
+# and quarantined failures are all failed now): the comparison's `failed_now`, each failure
+# with the base's result of its test case, read without the results that passed, the bulk of
+# a release. A regression is what the comparison calls one
+# (`comparison.py`), counted apart when quarantined.
 _TALLY = text(
-    cells_statement(
+    failures_statement(
         f""",
 failed AS MATERIALIZED (
-    SELECT cells.artefact_id, base.status AS base_status,
-           {active_quarantine("r.test_case_id", "cells.environment_id")} AS quarantined,
+    SELECT f.artefact_id, f.base_status,
+           {active_quarantine("f.test_case_id", "f.environment_id")} AS quarantined,
            EXISTS (
-               SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = r.id
+               SELECT 1 FROM issue_test_result_attachment a WHERE a.test_result_id = f.result_id
            ) AS attached
-    FROM cells
-    JOIN test_result r ON r.test_execution_id = cells.execution_id AND r.status = 'FAILED'
-    LEFT JOIN test_result base ON base.test_execution_id = cells.base_execution_id
-                              AND base.test_case_id = r.test_case_id
+    FROM failed_now f
 )
 SELECT artefact_id,
        count(*) FILTER (WHERE base_status = 'PASSED' AND NOT quarantined) AS regressions,

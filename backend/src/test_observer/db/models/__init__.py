@@ -27,6 +27,7 @@ from .enums import (
 )
 from .environments import Environment, EnvironmentIssue, ExpectedEnvironments
 from .executions import (
+    ComparisonSummary,
     TestEvent,
     TestExecution,
     TestExecutionMetadata,
@@ -72,6 +73,7 @@ __all__ = [
     "ArtefactStatus",
     "AuditEvent",
     "Base",
+    "ComparisonSummary",
     "ConsumedAssertion",
     "Entity",
     "Environment",

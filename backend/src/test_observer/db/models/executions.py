@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -84,6 +85,11 @@ class TestExecution(Entity):
     passed_count: Mapped[int] = mapped_column(server_default=text("0"))
     failed_count: Mapped[int] = mapped_column(server_default=text("0"))
     skipped_count: Mapped[int] = mapped_column(server_default=text("0"))
+    # Bumped in the writer's transaction by statement-level triggers on test_result whenever a
+    # result of the execution is inserted, deleted, or changes its test case, status or
+    # duration (migration 0025): a comparison summary (`ComparisonSummary`) computed at this
+    # version is exact while it does not change.
+    results_version: Mapped[int] = mapped_column(BigInteger(), server_default=text("0"))
 
     artefact_build: Mapped[ArtefactBuild] = relationship(lazy="raise")
     environment: Mapped[Environment] = relationship(lazy="raise")
@@ -158,3 +164,47 @@ class TestExecutionRerunRequest(Entity):
     test_plan: Mapped[TestPlan] = relationship(lazy="raise")
     artefact_build: Mapped[ArtefactBuild] = relationship(lazy="raise")
     environment: Mapped[Environment] = relationship(lazy="raise")
+
+
+class ComparisonSummary(Entity):
+    """What a comparison of two executions of one cell (an environment and test plan) counts
+    that depends on those two executions only: the results new in the execution, gone from the
+    base's, slower than the base's, and the regressions, fixed and still failing results
+    (`artefacts/comparison.py`). The flaky class depends on the runs of a window ending now,
+    and is not kept.
+
+    Each side is an execution or none (NULL: the cell was not run on that side). The versions
+    are the executions' `results_version` (0 for none) when it was counted: the comparison uses
+    a summary only while both still match, and otherwise counts that pair again and replaces
+    the row.
+    """
+
+    __tablename__ = "comparison_summary"
+    __table_args__ = (
+        # One row per pair, a missing side included (hence the coalesce): what a comparison
+        # looks its cells up by and upserts on.
+        Index(
+            "comparison_summary_pair_ix",
+            text("coalesce(execution_id, 0)"),
+            text("coalesce(base_execution_id, 0)"),
+            unique=True,
+        ),
+        # For the cascades when an execution is deleted.
+        Index(None, "execution_id"),
+        Index(None, "base_execution_id"),
+    )
+
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("test_execution.id", ondelete="CASCADE")
+    )
+    base_execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("test_execution.id", ondelete="CASCADE")
+    )
+    execution_version: Mapped[int] = mapped_column(BigInteger())
+    base_execution_version: Mapped[int] = mapped_column(BigInteger())
+    new_count: Mapped[int] = mapped_column()
+    gone_count: Mapped[int] = mapped_column()
+    slower_count: Mapped[int] = mapped_column()
+    regression_count: Mapped[int] = mapped_column()
+    fixed_count: Mapped[int] = mapped_column()
+    still_failing_count: Mapped[int] = mapped_column()
