@@ -199,10 +199,13 @@ def test_an_unknown_key_does_not_open_the_large_limit(
 ) -> None:
     with live_server() as base_url:
         port = int(base_url.rsplit(":", 1)[1])
-        seconds, status, body = _huge_request(port, "Authorization: Bearer not-a-key\r\n")
+        # No time limit asserted: that an answer comes at all, while 12 MB of the declared
+        # body are never sent, is what shows the body was not waited for (the socket gives
+        # up after 5 s otherwise). A first request to a new server on a busy machine can
+        # take over a second, which once failed this test for no fault of the server.
+        _, status, body = _huge_request(port, "Authorization: Bearer not-a-key\r\n")
     assert status == 401
     assert json.loads(body)["detail"] == "Invalid API key"
-    assert seconds < 1
 
 
 def test_a_known_caller_may_send_more_than_an_anonymous_one(
