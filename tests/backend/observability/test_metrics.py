@@ -257,7 +257,7 @@ def test_http_metrics_use_the_original_names(make_unit: Callable[..., Unit]) -> 
     ]
 
 
-def test_health_answers_within_a_second_while_a_scrape_waits(
+def test_health_answers_while_a_scrape_waits(
     make_unit: Callable[..., Unit], engine: Engine
 ) -> None:
     unit = make_unit()
@@ -276,10 +276,12 @@ def test_health_answers_within_a_second_while_a_scrape_waits(
         time.sleep(0.3)
         assert not finished.is_set()
 
-        started = time.perf_counter()
+        # The scrape waits for as long as the lock is held, so an answer at all (before the
+        # client gives up) shows health does not queue behind it; no time limit is asserted,
+        # which a busy machine failed now and then.
         with urllib.request.urlopen(f"{base_url}/health/live", timeout=5) as response:
             assert response.status == 200
-        assert time.perf_counter() - started < 1
+        assert not finished.is_set()
         locker.rollback()
     scrape.join(timeout=30)
     assert finished.is_set()
