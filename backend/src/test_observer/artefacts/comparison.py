@@ -46,28 +46,25 @@ pairs at once (`failed_now`: each cell's failures with the base's result of thei
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, select, text
+from sqlalchemy import Integer, TextClause, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from test_observer.db.models import Issue, IssueTestResultAttachment
-from test_observer.environments.schemas import EnvironmentResponse
+from test_observer.db.models.issues import ISSUE_URL_TEMPLATES
 from test_observer.errors import UnprocessableError
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
 
 from .previous import previous_artefact_id
 from .schemas import (
     COMPARISON_CLASSES,
-    ComparedIssue,
-    ComparedResult,
-    ComparisonCell,
     ComparisonClass,
-    ComparisonCounts,
-    ComparisonPage,
     ComparisonResponse,
 )
 from .service import get_artefact
@@ -290,14 +287,33 @@ failing AS MATERIALIZED (
         WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
     ) f
 ),
+candidates AS MATERIALIZED (
+    -- A test case can only meet the rule with enough runs, both passed and failed ones
+    -- (a flip is a change of status): counted without ordering the runs, which leaves out most
+    -- failing test cases (those that always fail, or ran too few times) before the window.
+    SELECT c.environment_id, runs.test_case_id
+    FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
+          FROM failing GROUP BY environment_id) c
+    CROSS JOIN LATERAL (
+        SELECT t.test_case_id, t.status
+        FROM test_result t
+        WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
+          AND t.status IN ('PASSED', 'FAILED')
+          AND t.created_at >= CAST(:flaky_since AS timestamp)
+    ) runs
+    GROUP BY c.environment_id, runs.test_case_id
+    HAVING count(*) >= :flaky_min_runs
+       AND (CAST(:flaky_min_flips AS integer) <= 0
+            OR (bool_or(runs.status = 'PASSED') AND bool_or(runs.status = 'FAILED')))
+),
 flaky_cases AS MATERIALIZED (
     SELECT environment_id, test_case_id
     FROM (
         SELECT c.environment_id, runs.test_case_id, runs.status,
                lag(runs.status) OVER (PARTITION BY c.environment_id, runs.test_case_id
                                       ORDER BY runs.created_at, runs.id) AS previous
-        FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
-              FROM failing GROUP BY environment_id) c
+        FROM (SELECT environment_id, array_agg(test_case_id) AS test_cases
+              FROM candidates GROUP BY environment_id) c
         CROSS JOIN LATERAL (
             SELECT t.test_case_id, t.status, t.created_at, t.id
             FROM test_result t
@@ -373,7 +389,10 @@ def _page(name: ComparisonClass) -> str:
 )"""
 
 
-def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
+@functools.cache
+def _comparison_statement(classes: tuple[ComparisonClass, ...]) -> TextClause:
+    # Built once per set of classes: building it and finding its parameters in the text took
+    # a few milliseconds of every request.
     # One row per cell with its counts, then the requested pages: a row per listed result.
     # The classes' totals are the sums of the cells' counts.
     # The pages' pairs are classified, named and listed together: one copy of that part of
@@ -470,40 +489,53 @@ def compare_artefacts(
     base_id = resolve_base(session, artefact_id, base)
     wanted = [name for name in COMPARISON_CLASSES if name in set(classes)]
     rows = session.execute(
-        _comparison_statement(wanted),
+        _comparison_statement(tuple(wanted)),
         {**comparison_parameters([(artefact_id, base_id)]), "limit": limit, "offset": offset},
     ).all()
 
-    cells: list[ComparisonCell] = []
-    totals = ComparisonCounts()
+    # Plain dicts, validated once into the response in pydantic's core: a model built per cell
+    # and per listed result cost more of the request's CPU than the rest of its Python.
+    cells: list[dict[str, Any]] = []
+    totals = dict.fromkeys(COMPARISON_CLASSES, 0)
     listed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for kind, data in rows:
         if kind == "cell":
-            counts = ComparisonCounts(**{name: data[name] for name in COMPARISON_CLASSES})
-            totals = totals.plus(counts)
+            counts = {name: data[name] for name in COMPARISON_CLASSES}
+            for name, count in counts.items():
+                totals[name] += count
             cells.append(
-                ComparisonCell(
-                    environment=EnvironmentResponse(
-                        id=data["environment_id"],
-                        name=data["environment"],
-                        architecture=data["architecture"],
-                    ),
-                    test_plan=data["test_plan"],
-                    test_execution_id=data["execution_id"],
-                    base_test_execution_id=data["base_execution_id"],
-                    counts=counts,
-                )
+                {
+                    "environment": {
+                        "id": data["environment_id"],
+                        "name": data["environment"],
+                        "architecture": data["architecture"],
+                    },
+                    "test_plan": data["test_plan"],
+                    "test_execution_id": data["execution_id"],
+                    "base_test_execution_id": data["base_execution_id"],
+                    "counts": counts,
+                }
             )
         else:
             listed[data["class"]].append(data)
-    cells.sort(key=lambda c: (c.environment.name, c.environment.architecture, c.test_plan))
-    environments = {c.environment.id: c.environment for c in cells}
+
+    def cell_order(cell: dict[str, Any]) -> tuple[str, str, str]:
+        environment = cell["environment"]
+        return (environment["name"], environment["architecture"], cell["test_plan"])
+
+    cells.sort(key=cell_order)
+    environments = {cell["environment"]["id"]: cell["environment"] for cell in cells}
 
     def order(item: dict[str, Any]) -> tuple[str, str, str, int]:
         # The statement's order (cells by name, then test case), which a union of pages does
         # not keep.
         environment = environments[item["environment_id"]]
-        return (environment.name, environment.architecture, item["test_plan"], item["test_case_id"])
+        return (
+            environment["name"],
+            environment["architecture"],
+            item["test_plan"],
+            item["test_case_id"],
+        )
 
     issues = _issues(
         session,
@@ -515,65 +547,76 @@ def compare_artefacts(
             if result_id is not None
         ],
     )
-    return ComparisonResponse(
-        artefact_id=artefact_id,
-        base_artefact_id=base_id,
-        totals=totals,
-        cells=cells,
-        results={
-            name: ComparisonPage(
-                count=getattr(totals, name),
-                limit=limit,
-                offset=offset,
-                results=[_compared(item, issues) for item in sorted(listed[name], key=order)],
-            )
-            for name in wanted
-        },
+    return ComparisonResponse.model_validate(
+        {
+            "artefact_id": artefact_id,
+            "base_artefact_id": base_id,
+            "totals": totals,
+            "cells": cells,
+            "results": {
+                name: {
+                    "count": totals[name],
+                    "limit": limit,
+                    "offset": offset,
+                    "results": [
+                        _compared(item, issues) for item in sorted(listed[name], key=order)
+                    ],
+                }
+                for name in wanted
+            },
+        }
     )
 
 
-def _compared(item: dict[str, Any], issues: dict[int, list[ComparedIssue]]) -> ComparedResult:
-    seen: dict[int, ComparedIssue] = {}
+def _compared(item: dict[str, Any], issues: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A listed result as the fields of `ComparedResult`."""
+    seen: dict[int, dict[str, Any]] = {}
     for result_id in (item["result_id"], item["base_result_id"]):
         for issue in issues.get(result_id, []) if result_id is not None else []:
-            seen.setdefault(issue.id, issue)
-    return ComparedResult(
-        test_case_id=item["test_case_id"],
-        test_case=item["test_case"],
-        environment_id=item["environment_id"],
-        test_plan=item["test_plan"],
-        test_result_id=item["result_id"],
-        status=item["status"],
-        duration=item["duration"],
-        base_test_result_id=item["base_result_id"],
-        base_status=item["base_status"],
-        base_duration=item["base_duration"],
-        flaky=item["flaky"],
-        slower=item["slower"],
-        quarantined=item["quarantined"],
-        issues=list(seen.values()),
-    )
+            seen.setdefault(issue["id"], issue)
+    return {
+        "test_case_id": item["test_case_id"],
+        "test_case": item["test_case"],
+        "environment_id": item["environment_id"],
+        "test_plan": item["test_plan"],
+        "test_result_id": item["result_id"],
+        "status": item["status"],
+        "duration": item["duration"],
+        "base_test_result_id": item["base_result_id"],
+        "base_status": item["base_status"],
+        "base_duration": item["base_duration"],
+        "flaky": item["flaky"],
+        "slower": item["slower"],
+        "quarantined": item["quarantined"],
+        "issues": list(seen.values()),
+    }
 
 
-def _issues(session: Session, result_ids: Collection[int]) -> dict[int, list[ComparedIssue]]:
+_ISSUE_COLUMNS = ("id", "source", "project", "key", "title", "status")
+
+
+def _issues(session: Session, result_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
+    """The issues attached to each result, as the fields of `ComparedIssue`. The ids go as one
+    array parameter: a bound parameter per id made rendering and sending the statement cost
+    more than running it."""
     if not result_ids:
         return {}
-    found: dict[int, list[ComparedIssue]] = defaultdict(list)
-    for result_id, issue in session.execute(
-        select(IssueTestResultAttachment.test_result_id, Issue)
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for result_id, *fields in session.execute(
+        select(
+            IssueTestResultAttachment.test_result_id,
+            *(getattr(Issue, name) for name in _ISSUE_COLUMNS),
+        )
         .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
-        .where(IssueTestResultAttachment.test_result_id.in_(list(set(result_ids))))
+        .where(
+            IssueTestResultAttachment.test_result_id
+            == any_(bindparam("result_ids", sorted(set(result_ids)), type_=ARRAY(Integer)))
+        )
         .order_by(IssueTestResultAttachment.test_result_id, Issue.id)
     ):
-        found[result_id].append(
-            ComparedIssue(
-                id=issue.id,
-                source=issue.source,
-                project=issue.project,
-                key=issue.key,
-                title=issue.title,
-                status=issue.status,
-                url=issue.url,
-            )
+        issue = dict(zip(_ISSUE_COLUMNS, fields, strict=True))
+        issue["url"] = ISSUE_URL_TEMPLATES[issue["source"]].format(
+            project=issue["project"], key=issue["key"]
         )
+        found[result_id].append(issue)
     return found
