@@ -287,40 +287,37 @@ failing AS MATERIALIZED (
         WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
     ) f
 ),
-candidates AS MATERIALIZED (
-    -- A test case can only meet the rule with enough runs, both passed and failed ones
-    -- (a flip is a change of status): counted without ordering the runs, which leaves out most
-    -- failing test cases (those that always fail, or ran too few times) before the window.
-    SELECT c.environment_id, runs.test_case_id
+runs AS MATERIALIZED (
+    SELECT c.environment_id, t.test_case_id, t.status, t.created_at, t.id
     FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
           FROM failing GROUP BY environment_id) c
     CROSS JOIN LATERAL (
-        SELECT t.test_case_id, t.status
+        SELECT t.test_case_id, t.status, t.created_at, t.id
         FROM test_result t
         WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
           AND t.status IN ('PASSED', 'FAILED')
           AND t.created_at >= CAST(:flaky_since AS timestamp)
-    ) runs
-    GROUP BY c.environment_id, runs.test_case_id
+    ) t
+),
+candidates AS MATERIALIZED (
+    -- A test case can only meet the rule with enough runs, both passed and failed ones (a
+    -- flip is a change of status): counted without ordering the runs, so that the window
+    -- orders only the runs of those (none of the failing test cases that always fail or ran
+    -- too few times).
+    SELECT environment_id, test_case_id
+    FROM runs
+    GROUP BY environment_id, test_case_id
     HAVING count(*) >= :flaky_min_runs
        AND (CAST(:flaky_min_flips AS integer) <= 0
-            OR (bool_or(runs.status = 'PASSED') AND bool_or(runs.status = 'FAILED')))
+            OR (bool_or(status = 'PASSED') AND bool_or(status = 'FAILED')))
 ),
 flaky_cases AS MATERIALIZED (
     SELECT environment_id, test_case_id
     FROM (
-        SELECT c.environment_id, runs.test_case_id, runs.status,
-               lag(runs.status) OVER (PARTITION BY c.environment_id, runs.test_case_id
+        SELECT runs.environment_id, runs.test_case_id, runs.status,
+               lag(runs.status) OVER (PARTITION BY runs.environment_id, runs.test_case_id
                                       ORDER BY runs.created_at, runs.id) AS previous
-        FROM (SELECT environment_id, array_agg(test_case_id) AS test_cases
-              FROM candidates GROUP BY environment_id) c
-        CROSS JOIN LATERAL (
-            SELECT t.test_case_id, t.status, t.created_at, t.id
-            FROM test_result t
-            WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
-              AND t.status IN ('PASSED', 'FAILED')
-              AND t.created_at >= CAST(:flaky_since AS timestamp)
-        ) runs
+        FROM runs JOIN candidates USING (environment_id, test_case_id)
     ) runs
     GROUP BY environment_id, test_case_id
     HAVING count(*) >= :flaky_min_runs
