@@ -31,8 +31,10 @@ Most results pass on both sides and are in no class, so the comparison avoids re
   comparison is thus exact whatever was written before it;
 * flaky depends on every run of the flaky-test list's window and on the time, so it is judged
   on every request, for the test cases that failed on either side of a cell only (each side's
-  failures read from the partial index of failed and skipped results, no lookup of the other
-  side), once per environment and test case;
+  failed test cases read from the index of failed results on (execution, test case) alone,
+  migration 0026, no lookup of the other side), once per environment and test case; its runs
+  are read once, and only the test cases with enough runs of both statuses are ordered for
+  the rule's window (on the planted release of the docs, none of 4,860 at the default history);
 * a page of any class reads only the cells that hold it, found from the cells' counts in the
   order of the page: new, gone and slower by joining those cells' two executions; regression,
   fixed and still failing from one side's failures, each with the other side's result looked
@@ -52,15 +54,13 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, TextClause, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from test_observer.db.models import Issue, IssueTestResultAttachment
-from test_observer.db.models.issues import ISSUE_URL_TEMPLATES
 from test_observer.errors import UnprocessableError
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
 
+from .compared_results import attached_issues, compared_result
 from .previous import previous_artefact_id
 from .schemas import (
     COMPARISON_CLASSES,
@@ -269,11 +269,13 @@ stored AS (
 # The flaky class, on every request: it depends on every run of the window in the environment
 # and on the time, which the two executions' versions cannot keep exact. Only a pair with a
 # failure on either side can be flaky: each cell's test cases that failed on either side are
-# read from the partial index of failed and skipped results, with no lookup of the other side.
-# The flaky-test list's rule (`flakiness.py`) is then judged once per environment and test
-# case, over the runs of its window: one scan of the index of runs per environment for all of
-# its failing test cases (`= ANY`), and one window over them all, which costs less than a
-# subquery per test case.
+# read from the index of failed results on (execution, test case) alone, with no lookup of
+# the other side. The flaky-test list's rule (`flakiness.py`) is then judged once per
+# environment and test case, over the runs of its window: one scan of the index of runs per
+# environment for all of its failing test cases (`= ANY`), which costs less than a subquery
+# per test case. A test case with too few runs, or with runs of one status only, cannot meet
+# the rule: such test cases are dropped by a count (a hash, no order) before the window, which
+# orders the runs of the others only.
 _FLAKY = """
 failing AS MATERIALIZED (
     -- Each cell's own union (a few dozen test cases), not one sort of every cell's.
@@ -534,7 +536,7 @@ def compare_artefacts(
             item["test_case_id"],
         )
 
-    issues = _issues(
+    issues = attached_issues(
         session,
         [
             result_id
@@ -556,64 +558,10 @@ def compare_artefacts(
                     "limit": limit,
                     "offset": offset,
                     "results": [
-                        _compared(item, issues) for item in sorted(listed[name], key=order)
+                        compared_result(item, issues) for item in sorted(listed[name], key=order)
                     ],
                 }
                 for name in wanted
             },
         }
     )
-
-
-def _compared(item: dict[str, Any], issues: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
-    """A listed result as the fields of `ComparedResult`."""
-    seen: dict[int, dict[str, Any]] = {}
-    for result_id in (item["result_id"], item["base_result_id"]):
-        for issue in issues.get(result_id, []) if result_id is not None else []:
-            seen.setdefault(issue["id"], issue)
-    return {
-        "test_case_id": item["test_case_id"],
-        "test_case": item["test_case"],
-        "environment_id": item["environment_id"],
-        "test_plan": item["test_plan"],
-        "test_result_id": item["result_id"],
-        "status": item["status"],
-        "duration": item["duration"],
-        "base_test_result_id": item["base_result_id"],
-        "base_status": item["base_status"],
-        "base_duration": item["base_duration"],
-        "flaky": item["flaky"],
-        "slower": item["slower"],
-        "quarantined": item["quarantined"],
-        "issues": list(seen.values()),
-    }
-
-
-_ISSUE_COLUMNS = ("id", "source", "project", "key", "title", "status")
-
-
-def _issues(session: Session, result_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
-    """The issues attached to each result, as the fields of `ComparedIssue`. The ids go as one
-    array parameter: a bound parameter per id made rendering and sending the statement cost
-    more than running it."""
-    if not result_ids:
-        return {}
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for result_id, *fields in session.execute(
-        select(
-            IssueTestResultAttachment.test_result_id,
-            *(getattr(Issue, name) for name in _ISSUE_COLUMNS),
-        )
-        .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
-        .where(
-            IssueTestResultAttachment.test_result_id
-            == any_(bindparam("result_ids", sorted(set(result_ids)), type_=ARRAY(Integer)))
-        )
-        .order_by(IssueTestResultAttachment.test_result_id, Issue.id)
-    ):
-        issue = dict(zip(_ISSUE_COLUMNS, fields, strict=True))
-        issue["url"] = ISSUE_URL_TEMPLATES[issue["source"]].format(
-            project=issue["project"], key=issue["key"]
-        )
-        found[result_id].append(issue)
-    return found
