@@ -31,43 +31,47 @@ Most results pass on both sides and are in no class, so the comparison avoids re
   comparison is thus exact whatever was written before it;
 * flaky depends on every run of the flaky-test list's window and on the time, so it is judged
   on every request, for the test cases that failed on either side of a cell only (each side's
-  failures read from the partial index of failed and skipped results, no lookup of the other
-  side), once per environment and test case;
+  failed test cases read from the index of failed results on (execution, test case) alone,
+  migration 0026, no lookup of the other side), once per environment and test case; its runs
+  are read once, and only the test cases with enough runs of both statuses are ordered for
+  the rule's window (on the planted release of the docs, none of 4,860 at the default history);
 * a page of any class reads only the cells that hold it, found from the cells' counts in the
   order of the page: new, gone and slower by joining those cells' two executions; regression,
   fixed and still failing from one side's failures, each with the other side's result looked
   up through the unique index on (execution, test case); flaky from its failing test cases.
 
 Everything is one statement per call, whatever the number of cells and results, plus one for
-the issues of the listed results. `cells_statement` and `failures_statement` give other
-set-based readers (readiness) the cells and the failures of any number of (artefact, base)
-pairs at once (`failed_now`: each cell's failures with the base's result of their test case).
+the issues of the listed results (`compared_results.py`), and the response is validated once
+from plain dicts. On the planted release of docs/explanation/performance.md ("Less of the
+flaky rule, and of Python, per comparison"), every class at one client: 47 ms of PostgreSQL
+CPU for the statement against 54 to 63 before migration 0026 and the rule's prefilter, 22 to
+24 ms of the server's CPU per request against 34, p50 98 to 101 ms and p95 104 to 136 ms at
+load 4 (not measured idle).
+
+`cells_statement` and `failures_statement` give other set-based readers (readiness) the cells
+and the failures of any number of (artefact, base) pairs at once (`failed_now`: each cell's
+failures with the base's result of their test case).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, select, text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from test_observer.db.models import Issue, IssueTestResultAttachment
-from test_observer.environments.schemas import EnvironmentResponse
 from test_observer.errors import UnprocessableError
 from test_observer.flakiness import MIN_FLIPS, MIN_RUNS, WINDOW
 
+from .compared_results import attached_issues, compared_result
 from .previous import previous_artefact_id
 from .schemas import (
     COMPARISON_CLASSES,
-    ComparedIssue,
-    ComparedResult,
-    ComparisonCell,
     ComparisonClass,
-    ComparisonCounts,
-    ComparisonPage,
     ComparisonResponse,
 )
 from .service import get_artefact
@@ -272,11 +276,13 @@ stored AS (
 # The flaky class, on every request: it depends on every run of the window in the environment
 # and on the time, which the two executions' versions cannot keep exact. Only a pair with a
 # failure on either side can be flaky: each cell's test cases that failed on either side are
-# read from the partial index of failed and skipped results, with no lookup of the other side.
-# The flaky-test list's rule (`flakiness.py`) is then judged once per environment and test
-# case, over the runs of its window: one scan of the index of runs per environment for all of
-# its failing test cases (`= ANY`), and one window over them all, which costs less than a
-# subquery per test case.
+# read from the index of failed results on (execution, test case) alone, with no lookup of
+# the other side. The flaky-test list's rule (`flakiness.py`) is then judged once per
+# environment and test case, over the runs of its window: one scan of the index of runs per
+# environment for all of its failing test cases (`= ANY`), which costs less than a subquery
+# per test case. A test case with too few runs, or with runs of one status only, cannot meet
+# the rule: such test cases are dropped by a count (a hash, no order) before the window, which
+# orders the runs of the others only.
 _FLAKY = """
 failing AS MATERIALIZED (
     -- Each cell's own union (a few dozen test cases), not one sort of every cell's.
@@ -290,21 +296,37 @@ failing AS MATERIALIZED (
         WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
     ) f
 ),
+runs AS MATERIALIZED (
+    SELECT c.environment_id, t.test_case_id, t.status, t.created_at, t.id
+    FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
+          FROM failing GROUP BY environment_id) c
+    CROSS JOIN LATERAL (
+        SELECT t.test_case_id, t.status, t.created_at, t.id
+        FROM test_result t
+        WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
+          AND t.status IN ('PASSED', 'FAILED')
+          AND t.created_at >= CAST(:flaky_since AS timestamp)
+    ) t
+),
+candidates AS MATERIALIZED (
+    -- A test case can only meet the rule with enough runs, both passed and failed ones (a
+    -- flip is a change of status): counted without ordering the runs, so that the window
+    -- orders only the runs of those (none of the failing test cases that always fail or ran
+    -- too few times).
+    SELECT environment_id, test_case_id
+    FROM runs
+    GROUP BY environment_id, test_case_id
+    HAVING count(*) >= :flaky_min_runs
+       AND (CAST(:flaky_min_flips AS integer) <= 0
+            OR (bool_or(status = 'PASSED') AND bool_or(status = 'FAILED')))
+),
 flaky_cases AS MATERIALIZED (
     SELECT environment_id, test_case_id
     FROM (
-        SELECT c.environment_id, runs.test_case_id, runs.status,
-               lag(runs.status) OVER (PARTITION BY c.environment_id, runs.test_case_id
+        SELECT runs.environment_id, runs.test_case_id, runs.status,
+               lag(runs.status) OVER (PARTITION BY runs.environment_id, runs.test_case_id
                                       ORDER BY runs.created_at, runs.id) AS previous
-        FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
-              FROM failing GROUP BY environment_id) c
-        CROSS JOIN LATERAL (
-            SELECT t.test_case_id, t.status, t.created_at, t.id
-            FROM test_result t
-            WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
-              AND t.status IN ('PASSED', 'FAILED')
-              AND t.created_at >= CAST(:flaky_since AS timestamp)
-        ) runs
+        FROM runs JOIN candidates USING (environment_id, test_case_id)
     ) runs
     GROUP BY environment_id, test_case_id
     HAVING count(*) >= :flaky_min_runs
@@ -373,7 +395,10 @@ def _page(name: ComparisonClass) -> str:
 )"""
 
 
-def _comparison_statement(classes: Collection[ComparisonClass]) -> TextClause:
+@functools.cache
+def _comparison_statement(classes: tuple[ComparisonClass, ...]) -> TextClause:
+    # Built once per set of classes: building it and finding its parameters in the text took
+    # a few milliseconds of every request.
     # One row per cell with its counts, then the requested pages: a row per listed result.
     # The classes' totals are the sums of the cells' counts.
     # The pages' pairs are classified, named and listed together: one copy of that part of
@@ -470,42 +495,55 @@ def compare_artefacts(
     base_id = resolve_base(session, artefact_id, base)
     wanted = [name for name in COMPARISON_CLASSES if name in set(classes)]
     rows = session.execute(
-        _comparison_statement(wanted),
+        _comparison_statement(tuple(wanted)),
         {**comparison_parameters([(artefact_id, base_id)]), "limit": limit, "offset": offset},
     ).all()
 
-    cells: list[ComparisonCell] = []
-    totals = ComparisonCounts()
+    # Plain dicts, validated once into the response in pydantic's core: a model built per cell
+    # and per listed result cost more of the request's CPU than the rest of its Python.
+    cells: list[dict[str, Any]] = []
+    totals = dict.fromkeys(COMPARISON_CLASSES, 0)
     listed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for kind, data in rows:
         if kind == "cell":
-            counts = ComparisonCounts(**{name: data[name] for name in COMPARISON_CLASSES})
-            totals = totals.plus(counts)
+            counts = {name: data[name] for name in COMPARISON_CLASSES}
+            for name, count in counts.items():
+                totals[name] += count
             cells.append(
-                ComparisonCell(
-                    environment=EnvironmentResponse(
-                        id=data["environment_id"],
-                        name=data["environment"],
-                        architecture=data["architecture"],
-                    ),
-                    test_plan=data["test_plan"],
-                    test_execution_id=data["execution_id"],
-                    base_test_execution_id=data["base_execution_id"],
-                    counts=counts,
-                )
+                {
+                    "environment": {
+                        "id": data["environment_id"],
+                        "name": data["environment"],
+                        "architecture": data["architecture"],
+                    },
+                    "test_plan": data["test_plan"],
+                    "test_execution_id": data["execution_id"],
+                    "base_test_execution_id": data["base_execution_id"],
+                    "counts": counts,
+                }
             )
         else:
             listed[data["class"]].append(data)
-    cells.sort(key=lambda c: (c.environment.name, c.environment.architecture, c.test_plan))
-    environments = {c.environment.id: c.environment for c in cells}
+
+    def cell_order(cell: dict[str, Any]) -> tuple[str, str, str]:
+        environment = cell["environment"]
+        return (environment["name"], environment["architecture"], cell["test_plan"])
+
+    cells.sort(key=cell_order)
+    environments = {cell["environment"]["id"]: cell["environment"] for cell in cells}
 
     def order(item: dict[str, Any]) -> tuple[str, str, str, int]:
         # The statement's order (cells by name, then test case), which a union of pages does
         # not keep.
         environment = environments[item["environment_id"]]
-        return (environment.name, environment.architecture, item["test_plan"], item["test_case_id"])
+        return (
+            environment["name"],
+            environment["architecture"],
+            item["test_plan"],
+            item["test_case_id"],
+        )
 
-    issues = _issues(
+    issues = attached_issues(
         session,
         [
             result_id
@@ -515,65 +553,22 @@ def compare_artefacts(
             if result_id is not None
         ],
     )
-    return ComparisonResponse(
-        artefact_id=artefact_id,
-        base_artefact_id=base_id,
-        totals=totals,
-        cells=cells,
-        results={
-            name: ComparisonPage(
-                count=getattr(totals, name),
-                limit=limit,
-                offset=offset,
-                results=[_compared(item, issues) for item in sorted(listed[name], key=order)],
-            )
-            for name in wanted
-        },
+    return ComparisonResponse.model_validate(
+        {
+            "artefact_id": artefact_id,
+            "base_artefact_id": base_id,
+            "totals": totals,
+            "cells": cells,
+            "results": {
+                name: {
+                    "count": totals[name],
+                    "limit": limit,
+                    "offset": offset,
+                    "results": [
+                        compared_result(item, issues) for item in sorted(listed[name], key=order)
+                    ],
+                }
+                for name in wanted
+            },
+        }
     )
-
-
-def _compared(item: dict[str, Any], issues: dict[int, list[ComparedIssue]]) -> ComparedResult:
-    seen: dict[int, ComparedIssue] = {}
-    for result_id in (item["result_id"], item["base_result_id"]):
-        for issue in issues.get(result_id, []) if result_id is not None else []:
-            seen.setdefault(issue.id, issue)
-    return ComparedResult(
-        test_case_id=item["test_case_id"],
-        test_case=item["test_case"],
-        environment_id=item["environment_id"],
-        test_plan=item["test_plan"],
-        test_result_id=item["result_id"],
-        status=item["status"],
-        duration=item["duration"],
-        base_test_result_id=item["base_result_id"],
-        base_status=item["base_status"],
-        base_duration=item["base_duration"],
-        flaky=item["flaky"],
-        slower=item["slower"],
-        quarantined=item["quarantined"],
-        issues=list(seen.values()),
-    )
-
-
-def _issues(session: Session, result_ids: Collection[int]) -> dict[int, list[ComparedIssue]]:
-    if not result_ids:
-        return {}
-    found: dict[int, list[ComparedIssue]] = defaultdict(list)
-    for result_id, issue in session.execute(
-        select(IssueTestResultAttachment.test_result_id, Issue)
-        .join(Issue, Issue.id == IssueTestResultAttachment.issue_id)
-        .where(IssueTestResultAttachment.test_result_id.in_(list(set(result_ids))))
-        .order_by(IssueTestResultAttachment.test_result_id, Issue.id)
-    ):
-        found[result_id].append(
-            ComparedIssue(
-                id=issue.id,
-                source=issue.source,
-                project=issue.project,
-                key=issue.key,
-                title=issue.title,
-                status=issue.status,
-                url=issue.url,
-            )
-        )
-    return found

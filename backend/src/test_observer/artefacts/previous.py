@@ -59,14 +59,19 @@ def _earlier_in_line(
     )
 
 
+# Made once: an alias of `artefact` proxies each of its columns on first use, which took
+# milliseconds of every comparison when two were made per call.
+_EARLIER = aliased(Artefact, name="earlier")
+_CURRENT = aliased(Artefact, name="current")
+
+
 def previous_artefact_id(session: Session, artefact_id: int) -> int | None:
     """The id of the artefact's previous version, or None for the first of its line.
 
     404 (NotFoundError) when the artefact does not exist.
     """
     artefact = get_artefact(session, artefact_id)
-    earlier = aliased(Artefact)
-    current = aliased(Artefact)
+    earlier, current = _EARLIER, _CURRENT
     return session.scalar(
         select(earlier.id)
         .join(current, current.id == artefact.id)

@@ -101,6 +101,15 @@ class TestResult(Entity):
             "id",
             postgresql_where=text("status = 'FAILED' AND failure_signature_id IS NULL"),
         ),
+        # Each execution's failed test cases, read from the index alone: the comparison judges
+        # the flaky rule for each cell's failing test cases and lists its failure classes from
+        # them (migration 0026).
+        Index(
+            "test_result_failed_case_ix",
+            "test_execution_id",
+            "test_case_id",
+            postgresql_where=text("status = 'FAILED'"),
+        ),
         Index(
             "test_result_untriaged_ix",
             "test_execution_id",
