@@ -12,21 +12,10 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.artefacts.schemas import COMPARISON_CLASSES
-from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.factories import make_execution, make_result
 from tests.backend.planted import F, P, Planted, plant
 from tests.backend.principals import SESSIONS_SECRET, user_headers
 from tests.backend.statements import count_statements
-
-
-@pytest.fixture
-def api(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(ignore_permissions=EVERY_PERMISSION)
-
-
-@pytest.fixture
-def planted(db_session: Session) -> Planted:
-    return plant(db_session)
 
 
 def compare(api: TestClient, artefact_id: int, **params: Any) -> dict[str, Any]:

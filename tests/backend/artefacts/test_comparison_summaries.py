@@ -25,22 +25,11 @@ from test_observer.db.models import (
     TestResultStatus,
 )
 from tests.backend.artefacts.test_comparison import compare, found, names_of
-from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.factories import make_result
-from tests.backend.planted import F, P, Planted, S, plant
+from tests.backend.planted import F, P, Planted, S
 from tests.backend.statements import count_statements
 
 Counts = dict[tuple[str, str], dict[str, int]]
-
-
-@pytest.fixture
-def api(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(ignore_permissions=EVERY_PERMISSION)
-
-
-@pytest.fixture
-def planted(db_session: Session) -> Planted:
-    return plant(db_session)
 
 
 def cell_counts(body: dict[str, Any]) -> Counts:

@@ -3,7 +3,6 @@ fixed number of statements."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from test_observer.db.models import (
     TestResult,
     TestResultStatus,
 )
-from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.factories import (
     make_artefact,
     make_build,
@@ -33,11 +31,6 @@ from tests.backend.planted import P, Planted, plant
 from tests.backend.statements import count_statements
 
 APPROVED = ArtefactBuildEnvironmentReviewDecision.APPROVED_ALL_TESTS_PASS
-
-
-@pytest.fixture
-def api(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(ignore_permissions=EVERY_PERMISSION)
 
 
 def readiness(api: TestClient, artefact_id: int) -> dict[str, Any]:

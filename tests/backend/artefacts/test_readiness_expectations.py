@@ -3,7 +3,6 @@ expectations, else the previous version's environments), one function for both."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from test_observer.db.models import Artefact, ArtefactBuildEnvironmentReviewDecision, Environment
-from tests.backend.executions.conftest import EVERY_PERMISSION
 from tests.backend.factories import (
     make_artefact,
     make_build,
@@ -25,11 +23,6 @@ from tests.backend.factories import (
 
 APPROVED = [ArtefactBuildEnvironmentReviewDecision.APPROVED_ALL_TESTS_PASS]
 START = datetime(2026, 1, 1)
-
-
-@pytest.fixture
-def api(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(ignore_permissions=EVERY_PERMISSION)
 
 
 def version(session: Session, number: str, day: int, *ran: Environment) -> Artefact:
