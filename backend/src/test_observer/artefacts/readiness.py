@@ -55,8 +55,8 @@ from .service import get_artefact
 # Readiness judges only the failures of each cell's latest execution (regressions, untriaged
 # and quarantined failures are all failed now): the comparison's `failed_now`, each failure
 # with the base's result of its test case, read without the results that passed, the bulk of
-# a release. A regression is what the comparison calls one
-# (`comparison.py`), counted apart when quarantined.
+# a release. A regression is what the comparison calls one (`comparison.py`), counted apart
+# when quarantined.
 _TALLY = text(
     failures_statement(
         f""",

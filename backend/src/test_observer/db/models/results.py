@@ -74,9 +74,6 @@ class TestResult(Entity):
             "created_at",
             postgresql_where=text("status = 'FAILED'"),
         ),
-        # Results that may need triage: an execution's triage state reads only these instead
-        # of every result of the execution. Queries must spell the condition with literals
-        # (see executions.response_queries) for PostgreSQL to match it with this predicate.
         # A signature's results, newest last: its examples, the lists filtered by it, and its
         # spread over environments, test cases and executions, read from the index alone.
         Index(
@@ -110,6 +107,9 @@ class TestResult(Entity):
             "test_case_id",
             postgresql_where=text("status = 'FAILED'"),
         ),
+        # Results that may need triage: an execution's triage state reads only these instead
+        # of every result of the execution. Queries must spell the condition with literals
+        # (see executions.response_queries) for PostgreSQL to match it with this predicate.
         Index(
             "test_result_untriaged_ix",
             "test_execution_id",
