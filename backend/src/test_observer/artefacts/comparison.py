@@ -32,9 +32,8 @@ Most results pass on both sides and are in no class, so the comparison avoids re
 * flaky depends on every run of the flaky-test list's window and on the time, so it is judged
   on every request, for the test cases that failed on either side of a cell only (each side's
   failed test cases read from the index of failed results on (execution, test case) alone,
-  migration 0026, no lookup of the other side), once per environment and test case; its runs
-  are read once, and only the test cases with enough runs of both statuses are ordered for
-  the rule's window (on the planted release of the docs, none of 4,860 at the default history);
+  migration 0026, no lookup of the other side), once per environment and test case, from
+  its runs' count and the first and last run of each status: no sort, no window function;
 * a page of any class reads only the cells that hold it, found from the cells' counts in the
   order of the page: new, gone and slower by joining those cells' two executions; regression,
   fixed and still failing from one side's failures, each with the other side's result looked
@@ -280,13 +279,27 @@ stored AS (
 # the other side. The flaky-test list's rule (`flakiness.py`) is then judged once per
 # environment and test case, over the runs of its window: one scan of the index of runs per
 # environment for all of its failing test cases (`= ANY`), which costs less than a subquery
-# per test case. A test case with too few runs, or with runs of one status only, cannot meet
-# the rule: such test cases are dropped by a count (a hash, no order) before the window, which
-# orders the runs of the others only.
-_FLAKY = """
+# per test case.
+#
+# Two flips, without ordering the runs: the list counts the changes of status between
+# consecutive runs in the order (time, id), and a sequence of runs changes status at least
+# twice exactly when it is neither of one status nor one status then the other, that is when
+# the first failure comes before the last pass and the first pass before the last failure.
+# Those are four aggregates of a hash, not a sort and a window over every run of every failing
+# test case (at ten times the history, most of them have enough runs to be judged). The
+# aggregates are of times, which is cheap; when a first and a last run share their time, the
+# order between them is the ids', and only then are that test case's runs ordered and their
+# flips counted as the list counts them (a subquery evaluated for those test cases alone).
+if MIN_FLIPS != 2:  # pragma: no cover - a change of the rule must change the statement
+    raise RuntimeError("the comparison's flaky statement decides exactly two flips")
+_FIRST_FAILED = "min(t.created_at) FILTER (WHERE t.status = 'FAILED')"
+_LAST_FAILED = "max(t.created_at) FILTER (WHERE t.status = 'FAILED')"
+_FIRST_PASSED = "min(t.created_at) FILTER (WHERE t.status = 'PASSED')"
+_LAST_PASSED = "max(t.created_at) FILTER (WHERE t.status = 'PASSED')"
+_FLAKY = f"""
 failing AS MATERIALIZED (
     -- Each cell's own union (a few dozen test cases), not one sort of every cell's.
-    SELECT {pair}, f.test_case_id
+    SELECT {_PAIR.format(cells="cells")}, f.test_case_id
     FROM cells
     CROSS JOIN LATERAL (
         SELECT r.test_case_id FROM test_result r
@@ -296,42 +309,35 @@ failing AS MATERIALIZED (
         WHERE r.test_execution_id = cells.base_execution_id AND r.status = 'FAILED'
     ) f
 ),
-runs AS MATERIALIZED (
-    SELECT c.environment_id, t.test_case_id, t.status, t.created_at, t.id
+flaky_cases AS MATERIALIZED (
+    SELECT c.environment_id, t.test_case_id
     FROM (SELECT environment_id, array_agg(DISTINCT test_case_id) AS test_cases
           FROM failing GROUP BY environment_id) c
     CROSS JOIN LATERAL (
-        SELECT t.test_case_id, t.status, t.created_at, t.id
+        SELECT t.test_case_id
         FROM test_result t
         WHERE t.environment_id = c.environment_id AND t.test_case_id = ANY (c.test_cases)
           AND t.status IN ('PASSED', 'FAILED')
           AND t.created_at >= CAST(:flaky_since AS timestamp)
+        GROUP BY t.test_case_id
+        HAVING count(*) >= :flaky_min_runs
+           AND {_FIRST_FAILED} <= {_LAST_PASSED}
+           AND {_FIRST_PASSED} <= {_LAST_FAILED}
+           AND ({_FIRST_FAILED} < {_LAST_PASSED} AND {_FIRST_PASSED} < {_LAST_FAILED}
+                OR (
+                    SELECT count(*) FILTER (WHERE runs.status <> runs.previous)
+                    FROM (
+                        SELECT r.status,
+                               lag(r.status) OVER (ORDER BY r.created_at, r.id) AS previous
+                        FROM test_result r
+                        WHERE r.environment_id = c.environment_id
+                          AND r.test_case_id = t.test_case_id
+                          AND r.status IN ('PASSED', 'FAILED')
+                          AND r.created_at >= CAST(:flaky_since AS timestamp)
+                    ) runs
+                ) >= {MIN_FLIPS})
     ) t
-),
-candidates AS MATERIALIZED (
-    -- A test case can only meet the rule with enough runs, both passed and failed ones (a
-    -- flip is a change of status): counted without ordering the runs, so that the window
-    -- orders only the runs of those (none of the failing test cases that always fail or ran
-    -- too few times).
-    SELECT environment_id, test_case_id
-    FROM runs
-    GROUP BY environment_id, test_case_id
-    HAVING count(*) >= :flaky_min_runs
-       AND (CAST(:flaky_min_flips AS integer) <= 0
-            OR (bool_or(status = 'PASSED') AND bool_or(status = 'FAILED')))
-),
-flaky_cases AS MATERIALIZED (
-    SELECT environment_id, test_case_id
-    FROM (
-        SELECT runs.environment_id, runs.test_case_id, runs.status,
-               lag(runs.status) OVER (PARTITION BY runs.environment_id, runs.test_case_id
-                                      ORDER BY runs.created_at, runs.id) AS previous
-        FROM runs JOIN candidates USING (environment_id, test_case_id)
-    ) runs
-    GROUP BY environment_id, test_case_id
-    HAVING count(*) >= :flaky_min_runs
-       AND count(*) FILTER (WHERE status <> previous) >= :flaky_min_flips
-)""".format(pair=_PAIR.format(cells="cells"))
+)"""
 
 _CLASSES_FROM_FAILURES = ("regression", "fixed", "still_failing")
 
@@ -355,7 +361,6 @@ def comparison_parameters(pairs: Sequence[tuple[int, int | None]]) -> dict[str, 
         "base_ids": [base if base is not None else 0 for _, base in pairs],
         "flaky_since": datetime.now(UTC).replace(tzinfo=None) - WINDOW,
         "flaky_min_runs": MIN_RUNS,
-        "flaky_min_flips": MIN_FLIPS,
     }
 
 
@@ -430,6 +435,13 @@ JOIN test_case ON test_case.id = page.test_case_id"""
         f"coalesce(known.{name}_count, r.{name}_count) AS {name}" for name in _SUMMED
     )
     tail = f""",{_SUMMARIES},{_FLAKY},
+flaky_counts AS MATERIALIZED (
+    -- Counted once: as a subquery of the join below, whose sizes the planner cannot know,
+    -- it was counted again for every cell (60 sorts of 4,620 rows at ten times the history).
+    SELECT {_PAIR.format(cells="failing")}, count(*) AS flaky
+    FROM failing JOIN flaky_cases USING (environment_id, test_case_id)
+    GROUP BY {_PAIR.format(cells="failing")}
+),
 counted AS MATERIALIZED (
     SELECT known.artefact_id, known.base_id, known.environment_id, known.test_plan_id,
            known.execution_id,
@@ -441,11 +453,7 @@ counted AS MATERIALIZED (
     JOIN environment ON environment.id = known.environment_id
     JOIN test_plan ON test_plan.id = known.test_plan_id
     LEFT JOIN recounted r USING (artefact_id, base_id, environment_id, test_plan_id)
-    LEFT JOIN (
-        SELECT {_PAIR.format(cells="failing")}, count(*) AS flaky
-        FROM failing JOIN flaky_cases USING (environment_id, test_case_id)
-        GROUP BY {_PAIR.format(cells="failing")}
-    ) f USING (artefact_id, base_id, environment_id, test_plan_id)
+    LEFT JOIN flaky_counts f USING (artefact_id, base_id, environment_id, test_plan_id)
 ){pages}
 SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{listed}
 """
