@@ -412,13 +412,13 @@ def _comparison_statement(classes: tuple[ComparisonClass, ...]) -> TextClause:
     listed = (
         f"""
 UNION ALL
-SELECT 'result', to_jsonb(page) || jsonb_build_object('test_case', test_case.name)
+SELECT 'result', json_agg(page)
 FROM (
-    SELECT rows.*, test_plan.name AS test_plan
+    SELECT rows.*, test_plan.name AS test_plan, test_case.name AS test_case
     FROM ({_classified("listed")}) rows
     JOIN test_plan ON test_plan.id = rows.test_plan_id
-) page
-JOIN test_case ON test_case.id = page.test_case_id"""
+    JOIN test_case ON test_case.id = rows.test_case_id
+) page"""
         if classes
         else ""
     )
@@ -455,7 +455,7 @@ counted AS MATERIALIZED (
     LEFT JOIN recounted r USING (artefact_id, base_id, environment_id, test_plan_id)
     LEFT JOIN flaky_counts f USING (artefact_id, base_id, environment_id, test_plan_id)
 ){pages}
-SELECT 'cell' AS kind, to_jsonb(counted) AS data FROM counted{listed}
+SELECT 'cell' AS kind, json_agg(counted) AS data FROM counted{listed}
 """
     return text(cells_statement(tail))
 
@@ -512,26 +512,29 @@ def compare_artefacts(
     cells: list[dict[str, Any]] = []
     totals = dict.fromkeys(COMPARISON_CLASSES, 0)
     listed: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for kind, data in rows:
-        if kind == "cell":
-            counts = {name: data[name] for name in COMPARISON_CLASSES}
-            for name, count in counts.items():
-                totals[name] += count
-            cells.append(
-                {
-                    "environment": {
-                        "id": data["environment_id"],
-                        "name": data["environment"],
-                        "architecture": data["architecture"],
-                    },
-                    "test_plan": data["test_plan"],
-                    "test_execution_id": data["execution_id"],
-                    "base_test_execution_id": data["base_execution_id"],
-                    "counts": counts,
-                }
-            )
-        else:
-            listed[data["class"]].append(data)
+    for kind, items in rows:
+        # One JSON array per kind: decoding a document per row cost more than building the
+        # response.
+        for data in items or ():
+            if kind == "cell":
+                counts = {name: data[name] for name in COMPARISON_CLASSES}
+                for name, count in counts.items():
+                    totals[name] += count
+                cells.append(
+                    {
+                        "environment": {
+                            "id": data["environment_id"],
+                            "name": data["environment"],
+                            "architecture": data["architecture"],
+                        },
+                        "test_plan": data["test_plan"],
+                        "test_execution_id": data["execution_id"],
+                        "base_test_execution_id": data["base_execution_id"],
+                        "counts": counts,
+                    }
+                )
+            else:
+                listed[data["class"]].append(data)
 
     def cell_order(cell: dict[str, Any]) -> tuple[str, str, str]:
         environment = cell["environment"]
