@@ -41,11 +41,10 @@ Most results pass on both sides and are in no class, so the comparison avoids re
 
 Everything is one statement per call, whatever the number of cells and results, plus one for
 the issues of the listed results (`compared_results.py`), and the response is validated once
-from plain dicts. On the planted release of docs/explanation/performance.md ("Less of the
-flaky rule, and of Python, per comparison"), every class at one client: 47 ms of PostgreSQL
-CPU for the statement against 54 to 63 before migration 0026 and the rule's prefilter, 22 to
-24 ms of the server's CPU per request against 34, p50 98 to 101 ms and p95 104 to 136 ms at
-load 4 (not measured idle).
+from plain dicts. On the planted release of docs/explanation/performance.md ("Two flips
+without a window, and one JSON array per kind"), every class, the statement alone: p50 74 ms
+at the default history and 90 ms at ten times; the request's p95 at one client 82 to 89 ms and
+105 to 108 ms.
 
 `cells_statement` and `failures_statement` give other set-based readers (readiness) the cells
 and the failures of any number of (artefact, base) pairs at once (`failed_now`: each cell's
