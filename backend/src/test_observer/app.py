@@ -28,7 +28,7 @@ from test_observer.artefacts.router import router as artefacts_router
 from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.auth.cache import CallerCache
-from test_observer.auth.principal import authenticates, presents_credentials
+from test_observer.auth.principal import authenticates, presents_credentials, remembered_caller
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.errors import classify
@@ -255,7 +255,7 @@ def create_app(
         # then closed with the app.
         app.state.callers = CallerCache(engine)
         yield
-        app.state.callers.close()
+        await app.state.callers.aclose()
         del app.state.callers
         # Back within the collector's reach, so that an app stopped inside a longer-lived
         # process (tests) can be freed.
@@ -346,14 +346,17 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def _caller_identifier(app: FastAPI) -> Any:
-    """For the body limit: whether a request's credentials name a known caller, asked of the
-    database only when the request presents some and its body may exceed what anonymous
-    callers may send (a short read-only transaction of its own, before the request's)."""
+    """For the body limit: whether a request's credentials name a known caller, asked only
+    when the request presents some and its body may exceed what anonymous callers may send:
+    a remembered caller from the event loop, else of the database (a short read-only
+    transaction of its own, before the request's)."""
 
     async def identify(scope: Scope) -> bool:
         connection = HTTPConnection(scope)
         if not presents_credentials(connection):
             return False
+        if await remembered_caller(connection):
+            return True
 
         def check() -> bool:
             with app.state.session_factory() as session, session.begin():

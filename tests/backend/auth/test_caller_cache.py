@@ -6,13 +6,16 @@ the other is `test-observer serve` in a process of its own on the same database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -239,3 +242,103 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used(engine: Engine
     assert len(cache) == 3
     assert cache.get("b", 7) is None
     assert [cache.get(name, 7) for name in "acd"] == ["A", "C", "D"]
+
+
+def _lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The callers looked up in a thread from now on (by the access declarations, or by the
+    edge for a large body): the name of each function sent to the thread pool for it."""
+    trips: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(function, "func", function).__qualname__
+        if name == "resolve_principal" or name.startswith("_caller_identifier"):
+            trips.append(name)
+        return await run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return trips
+
+
+def test_a_remembered_key_is_known_without_the_thread_pool(
+    here: TestClient, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = make_application(db_session, "ci", [Permission.view_permission])
+    trips = _lookups(monkeypatch)
+    # The event loop's connection opens aside on the first request; until it is there,
+    # callers are looked up in a thread.
+    deadline = time.monotonic() + 30
+    while True:
+        trips.clear()
+        assert here.get("/v1/version", headers=bearer(key)).status_code == 200
+        if not trips:
+            break
+        assert time.monotonic() < deadline, trips
+        time.sleep(0.01)
+    large = b"x" * (2 * 1024 * 1024)
+    for _ in range(3):
+        assert here.get("/v1/permissions", headers=bearer(key)).status_code == 200
+        # A body larger than anonymous callers may send: the edge knows the caller too, and
+        # lets it through to the permission check.
+        refused = here.post(
+            "/v1/applications", content=large, headers={**bearer(key), "content-type": "text/plain"}
+        )
+        assert refused.status_code == 403, refused.text
+    assert trips == []
+
+    # A key nobody remembers is looked up, in a thread.
+    assert here.get("/v1/version", headers=bearer("to_unknown")).status_code == 401
+    assert trips == ["resolve_principal"]
+
+
+def _connected_async(cache: CallerCache) -> int:
+    """`_connected`, on a connection of a new event loop."""
+
+    async def connected() -> int:
+        deadline = time.monotonic() + 30
+        while (generation := await cache.current_generation()) is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        return generation
+
+    return asyncio.run(connected())
+
+
+def test_the_event_loops_reading_follows_the_generation_and_each_loop(engine: Engine) -> None:
+    cache = CallerCache(engine)
+    try:
+        generation = _connected(cache)
+        assert _connected_async(cache) == generation
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE app_user SET name = name WHERE false"))
+        # Another loop, as a test client runs: a connection of its own, the same answer.
+        assert _connected_async(cache) == generation + 1 == cache.generation()
+    finally:
+        cache.close()
+
+
+def test_a_lost_event_loop_connection_looks_callers_up_until_it_is_back(engine: Engine) -> None:
+    cache = CallerCache(engine)
+
+    async def lose_and_find() -> None:
+        deadline = time.monotonic() + 30
+        while await cache.current_generation() is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE '%auth_generation%' "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+        # Past the shared reading of the last request.
+        await asyncio.sleep(0.01)
+        assert await cache.current_generation() is None
+        while await cache.current_generation() is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        await cache.aclose()
+
+    asyncio.run(lose_and_find())

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.orm import Session
 
 from test_observer.db.engine import DbSession
 from test_observer.db.models import Permission
@@ -28,7 +31,7 @@ from test_observer.errors import ForbiddenError, NotAuthenticatedError
 from test_observer.settings import Settings
 
 from .artefact_access import has_permissions, insufficient_permissions
-from .principal import Principal, resolve_principal
+from .principal import Principal, known_principal, resolve_principal
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -51,16 +54,32 @@ def _not_authenticated() -> NotAuthenticatedError:
 
 
 class AccessRule:
-    """Base of the access declarations; subclasses are FastAPI dependencies."""
+    """Base of the access declarations; subclasses are FastAPI dependencies.
+
+    They are `async`: a caller that needs no lookup (nobody, or one remembered) is known
+    without leaving the event loop, and only a lookup goes to the thread pool. A synchronous
+    dependency would cost every request a trip there.
+    """
+
+
+async def _caller(request: Request, session: Session, *, require_csrf: bool = True) -> Principal:
+    principal = await known_principal(request, require_csrf=require_csrf)
+    if principal is None:
+        principal = await run_in_threadpool(
+            partial(resolve_principal, request, session, require_csrf=require_csrf)
+        )
+    return principal
 
 
 class PermissionRequirement(AccessRule):
     def __init__(self, permissions: tuple[Permission, ...]) -> None:
         self.permissions = frozenset(permissions)
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        return self.check(request, await _caller(request, session))
+
+    def check(self, request: Request, principal: Principal) -> Principal:
         settings = _settings(request)
-        principal = resolve_principal(request, session)
         # Checked before the permissions so that anonymous callers get 401 even when every
         # required permission is ignored: IGNORE_PERMISSIONS must not reopen what
         # REQUIRE_AUTHENTICATION closes.
@@ -77,9 +96,8 @@ class PagePermissionRequirement(PermissionRequirement):
     that change nothing; a cross-site page can make the browser load one but not read it.
     """
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
-        resolve_principal(request, session, require_csrf=False)
-        return super().__call__(request, session)
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        return self.check(request, await _caller(request, session, require_csrf=False))
 
 
 class ArtefactPermissionRequirement(PermissionRequirement):
@@ -93,8 +111,8 @@ class ArtefactPermissionRequirement(PermissionRequirement):
         super().__init__((permission,))
         self.permission = permission
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
-        principal = resolve_principal(request, session)
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = await _caller(request, session)
         if _settings(request).require_authentication and not principal.is_authenticated:
             raise _not_authenticated()
         return principal
@@ -104,10 +122,8 @@ class AuthenticationRequirement(AccessRule):
     def __init__(self, *, allow_cookie_without_csrf: bool = False) -> None:
         self.allow_cookie_without_csrf = allow_cookie_without_csrf
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
-        principal = resolve_principal(
-            request, session, require_csrf=not self.allow_cookie_without_csrf
-        )
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = await _caller(request, session, require_csrf=not self.allow_cookie_without_csrf)
         if _settings(request).require_authentication and not principal.is_authenticated:
             raise _not_authenticated()
         return principal
@@ -135,8 +151,8 @@ class CallerRequirement(AccessRule):
         self.always = always
         self.others_forbidden = others_forbidden
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
-        principal = resolve_principal(request, session)
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        principal = await _caller(request, session)
         present = principal.user if self.kind == "user" else principal.application
         if present is None and (self.always or _settings(request).require_authentication):
             if self.others_forbidden and principal.is_authenticated:
@@ -146,7 +162,7 @@ class CallerRequirement(AccessRule):
 
 
 class LoopbackRequirement(AccessRule):
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:
         host = request.client.host if request.client else ""
         if host not in LOOPBACK_HOSTS:
             raise ForbiddenError("Forbidden")
@@ -156,7 +172,7 @@ class ProbeRequirement(AccessRule):
     """Open to every client, even when authentication is required: the answer is a status
     word and nothing else, for load balancers and ingress health checks in the cluster."""
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         return None
 
 
@@ -195,7 +211,7 @@ def caller(
 class SignInRequirement(AccessRule):
     """Sign-in and sign-out: open to everyone, since they are how a caller becomes known."""
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         return None
 
 

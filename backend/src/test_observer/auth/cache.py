@@ -12,6 +12,9 @@ The read is one primary-key row on a connection of its own, outside any transact
 aside on first use: requests do not wait for it), and reads are shared: a request waiting for
 the connection uses the answer of a read that started after it arrived. What it saves is the
 pooled connection's checkout and liveness check, the transaction and the lookups themselves.
+Requests read it from the event loop (`current_generation`, on an asynchronous connection), so
+that a remembered caller costs no trip through the thread pool either; code running in a
+thread reads it on a connection of its own (`generation`).
 
 Since the row is written in the changing transaction, a new value is visible only once the
 change is: a caller resolved under a generation never holds an answer older than that
@@ -20,6 +23,7 @@ generation.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -27,6 +31,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 
 logger = logging.getLogger(__name__)
@@ -48,8 +53,15 @@ class CallerCache:
         self._connection: Any = None
         self._connecting = False
         self._closed = False
-        # When the last read started (monotonic ns) and what it answered.
+        # When the last read started (monotonic ns) and what it answered, by either connection.
         self._last_read: tuple[int, int] | None = None
+        # The event loop's connection, and the loop it belongs to (one per served process; a
+        # test client runs one loop after another).
+        self._async_connection: psycopg.AsyncConnection[Any] | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._async_lock: asyncio.Lock | None = None
+        self._async_connecting = False
+        self._async_task: asyncio.Task[None] | None = None
 
     def generation(self) -> int | None:
         """The current generation, read after this call began; None when it cannot be read
@@ -75,6 +87,71 @@ class CallerCache:
             value = int(row[0]) if row is not None else 0
             self._last_read = (started, value)
             return value
+
+    async def current_generation(self) -> int | None:
+        """`generation`, read from the event loop without blocking it."""
+        arrived = time.monotonic_ns()
+        last = self._last_read
+        if last is not None and last[0] > arrived:
+            return last[1]
+        loop = asyncio.get_running_loop()
+        if self._async_loop is not loop:
+            # Another loop's connection cannot be used from this one; it is dropped (closed by
+            # the collector) and one is opened for this loop.
+            self._async_loop, self._async_lock = loop, asyncio.Lock()
+            self._async_connection, self._async_connecting = None, False
+        if self._async_connection is None:
+            if not self._async_connecting and not self._closed:
+                self._async_connecting = True
+                # Kept: the loop holds only a weak reference to its tasks.
+                self._async_task = loop.create_task(self._connect_async(loop))
+            return None
+        assert self._async_lock is not None
+        async with self._async_lock:
+            last = self._last_read
+            if last is not None and last[0] > arrived:
+                return last[1]
+            connection = self._async_connection
+            if connection is None:
+                return None
+            started = time.monotonic_ns()
+            try:
+                cursor = await connection.execute(GENERATION_QUERY)
+                row = await cursor.fetchone()
+            except Exception as error:
+                logger.warning("caller cache: cannot read the generation: %s", error)
+                self._async_connection = None
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                return None
+            value = int(row[0]) if row is not None else 0
+            self._last_read = (started, value)
+            return value
+
+    async def _connect_async(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
+            connection = await psycopg.AsyncConnection.connect(
+                *arguments, **options, autocommit=True
+            )
+        except Exception as error:
+            logger.warning("caller cache: cannot connect: %s", error)
+            connection = None
+        if self._async_loop is not loop or self._closed:
+            if connection is not None:
+                await connection.close()
+            return
+        # Without a connection, the next request tries again.
+        self._async_connecting = False
+        self._async_connection = connection
+
+    async def aclose(self) -> None:
+        """`close`, and the event loop's connection with it."""
+        connection, self._async_connection = self._async_connection, None
+        self.close()
+        if connection is not None and self._async_loop is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     def get(self, key: Any, generation: int) -> Any:
         with self._lock:

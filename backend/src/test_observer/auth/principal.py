@@ -157,6 +157,67 @@ def _invalid_key() -> NotAuthenticatedError:
     return NotAuthenticatedError("Invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _remembered_async(
+    connection: HTTPConnection, *, require_csrf: bool
+) -> tuple[Application | None, _SignedIn | None] | None:
+    """The caller's application and signed-in user when they need no lookup: none (no
+    credentials), or remembered at the current generation, read from the event loop. None:
+    they must be looked up."""
+    token = _bearer_token(connection)
+    session_id = _session_id(connection, require_csrf=require_csrf)
+    if token is None and session_id is None:
+        return None, None
+    callers = getattr(connection.app.state, "callers", None)
+    if not isinstance(callers, CallerCache):
+        return None
+    state = connection.scope.setdefault("state", {})
+    generation = state.get("auth_generation")
+    if generation is None:
+        generation = state["auth_generation"] = await callers.current_generation()
+    if generation is None:
+        return None
+    application: Application | None = None
+    signed_in: _SignedIn | None = None
+    if token is not None:
+        application = callers.get(("key", digest_api_key(token)), generation)
+        if application is None:
+            return None
+    if session_id is not None:
+        signed_in = callers.get(("session", session_id), generation)
+        if signed_in is None or signed_in.expires_at <= _now():
+            return None
+    return application, signed_in
+
+
+async def known_principal(request: Request, *, require_csrf: bool = True) -> Principal | None:
+    """The caller of `request` when it needs no lookup (see `_remembered_async`); None: it
+    must be looked up (`resolve_principal`, in a thread)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    known = await _remembered_async(request, require_csrf=require_csrf)
+    return None if known is None else _principal(request, *known)
+
+
+async def remembered_caller(connection: HTTPConnection) -> bool:
+    """Whether the request's credentials name a caller remembered at the current generation:
+    `authenticates` without a lookup. False says nothing: the caller must then be looked up."""
+    known = await _remembered_async(connection, require_csrf=True)
+    return known is not None and known != (None, None)
+
+
+def _principal(
+    request: Request, application: Application | None, signed_in: _SignedIn | None
+) -> Principal:
+    granted: set[Permission] = set(application.permissions) if application else set()
+    if signed_in is not None:
+        granted |= signed_in.team_permissions
+    user = signed_in.user if signed_in is not None else None
+    principal = Principal(user=user, application=application, granted=frozenset(granted))
+    request.state.principal = principal
+    return principal
+
+
 def resolve_principal(
     request: Request, session: Session, *, require_csrf: bool = True
 ) -> Principal:
@@ -168,12 +229,4 @@ def resolve_principal(
     token = _bearer_token(request)
     application = _application(request, session, token) if token is not None else None
     signed_in = _signed_in(request, session, require_csrf=require_csrf)
-    user = signed_in.user if signed_in is not None else None
-
-    granted: set[Permission] = set(application.permissions) if application else set()
-    if signed_in is not None:
-        granted |= signed_in.team_permissions
-
-    principal = Principal(user=user, application=application, granted=frozenset(granted))
-    request.state.principal = principal
-    return principal
+    return _principal(request, application, signed_in)
