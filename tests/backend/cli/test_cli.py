@@ -164,7 +164,9 @@ def serving(env: dict[str, str], *extra: str) -> Iterator[str]:
         yield base
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        # As long as `stop_with` allows: stopping includes the embedded database's shutdown,
+        # which took over 30 s once with every test worker busy.
+        process.wait(timeout=60)
 
 
 def embedded_sql(data_dir: Path, statement: str) -> str:
