@@ -68,7 +68,10 @@ def test_flaky_class_is_the_flaky_lists_rule(db_session: Session, api: TestClien
         if draw.random() < 0.3:
             runs.append((draw.choice((P, F)), _now() - WINDOW - timedelta(days=1)))
         draw.shuffle(runs)
-        for execution, (status, at) in zip(history, runs, strict=False):
+        placed = list(zip(history, runs, strict=False))
+        # The current version failed, at one of the same times: a pair that can be flaky.
+        placed.append((current_execution, (F, draw.choice(days))))
+        for execution, (status, at) in placed:
             rows.append(
                 TestResult(
                     test_execution_id=execution.id,
@@ -80,18 +83,6 @@ def test_flaky_class_is_the_flaky_lists_rule(db_session: Session, api: TestClien
                     created_at=at,
                 )
             )
-        # The current version failed, at one of the same times: a pair that can be flaky.
-        rows.append(
-            TestResult(
-                test_execution_id=current_execution.id,
-                environment_id=environment.id,
-                test_case_id=case.id,
-                status=F,
-                comment="",
-                io_log="",
-                created_at=draw.choice(days),
-            )
-        )
     db_session.add_all(rows)
     db_session.commit()
 

@@ -215,18 +215,24 @@ def test_a_remembered_caller_is_not_used_under_another_generation(engine: Engine
         cache.close()
 
 
+def _cut_generation_connections(engine: Engine) -> None:
+    """End the server side of every connection that reads the generation, as a restart of
+    PostgreSQL or a network cut would."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE '%auth_generation%' "
+                "AND pid <> pg_backend_pid()"
+            )
+        )
+
+
 def test_a_lost_connection_looks_callers_up_until_it_is_back(engine: Engine) -> None:
     cache = CallerCache(engine)
     try:
         _connected(cache)
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND query LIKE '%auth_generation%' "
-                    "AND pid <> pg_backend_pid()"
-                )
-            )
+        _cut_generation_connections(engine)
         assert cache.generation() is None
         _connected(cache)
     finally:
@@ -325,14 +331,7 @@ def test_a_lost_event_loop_connection_looks_callers_up_until_it_is_back(engine: 
         while await cache.current_generation() is None:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND query LIKE '%auth_generation%' "
-                    "AND pid <> pg_backend_pid()"
-                )
-            )
+        _cut_generation_connections(engine)
         # Past the shared reading of the last request.
         await asyncio.sleep(0.01)
         assert await cache.current_generation() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 from fastapi.requests import HTTPConnection
@@ -50,13 +51,22 @@ def _bearer_token(request: HTTPConnection) -> str | None:
     return parts[1]
 
 
+def _callers(connection: HTTPConnection) -> tuple[CallerCache, dict[str, Any]] | None:
+    """The app's cache of callers (while it is served) and the request's state, where the
+    generation read for the request is kept."""
+    callers = getattr(connection.app.state, "callers", None)
+    if not isinstance(callers, CallerCache):
+        return None
+    return callers, connection.scope.setdefault("state", {})
+
+
 def _remembered(request: HTTPConnection) -> tuple[CallerCache, int] | None:
     """The app's cache of callers and the generation this request reads it at (read once per
     request, after it arrived), or None: look the caller up."""
-    callers = getattr(request.app.state, "callers", None)
-    if not isinstance(callers, CallerCache):
+    found = _callers(request)
+    if found is None:
         return None
-    state = request.scope.setdefault("state", {})
+    callers, state = found
     generation = state.get("auth_generation")
     if generation is None:
         generation = state["auth_generation"] = callers.generation()
@@ -167,10 +177,10 @@ async def _remembered_async(
     session_id = _session_id(connection, require_csrf=require_csrf)
     if token is None and session_id is None:
         return None, None
-    callers = getattr(connection.app.state, "callers", None)
-    if not isinstance(callers, CallerCache):
+    found = _callers(connection)
+    if found is None:
         return None
-    state = connection.scope.setdefault("state", {})
+    callers, state = found
     generation = state.get("auth_generation")
     if generation is None:
         generation = state["auth_generation"] = await callers.current_generation()
