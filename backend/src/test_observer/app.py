@@ -28,6 +28,7 @@ from test_observer.artefacts.router import router as artefacts_router
 from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.auth.cache import CallerCache
+from test_observer.auth.prefetch import GenerationPrefetch
 from test_observer.auth.principal import authenticates, presents_credentials, remembered_caller
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
@@ -288,6 +289,8 @@ def create_app(
 
     _add_middleware(app, settings)
     _add_observability(app, engine, settings, registry or CollectorRegistry())
+    # Outermost: the callers' generation is read while the rest of the edge works.
+    app.add_middleware(GenerationPrefetch)
     _add_error_handlers(app)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from test_observer.app import create_app
 from test_observer.auth.cache import CallerCache
+from test_observer.auth.prefetch import GENERATION_READ, GenerationPrefetch
 from test_observer.db.models import Permission, Team
 from test_observer.settings import Settings
 from tests.backend.executions.live import free_port
@@ -341,3 +342,34 @@ def test_a_lost_event_loop_connection_looks_callers_up_until_it_is_back(engine: 
         await cache.aclose()
 
     asyncio.run(lose_and_find())
+
+
+@pytest.mark.parametrize(
+    ("headers", "reads"),
+    [
+        ([(b"authorization", b"Bearer to_x")], True),
+        ([(b"cookie", b"theme=dark; session=abc")], True),
+        ([(b"cookie", b"theme=dark")], False),
+        ([(b"accept", b"application/json")], False),
+    ],
+)
+def test_the_generation_is_read_on_arrival_only_for_credentials(
+    here: TestClient, headers: list[tuple[bytes, bytes]], reads: bool
+) -> None:
+    """The outermost middleware starts the read for a request that may name a caller, and
+    leaves the others alone."""
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.update(scope.get("state", {}))
+
+    scope = {"type": "http", "headers": headers, "app": here.app}
+
+    async def arrive() -> None:
+        await GenerationPrefetch(inner)(scope, None, None)
+        read = seen.get(GENERATION_READ)
+        if read is not None:
+            await read
+
+    asyncio.run(arrive())
+    assert (GENERATION_READ in seen) is reads

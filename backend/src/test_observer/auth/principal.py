@@ -23,6 +23,7 @@ from test_observer.errors import NotAuthenticatedError
 
 from .cache import CallerCache
 from .keys import digest_api_key
+from .prefetch import GENERATION_READ
 
 CSRF_HEADER = "x-csrf-token"
 
@@ -183,7 +184,10 @@ async def _remembered_async(
     callers, state = found
     generation = state.get("auth_generation")
     if generation is None:
-        generation = state["auth_generation"] = await callers.current_generation()
+        started = state.pop(GENERATION_READ, None)
+        generation = state["auth_generation"] = await (
+            started if started is not None else callers.current_generation()
+        )
     if generation is None:
         return None
     application: Application | None = None
