@@ -25,6 +25,12 @@ def compare(api: TestClient, artefact_id: int, **params: Any) -> dict[str, Any]:
     return body
 
 
+def statements_of_a_comparison(api: TestClient, engine: Engine, artefact_id: int) -> int:
+    with count_statements(engine) as counter:
+        compare(api, artefact_id)
+    return counter.count
+
+
 def found(body: dict[str, Any], names: dict[int, str]) -> dict[str, set[tuple[str, str]]]:
     return {
         name: {(names[r["environment_id"]], r["test_case"]) for r in page["results"]}
@@ -176,9 +182,7 @@ def test_statement_count_does_not_grow_with_cells_or_results(
     api: TestClient, planted: Planted, engine: Engine, db_session: Session
 ) -> None:
     def statements() -> int:
-        with count_statements(engine) as counter:
-            compare(api, planted.current.id)
-        return counter.count
+        return statements_of_a_comparison(api, engine, planted.current.id)
 
     few = statements()
     build = planted.current_builds[-1]

@@ -22,12 +22,15 @@ from test_observer.db.models import (
     TestCase,
     TestExecution,
     TestResult,
-    TestResultStatus,
 )
-from tests.backend.artefacts.test_comparison import compare, found, names_of
+from tests.backend.artefacts.test_comparison import (
+    compare,
+    found,
+    names_of,
+    statements_of_a_comparison,
+)
 from tests.backend.factories import make_result
 from tests.backend.planted import F, P, Planted, S
-from tests.backend.statements import count_statements
 
 Counts = dict[tuple[str, str], dict[str, int]]
 
@@ -62,23 +65,14 @@ def _insert(side: str, env: str, name: str) -> Change:
     return change
 
 
-def _duration(side: str, env: str, name: str, duration: float) -> Change:
+def _set(side: str, env: str, name: str, **values: Any) -> Change:
+    """A change of columns (status, duration) of one result."""
+
     def change(session: Session, planted: Planted) -> None:
         session.execute(
             update(TestResult)
             .where(_result(session, _side(planted, side, env), name))
-            .values(duration=duration)
-        )
-
-    return change
-
-
-def _status(side: str, env: str, name: str, status: TestResultStatus) -> Change:
-    def change(session: Session, planted: Planted) -> None:
-        session.execute(
-            update(TestResult)
-            .where(_result(session, _side(planted, side, env), name))
-            .values(status=status)
+            .values(**values)
         )
 
     return change
@@ -94,18 +88,25 @@ def _delete(side: str, env: str, name: str) -> Change:
 CHANGES = [
     ("insert now", _insert("current", "e1", "late"), "e1", "new", 1, "late"),
     ("insert in the base", _insert("base", "e2", "dropped"), "e2", "gone", 1, "dropped"),
-    ("slower now", _duration("current", "e1", "almost", 2.5), "e1", "slower", 1, "almost"),
-    ("faster base", _duration("base", "e4", "slow", 6.0), "e4", "slower", -1, "slow"),
+    ("slower now", _set("current", "e1", "almost", duration=2.5), "e1", "slower", 1, "almost"),
+    ("faster base", _set("base", "e4", "slow", duration=6.0), "e4", "slower", -1, "slow"),
     ("delete now", _delete("current", "e3", "added"), "e3", "new", -1, "added"),
     ("delete in the base", _delete("base", "e1", "steady"), "e1", "new", 1, "steady"),
     ("delete a gone one", _delete("base", "e2", "removed"), "e2", "gone", -1, "removed"),
     # A status changed on either side moves a pair into or out of a failure class.
-    ("fails now", _status("current", "e1", "steady", F), "e1", "regression", 1, "steady"),
-    ("passes now", _status("current", "e2", "reg", P), "e2", "regression", -1, "reg"),
-    ("failed in the base", _status("base", "e4", "steady", F), "e4", "fixed", 1, "steady"),
-    ("passed in the base", _status("base", "e1", "fix", P), "e1", "fixed", -1, "fix"),
-    ("base skip failed", _status("base", "e1", "skipped", F), "e1", "still_failing", 1, "skipped"),
-    ("skipped now", _status("current", "e3", "still", S), "e3", "still_failing", -1, "still"),
+    ("fails now", _set("current", "e1", "steady", status=F), "e1", "regression", 1, "steady"),
+    ("passes now", _set("current", "e2", "reg", status=P), "e2", "regression", -1, "reg"),
+    ("failed in the base", _set("base", "e4", "steady", status=F), "e4", "fixed", 1, "steady"),
+    ("passed in the base", _set("base", "e1", "fix", status=P), "e1", "fixed", -1, "fix"),
+    (
+        "base skip failed",
+        _set("base", "e1", "skipped", status=F),
+        "e1",
+        "still_failing",
+        1,
+        "skipped",
+    ),
+    ("skipped now", _set("current", "e3", "still", status=S), "e3", "still_failing", -1, "still"),
 ]
 
 
@@ -156,7 +157,7 @@ def test_a_stored_summary_is_what_the_next_comparison_reads(
     db_session.commit()
     assert cell_counts(compare(api, planted.current.id))[("e1", "smoke")]["new"] == 99
     # ...and is recounted as soon as they change, even by a write that changes no count.
-    _duration("current", "e1", "steady", 1.0)(db_session, planted)
+    _set("current", "e1", "steady", duration=1.0)(db_session, planted)
     db_session.commit()
     assert cell_counts(compare(api, planted.current.id)) == cell_counts(first)
 
@@ -181,7 +182,7 @@ def test_stored_failure_counts_are_read_until_a_status_changes_on_either_side(
     assert tampered["totals"]["regression"] == first["totals"]["regression"] - 1 + 90
     # ...until a status changes on either side of the cell, even to one no class counts (a
     # pair that passed and is now skipped, or the other way round).
-    _status(side, "e2", "steady", S)(db_session, planted)
+    _set(side, "e2", "steady", status=S)(db_session, planted)
     db_session.commit()
     assert cell_counts(compare(api, planted.current.id)) == cell_counts(first)
 
@@ -236,7 +237,7 @@ def test_a_write_that_changes_nothing_compared_keeps_the_version(
     )
     db_session.commit()
     assert version() == before
-    _duration("current", "e1", "steady", 7.0)(db_session, planted)
+    _set("current", "e1", "steady", duration=7.0)(db_session, planted)
     db_session.commit()
     assert version() == before + 1
 
@@ -319,9 +320,7 @@ def test_statements_are_as_many_whether_summaries_are_stored_or_outdated(
     api: TestClient, planted: Planted, engine: Engine, db_session: Session
 ) -> None:
     def statements() -> int:
-        with count_statements(engine) as counter:
-            compare(api, planted.current.id)
-        return counter.count
+        return statements_of_a_comparison(api, engine, planted.current.id)
 
     first = statements()  # counts every cell and stores its summary
     stored = statements()  # reads the summaries
