@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,33 +28,12 @@ from sqlalchemy.orm import Session
 
 from test_observer.db.engine import make_engine
 from test_observer.db.models import Permission
-from tests.bench.bench_readiness import _database, _plant, _wait_live
+from tests.bench.bench_readiness import _database, _plant, serve
 
 BASELINE = os.environ.get("BENCH_BASELINE_PYTHON")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "10"))
 CLIENTS = (1, 4)
-
-
-@contextmanager
-def _serve(python: str, url: str, log: Path) -> Iterator[str]:
-    from tests.backend.executions.live import free_port
-
-    port = free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [python, "-m", "test_observer", "serve", "--no-migrate", "--port", str(port)],
-            env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning", "METRICS_PORT": "0"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_live(base, process, log, timeout=300)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _latencies(base: str, headers: dict[str, str], path: str, clients: int) -> list[float]:
@@ -112,8 +88,8 @@ def test_comparison_against_a_baseline(database_server: str, tmp_path: Path) -> 
                 "GET readiness": f"/v1/artefacts/{artefact_id}/readiness",
             }
             with (
-                _serve(BASELINE, url, tmp_path / f"baseline-{factor}.log") as baseline,
-                _serve(sys.executable, url, tmp_path / f"this-{factor}.log") as this,
+                serve(BASELINE, url, tmp_path / f"baseline-{factor}.log") as (baseline, _),
+                serve(sys.executable, url, tmp_path / f"this-{factor}.log") as (this, _),
             ):
                 for name, path in paths.items():
                     for clients in CLIENTS:

@@ -194,24 +194,15 @@ def _wait_live(base: str, process: subprocess.Popen[bytes], log: Path, timeout: 
 
 
 @contextmanager
-def _server(url: str, log: Path) -> Iterator[tuple[str, int, str]]:
+def serve(python: str, url: str, log: Path, *options: str) -> Iterator[tuple[str, int]]:
+    """`test-observer serve` of `python`'s environment on `url`, with `options`: its base URL
+    and pid."""
     from tests.backend.executions.live import free_port
-    from tests.backend.principals import make_application
 
-    engine = make_engine(url)
-    with Session(engine) as session:
-        _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
-    engine.dispose()
     port = free_port()
     with log.open("w") as output:
         process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "test_observer", "serve", "--no-migrate"),
-                # One worker by default: on a busy machine a second can miss uvicorn's health
-                # ping while it starts, and be restarted over and over.
-                *("--port", str(port), "--workers", os.environ.get("BENCH_WORKERS", "1")),
-                *("--log-level", "warning"),
-            ],
+            [python, "-m", "test_observer", "serve", "--no-migrate", "--port", str(port), *options],
             env={**os.environ, "DB_URL": url, "LOG_LEVEL": "warning", "METRICS_PORT": "0"},
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -219,10 +210,28 @@ def _server(url: str, log: Path) -> Iterator[tuple[str, int, str]]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_live(base, process, log, timeout=300)
-        yield base, process.pid, key
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def _server(url: str, log: Path) -> Iterator[tuple[str, int, str]]:
+    from tests.backend.principals import make_application
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _, key = make_application(session, f"bench-{time.time_ns()}", list(Permission))
+    engine.dispose()
+    options = (
+        # One worker by default: on a busy machine a second can miss uvicorn's health ping
+        # while it starts, and be restarted over and over.
+        *("--workers", os.environ.get("BENCH_WORKERS", "1")),
+        *("--log-level", "warning"),
+    )
+    with serve(sys.executable, url, log, *options) as (base, pid):
+        yield base, pid, key
 
 
 def _paths(artefact_id: int) -> dict[str, str]:
