@@ -143,18 +143,23 @@ def test_a_change_on_either_side_is_reflected_at_once(
     assert summaries(db_session) == 6
 
 
+def _tamper(session: Session, execution: TestExecution, **counts: int) -> None:
+    """Overwrite counts of the stored summaries of `execution`'s cell, leaving its results."""
+    session.execute(
+        update(ComparisonSummary)
+        .where(ComparisonSummary.execution_id == execution.id)
+        .values(**counts)
+    )
+    session.commit()
+
+
 def test_a_stored_summary_is_what_the_next_comparison_reads(
     api: TestClient, planted: Planted, db_session: Session
 ) -> None:
     first = compare(api, planted.current.id)
     execution = _side(planted, "current", "e1")
     # Tampered with, the summary shows through while the results stay as they were...
-    db_session.execute(
-        update(ComparisonSummary)
-        .where(ComparisonSummary.execution_id == execution.id)
-        .values(new_count=99)
-    )
-    db_session.commit()
+    _tamper(db_session, execution, new_count=99)
     assert cell_counts(compare(api, planted.current.id))[("e1", "smoke")]["new"] == 99
     # ...and is recounted as soon as they change, even by a write that changes no count.
     _set("current", "e1", "steady", duration=1.0)(db_session, planted)
@@ -170,12 +175,7 @@ def test_stored_failure_counts_are_read_until_a_status_changes_on_either_side(
     execution = _side(planted, "current", "e2")
     # Tampered with, the failure classes' counts show through (the failures are not counted
     # again), and so do their totals...
-    db_session.execute(
-        update(ComparisonSummary)
-        .where(ComparisonSummary.execution_id == execution.id)
-        .values(regression_count=90, fixed_count=91, still_failing_count=92)
-    )
-    db_session.commit()
+    _tamper(db_session, execution, regression_count=90, fixed_count=91, still_failing_count=92)
     tampered = compare(api, planted.current.id)
     e2 = cell_counts(tampered)[("e2", "smoke")]
     assert (e2["regression"], e2["fixed"], e2["still_failing"]) == (90, 91, 92)
