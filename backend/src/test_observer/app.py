@@ -29,7 +29,12 @@ from test_observer.audit.router import router as audit_router
 from test_observer.auth.access import operations, required_permissions
 from test_observer.auth.cache import CallerCache
 from test_observer.auth.prefetch import GenerationPrefetch
-from test_observer.auth.principal import authenticates, presents_credentials, remembered_caller
+from test_observer.auth.principal import (
+    SESSION_COOKIE,
+    authenticates,
+    presents_credentials,
+    remembered_caller,
+)
 from test_observer.builds.router import router as builds_router
 from test_observer.db.engine import make_engine, make_session_factory
 from test_observer.db.errors import classify
@@ -332,7 +337,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
-        session_cookie="session",
+        session_cookie=SESSION_COOKIE,
         https_only=settings.sessions_https_only,
         same_site="lax",
     )

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from test_observer.app import create_app
 from test_observer.auth.cache import CallerCache
-from test_observer.auth.prefetch import GENERATION_READ, GenerationPrefetch
+from test_observer.auth.prefetch import GenerationPrefetch
+from test_observer.auth.principal import GENERATION_READ
 from test_observer.db.models import Permission, Team
 from test_observer.settings import Settings
 from tests.backend.executions.live import free_port

@@ -13,14 +13,18 @@ import asyncio
 from typing import Any
 
 from .cache import CallerCache
+from .principal import GENERATION_READ, SESSION_COOKIE
 
-# The request's state key under which the read in flight waits for the access declaration.
-GENERATION_READ = "auth_generation_read"
+_SESSION = f"{SESSION_COOKIE}=".encode()
 
 
-def _presents_credentials(scope: dict[str, Any]) -> bool:
+def _may_present_credentials(scope: dict[str, Any]) -> bool:
+    """From the raw headers, before the session middleware has decoded the cookie: any
+    `Authorization` header or session cookie, of which `principal.presents_credentials`
+    later keeps the well-formed ones. A read for a request that turns out to have none is
+    only a read."""
     for name, value in scope["headers"]:
-        if name == b"authorization" or (name == b"cookie" and b"session=" in value):
+        if name == b"authorization" or (name == b"cookie" and _SESSION in value):
             return True
     return False
 
@@ -32,7 +36,7 @@ class GenerationPrefetch:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and _presents_credentials(scope):
+        if scope["type"] == "http" and _may_present_credentials(scope):
             callers = getattr(scope["app"].state, "callers", None)
             if isinstance(callers, CallerCache):
                 state = scope.setdefault("state", {})

@@ -23,9 +23,13 @@ from test_observer.errors import NotAuthenticatedError
 
 from .cache import CallerCache
 from .keys import digest_api_key
-from .prefetch import GENERATION_READ
 
 CSRF_HEADER = "x-csrf-token"
+# The cookie that carries a signed-in user's session (the session middleware's).
+SESSION_COOKIE = "session"
+# The request's state key of the generation read started on arrival (`prefetch.py`), which the
+# access declaration awaits.
+GENERATION_READ = "auth_generation_read"
 
 
 @dataclass(frozen=True)
