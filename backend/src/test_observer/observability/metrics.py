@@ -35,6 +35,7 @@ from sqlalchemy.pool import QueuePool
 from test_observer.settings import Settings
 
 from .collector import DomainCollector
+from .routes import library_route_name, route_name
 from .series import DOMAIN_SERIES, JOB_SERIES, Series
 
 if TYPE_CHECKING:
@@ -71,18 +72,9 @@ def route_template(request: Any, should_include_root_path: bool = False) -> str 
     key = ("route_template", should_include_root_path)
     if key in memo:
         return memo[key]  # type: ignore[no-any-return]
-    from prometheus_fastapi_instrumentator import routing
-
-    name = _library_route_name(routing)(request, should_include_root_path)
+    name = route_name(request, should_include_root_path)
     memo[key] = template = _CONVERTOR.sub(r"{\1}", name) if name else name
     return template
-
-
-def _library_route_name(routing: Any) -> Any:
-    original = getattr(routing, "_test_observer_original", None)
-    if original is None:
-        original = routing._test_observer_original = routing.get_route_name
-    return original
 
 
 def instrument_http(app: Any, registry: CollectorRegistry) -> None:
@@ -90,7 +82,7 @@ def instrument_http(app: Any, registry: CollectorRegistry) -> None:
     from prometheus_fastapi_instrumentator import Instrumentator, routing
 
     # The library names handlers with the route's declared path; ours drops convertors.
-    _library_route_name(routing)
+    library_route_name(routing)
     routing.get_route_name = route_template
 
     Instrumentator(
