@@ -36,11 +36,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: two workers per CPU. Much of a run is tests waiting for the processes they
-    started (servers, job workers, an embedded PostgreSQL, a browser) or sitting out a timer;
-    a second worker per CPU runs other tests meanwhile. At most eight: each worker holds up to
-    about seven connections to the test server, whose default limit is a hundred."""
-    return min(8, 2 * len(os.sched_getaffinity(0)))
+    """`-n auto`: a worker per CPU and one more. Much of a run is tests waiting for the
+    processes they started (servers, job workers, an embedded PostgreSQL, a browser) or sitting
+    out a timer; the extra worker runs other tests meanwhile. More workers than that made the
+    default run, which is CPU-bound once every layer shares the pool, slower: each worker
+    collects every test and builds its own apps and databases. At most eight: each worker holds
+    up to about seven connections to the test server, whose default limit is a hundred."""
+    return min(8, len(os.sched_getaffinity(0)) + 1)
 
 
 @pytest.hookimpl(optionalhook=True)
