@@ -75,8 +75,13 @@ from test_observer.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
+# Routes are tried in this order, each router's in turn, until one matches: the router CI
+# systems write through comes first, since it takes most requests and is the only one under
+# /v1/test-executions. Where routers share a prefix (/v1/artefacts, /v1/users), their order
+# decides which route serves a request.
 ROUTERS = [
     system_router,
+    executions_router,
     error_reporting_router,
     sign_in_router,
     artefacts_router,
@@ -98,7 +103,6 @@ ROUTERS = [
     quarantines_router,
     readiness_page_router,
     applications_router,
-    executions_router,
     issues_router,
     audit_router,
     webhooks_router,
