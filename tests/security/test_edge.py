@@ -263,8 +263,14 @@ def _nested(levels: int, *, objects: bool = False) -> bytes:
 
 @pytest.mark.parametrize(
     "body",
-    [_nested(50_000), _nested(20_000, objects=True), _nested(MAX_JSON_DEPTH + 1)],
-    ids=["100-kB-of-brackets", "objects", "one-level-too-deep"],
+    [
+        _nested(50_000),
+        _nested(5_000),
+        _nested(20_000, objects=True),
+        _nested(MAX_JSON_DEPTH + 1),
+    ],
+    # Bodies over INLINE_JSON_BYTES are parsed in the thread pool, smaller ones on the loop.
+    ids=["100-kB-of-brackets", "10-kB-of-brackets", "objects", "one-level-too-deep"],
 )
 def test_a_deeply_nested_body_is_a_422_not_a_500(
     edge_client: Callable[..., TestClient], edge_db: Session, body: bytes
@@ -296,7 +302,7 @@ def test_a_deep_body_on_a_route_without_a_body_is_refused_too(
     assert "deeper than" in response.text
 
 
-def test_every_route_parses_json_off_the_event_loop(
+def test_every_route_parses_json_through_the_edge_checks(
     edge_app: Callable[..., FastAPI], edge_db: Session
 ) -> None:
     found = list(operations(edge_app()))
