@@ -41,19 +41,22 @@ def execution_not_found() -> NotFoundError:
     return NotFoundError("TestExecution not found")
 
 
-def lock_execution(session: Session, execution_id: int) -> TestExecution:
-    """The execution, locked until the end of the transaction; 404 if it does not exist.
+def lock_execution(session: Session, execution_id: int) -> TestExecutionStatus:
+    """Lock the execution until the end of the transaction; its status. 404 if it does not
+    exist.
 
-    Writers of one execution's results and events take turns; readers are not blocked.
+    Writers of one execution's results and events take turns; readers are not blocked. Reads
+    a column, not the entity: this runs before every write to an execution, and loading an
+    entity costs more than the round trip.
     """
-    execution = session.scalar(
-        select(TestExecution)
+    status = session.scalar(
+        select(TestExecution.status)
         .where(TestExecution.id == execution_id)
         .with_for_update(key_share=True)
     )
-    if execution is None:
+    if status is None:
         raise execution_not_found()
-    return execution
+    return status
 
 
 def _last_per_name(results: Sequence[IncomingResult]) -> list[IncomingResult]:

@@ -83,15 +83,14 @@ def _add_metadata(session: Session, execution_id: int, metadata: dict[str, list[
 def patch_execution(
     session: Session, execution_id: int, patch: TestExecutionsPatchRequest
 ) -> TestExecutionResponse:
-    execution = lock_execution(session, execution_id)
-    previous_status = execution.status
+    previous_status = lock_execution(session, execution_id)
     changes: dict[str, object] = {}
     if patch.c3_link is not None:
         changes["c3_link"] = str(patch.c3_link)
     if patch.ci_link is not None:
         ci_link = str(patch.ci_link)
         owner = session.scalar(select(TestExecution.id).where(TestExecution.ci_link == ci_link))
-        if owner is not None and owner != execution.id:
+        if owner is not None and owner != execution_id:
             raise ConflictError(
                 f"ci_link {ci_link!r} already belongs to test execution {owner}",
             )
@@ -211,7 +210,7 @@ def replace_events(session: Session, execution_id: int, events: Sequence[TestEve
     The first and last events are taken in the order they were sent. An empty list clears the
     events and changes nothing else.
     """
-    execution = lock_execution(session, execution_id)
+    previous_status = lock_execution(session, execution_id)
     session.execute(delete(TestEvent).where(TestEvent.test_execution_id == execution_id))
     _insert_events(session, execution_id, events)
     if not events:
@@ -219,7 +218,6 @@ def replace_events(session: Session, execution_id: int, events: Sequence[TestEve
     changes: dict[str, object] = {}
     if events[0].event_name == "job_start":
         changes["resource_url"] = events[0].detail
-    previous_status = execution.status
     if events[-1].event_name == "job_end" and previous_status not in (
         TestExecutionStatus.PASSED,
         TestExecutionStatus.FAILED,
