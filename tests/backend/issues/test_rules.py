@@ -312,6 +312,26 @@ def test_replaced_result_keeps_manual_attachments(api: TestClient) -> None:
     assert attachments_by_name(api, execution_id) == {"a": [(manual["id"], None)]}
 
 
+def test_a_replaced_result_loses_what_a_rule_attached_when_the_rule_no_longer_holds(
+    api: TestClient,
+) -> None:
+    issue = put_issue(api, GITHUB)
+    add_rule(api, issue, test_result_statuses=["FAILED"])
+    rule_id = api.get(f"{ISSUES}/{issue['id']}").json()["attachment_rules"][0]["id"]
+    execution_id, _ = execution_with_results(api, ("a", "FAILED"), ("b", "FAILED"))
+    assert attachments_by_name(api, execution_id) == {
+        "a": [(issue["id"], rule_id)],
+        "b": [(issue["id"], rule_id)],
+    }
+    # One upload replacing a result and adding a new one: the rule decides again for both.
+    api.post(results_url(execution_id), json=[result("a", "PASSED"), result("c", "FAILED")])
+    assert attachments_by_name(api, execution_id) == {
+        "a": [],
+        "b": [(issue["id"], rule_id)],
+        "c": [(issue["id"], rule_id)],
+    }
+
+
 def test_hook_statements_do_not_grow_with_results_or_rules(
     api: TestClient, engine: Engine, db_session: Session
 ) -> None:

@@ -113,7 +113,9 @@ _UPSERT_RESULTS = text(
     SET status = excluded.status, comment = excluded.comment, io_log = excluded.io_log,
         failure_signature_id = excluded.failure_signature_id, duration = excluded.duration,
         updated_at = timezone('utc', now())
-    RETURNING id
+    -- A row this statement inserted has no xmax; one it replaced carries the transaction's id
+    -- there (the lock the update took).
+    RETURNING id, xmax <> 0 AS replaced
     """
 )
 
@@ -194,21 +196,20 @@ def _store(
             _UPDATE_TEMPLATES,
             {"names": names, "template_ids": [result.template_id for result in results]},
         )
-    result_ids = list(
-        session.scalars(
-            _UPSERT_RESULTS,
-            {
-                "execution_id": execution_id,
-                "names": names,
-                "statuses": [result.status.name for result in results],
-                "comments": [result.comment for result in results],
-                "io_logs": [result.io_log for result in results],
-                "signatures": signatures,
-                "durations": [result.duration for result in results],
-            },
-        )
-    )
-    on_results_stored(session, execution_id, result_ids)
+    rows = session.execute(
+        _UPSERT_RESULTS,
+        {
+            "execution_id": execution_id,
+            "names": names,
+            "statuses": [result.status.name for result in results],
+            "comments": [result.comment for result in results],
+            "io_logs": [result.io_log for result in results],
+            "signatures": signatures,
+            "durations": [result.duration for result in results],
+        },
+    ).all()
+    result_ids = [row.id for row in rows]
+    on_results_stored(session, execution_id, result_ids, replaced=any(row.replaced for row in rows))
     return result_ids
 
 
