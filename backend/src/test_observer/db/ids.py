@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, Integer, SQLColumnExpression, any_, literal
+from sqlalchemy import ColumnElement, Integer, SQLColumnExpression, any_, bindparam, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 
 
@@ -23,3 +23,17 @@ def one_of(column: SQLColumnExpression[int], ids: Collection[int]) -> ColumnElem
     if len(values) == 1:
         return column == values[0]
     return column == any_(literal(values, ARRAY(Integer)))
+
+
+def one_of_parameter(column: SQLColumnExpression[int], *, single: bool) -> ColumnElement[bool]:
+    """`one_of` for a statement built once and run many times, with `ids_parameters(ids)` as
+    its parameters: `single` for a statement only ever run with one id."""
+    if single:
+        return column == bindparam("id", type_=Integer)
+    return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+
+
+def ids_parameters(ids: Collection[int]) -> dict[str, object]:
+    """The parameters of a statement built with `one_of_parameter`, single if `ids` is one."""
+    values = list(ids)
+    return {"id": values[0]} if len(values) == 1 else {"ids": values}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from test_observer.db.ids import one_of
+from test_observer.db.ids import ids_parameters, one_of, one_of_parameter
 from test_observer.db.models import (
     Environment,
     Issue,
@@ -53,93 +64,7 @@ def execution_responses(
     ids = list(set(execution_ids))
     if not ids:
         return {}
-    links = (
-        select(
-            TestExecutionRelevantLink.test_execution_id.label("execution_id"),
-            func.json_agg(
-                aggregate_order_by(
-                    func.json_build_array(
-                        TestExecutionRelevantLink.id,
-                        TestExecutionRelevantLink.label,
-                        TestExecutionRelevantLink.url,
-                    ),
-                    TestExecutionRelevantLink.id,
-                )
-            ).label("links"),
-        )
-        .where(one_of(TestExecutionRelevantLink.test_execution_id, ids))
-        .group_by(TestExecutionRelevantLink.test_execution_id)
-        .subquery()
-    )
-    association = test_execution_metadata_association_table
-    metadata = (
-        select(
-            association.c.test_execution_id.label("execution_id"),
-            func.json_agg(
-                aggregate_order_by(
-                    func.json_build_array(
-                        TestExecutionMetadata.category, TestExecutionMetadata.value
-                    ),
-                    TestExecutionMetadata.id,
-                )
-            ).label("pairs"),
-        )
-        .join(
-            TestExecutionMetadata,
-            TestExecutionMetadata.id == association.c.test_execution_metadata_id,
-        )
-        .where(one_of(association.c.test_execution_id, ids))
-        .group_by(association.c.test_execution_id)
-        .subquery()
-    )
-    # An execution is triaged when none of its failed or skipped results lacks an issue.
-    untriaged = (
-        select(TestResult.test_execution_id.label("execution_id"))
-        .distinct()
-        .where(
-            one_of(TestResult.test_execution_id, ids),
-            # Literal values, so that the statement matches the partial index on these
-            # results whatever plan PostgreSQL caches for the prepared statement.
-            TestResult.status.in_(
-                bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
-            ),
-            ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
-        )
-        .subquery()
-    )
-    rerun = TestExecutionRerunRequest
-    rows = session.execute(
-        select(
-            TestExecution.id,
-            TestExecution.ci_link,
-            TestExecution.c3_link,
-            TestExecution.status,
-            TestExecution.created_at,
-            Environment.id,
-            Environment.name,
-            Environment.architecture,
-            TestPlan.name,
-            links.c.links,
-            metadata.c.pairs,
-            untriaged.c.execution_id.is_not(None),
-            rerun.priority,
-            rerun.test_plan_id.is_not(None),
-        )
-        .join(Environment, Environment.id == TestExecution.environment_id)
-        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
-        .outerjoin(links, links.c.execution_id == TestExecution.id)
-        .outerjoin(metadata, metadata.c.execution_id == TestExecution.id)
-        .outerjoin(untriaged, untriaged.c.execution_id == TestExecution.id)
-        .outerjoin(
-            rerun,
-            and_(
-                rerun.test_plan_id == TestExecution.test_plan_id,
-                rerun.artefact_build_id == TestExecution.artefact_build_id,
-                rerun.environment_id == TestExecution.environment_id,
-            ),
-        )
-        .where(one_of(TestExecution.id, ids))
-    ).all()
+    rows = session.execute(_execution_statement(single=len(ids) == 1), ids_parameters(ids)).all()
 
     responses = {}
     for (
@@ -181,6 +106,103 @@ def execution_responses(
             rerun_priority=rerun_priority if is_rerun_requested else None,
         )
     return responses
+
+
+@functools.cache
+def _execution_statement(*, single: bool) -> Select[Any]:
+    """The statement of `execution_responses`, built once per process for one id and once for
+    several: building it (four derived tables) cost more than running it."""
+
+    def matching(column: SQLColumnExpression[int]) -> ColumnElement[bool]:
+        return one_of_parameter(column, single=single)
+
+    links = (
+        select(
+            TestExecutionRelevantLink.test_execution_id.label("execution_id"),
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        TestExecutionRelevantLink.id,
+                        TestExecutionRelevantLink.label,
+                        TestExecutionRelevantLink.url,
+                    ),
+                    TestExecutionRelevantLink.id,
+                )
+            ).label("links"),
+        )
+        .where(matching(TestExecutionRelevantLink.test_execution_id))
+        .group_by(TestExecutionRelevantLink.test_execution_id)
+        .subquery()
+    )
+    association = test_execution_metadata_association_table
+    metadata = (
+        select(
+            association.c.test_execution_id.label("execution_id"),
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        TestExecutionMetadata.category, TestExecutionMetadata.value
+                    ),
+                    TestExecutionMetadata.id,
+                )
+            ).label("pairs"),
+        )
+        .join(
+            TestExecutionMetadata,
+            TestExecutionMetadata.id == association.c.test_execution_metadata_id,
+        )
+        .where(matching(association.c.test_execution_id))
+        .group_by(association.c.test_execution_id)
+        .subquery()
+    )
+    # An execution is triaged when none of its failed or skipped results lacks an issue.
+    untriaged = (
+        select(TestResult.test_execution_id.label("execution_id"))
+        .distinct()
+        .where(
+            matching(TestResult.test_execution_id),
+            # Literal values, so that the statement matches the partial index on these
+            # results whatever plan PostgreSQL caches for the prepared statement.
+            TestResult.status.in_(
+                bindparam("untriaged", UNTRIAGED_STATUSES, expanding=True, literal_execute=True)
+            ),
+            ~exists().where(IssueTestResultAttachment.test_result_id == TestResult.id),
+        )
+        .subquery()
+    )
+    rerun = TestExecutionRerunRequest
+    return (
+        select(
+            TestExecution.id,
+            TestExecution.ci_link,
+            TestExecution.c3_link,
+            TestExecution.status,
+            TestExecution.created_at,
+            Environment.id,
+            Environment.name,
+            Environment.architecture,
+            TestPlan.name,
+            links.c.links,
+            metadata.c.pairs,
+            untriaged.c.execution_id.is_not(None),
+            rerun.priority,
+            rerun.test_plan_id.is_not(None),
+        )
+        .join(Environment, Environment.id == TestExecution.environment_id)
+        .join(TestPlan, TestPlan.id == TestExecution.test_plan_id)
+        .outerjoin(links, links.c.execution_id == TestExecution.id)
+        .outerjoin(metadata, metadata.c.execution_id == TestExecution.id)
+        .outerjoin(untriaged, untriaged.c.execution_id == TestExecution.id)
+        .outerjoin(
+            rerun,
+            and_(
+                rerun.test_plan_id == TestExecution.test_plan_id,
+                rerun.artefact_build_id == TestExecution.artefact_build_id,
+                rerun.environment_id == TestExecution.environment_id,
+            ),
+        )
+        .where(matching(TestExecution.id))
+    )
 
 
 def result_responses(
