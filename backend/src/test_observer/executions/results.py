@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from test_observer.artefacts.readiness_events import announce_readiness_of_executions
@@ -41,6 +41,18 @@ def execution_not_found() -> NotFoundError:
     return NotFoundError("TestExecution not found")
 
 
+# Statements run on every write to an execution are built once: building even a one-row
+# SELECT costs about half as much CPU as sending it.
+_LOCK = (
+    select(TestExecution.status)
+    .where(TestExecution.id == bindparam("execution_id"))
+    .with_for_update(key_share=True)
+)
+_STATUSES = (
+    select(TestResult.status).distinct().where(TestResult.test_execution_id == bindparam("id"))
+)
+
+
 def lock_execution(session: Session, execution_id: int) -> TestExecutionStatus:
     """Lock the execution until the end of the transaction; its status. 404 if it does not
     exist.
@@ -49,11 +61,7 @@ def lock_execution(session: Session, execution_id: int) -> TestExecutionStatus:
     a column, not the entity: this runs before every write to an execution, and loading an
     entity costs more than the round trip.
     """
-    status = session.scalar(
-        select(TestExecution.status)
-        .where(TestExecution.id == execution_id)
-        .with_for_update(key_share=True)
-    )
+    status = session.scalar(_LOCK, {"execution_id": execution_id})
     if status is None:
         raise execution_not_found()
     return status
@@ -241,11 +249,7 @@ def completed_status(session: Session, execution_id: int) -> TestExecutionStatus
 
     No results: ENDED_PREMATURELY (the run stopped before reporting anything).
     """
-    statuses = set(
-        session.scalars(
-            select(TestResult.status).distinct().where(TestResult.test_execution_id == execution_id)
-        )
-    )
+    statuses = set(session.scalars(_STATUSES, {"id": execution_id}))
     if not statuses:
         return TestExecutionStatus.ENDED_PREMATURELY
     if TestResultStatus.FAILED in statuses:
