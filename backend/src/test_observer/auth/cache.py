@@ -19,6 +19,10 @@ thread reads it on a connection of its own (`generation`).
 Since the row is written in the changing transaction, a new value is visible only once the
 change is: a caller resolved under a generation never holds an answer older than that
 generation.
+
+Other answers that change as rarely may be remembered under the same rule, once their changes
+move the generation: whether a webhook subscribes to an event type (revision 0027,
+`webhooks.events.wanted`).
 """
 
 from __future__ import annotations

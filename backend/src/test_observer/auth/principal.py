@@ -11,6 +11,7 @@ from fastapi.requests import HTTPConnection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from test_observer.db.engine import REQUEST
 from test_observer.db.models import (
     Application,
     Permission,
@@ -75,6 +76,21 @@ def _remembered(request: HTTPConnection) -> tuple[CallerCache, int] | None:
     generation = state.get("auth_generation")
     if generation is None:
         generation = state["auth_generation"] = callers.generation()
+    return None if generation is None else (callers, generation)
+
+
+def read_generation(session: Session) -> tuple[CallerCache, int] | None:
+    """The app's cache and the generation the request of `session` read (once, after it
+    arrived), for answers remembered like callers; None outside a request, or when the request
+    read none (it presented no credentials, or the read failed): look the answer up."""
+    request = session.info.get(REQUEST)
+    if request is None:
+        return None
+    found = _callers(request)
+    if found is None:
+        return None
+    callers, state = found
+    generation = state.get("auth_generation")
     return None if generation is None else (callers, generation)
 
 

@@ -69,6 +69,11 @@ def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+# Where a request's session keeps the request it serves, for what depends on the request
+# without being handed it (the generation the request read: `auth.principal`).
+REQUEST = "request"
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, rolled back if it raises.
 
@@ -82,6 +87,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
+    session.info[REQUEST] = request
     session.begin()
     try:
         yield session

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from test_observer.auth.principal import read_generation
 from test_observer.db.models import Artefact
 
 # The job (see jobs/registry.py) that sends a webhook's pending deliveries, in order.
@@ -129,8 +130,23 @@ _WANTED = text(
 
 def wanted(session: Session, event_type: EventType) -> bool:
     """Whether some active webhook subscribes to the event type: an event whose data costs
-    more than a row to gather can be skipped when none does (`emit` would write nothing)."""
-    return bool(session.scalar(_WANTED, {"event_type": event_type.value}))
+    more than a row to gather can be skipped when none does (`emit` would write nothing).
+
+    In a request that read the callers' generation, the answer is remembered with the callers
+    (`auth.cache`) under that generation, which every change to a subscription moves (revision
+    0027): a webhook created or deactivated before a request arrived is seen by it, on every
+    worker and unit, and a write costs no round trip for it otherwise.
+    """
+    remembered = read_generation(session)
+    key = ("webhooks subscribed to", event_type)
+    if remembered is not None:
+        known = remembered[0].get(key, remembered[1])
+        if known is not None:
+            return bool(known)
+    answer = bool(session.scalar(_WANTED, {"event_type": event_type.value}))
+    if remembered is not None:
+        remembered[0].store(key, answer, remembered[1])
+    return answer
 
 
 def emit(session: Session, events: Sequence[Event]) -> None:
