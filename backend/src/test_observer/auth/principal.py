@@ -66,32 +66,26 @@ def _callers(connection: HTTPConnection) -> tuple[CallerCache, dict[str, Any]] |
     return callers, connection.scope.setdefault("state", {})
 
 
-def _remembered(request: HTTPConnection) -> tuple[CallerCache, int] | None:
+def _remembered(request: HTTPConnection, *, read: bool = True) -> tuple[CallerCache, int] | None:
     """The app's cache of callers and the generation this request reads it at (read once per
-    request, after it arrived), or None: look the caller up."""
+    request, after it arrived; with `read` false, only if it was), or None: look the caller
+    up."""
     found = _callers(request)
     if found is None:
         return None
     callers, state = found
     generation = state.get("auth_generation")
-    if generation is None:
+    if generation is None and read:
         generation = state["auth_generation"] = callers.generation()
     return None if generation is None else (callers, generation)
 
 
 def read_generation(session: Session) -> tuple[CallerCache, int] | None:
-    """The app's cache and the generation the request of `session` read (once, after it
-    arrived), for answers remembered like callers; None outside a request, or when the request
-    read none (it presented no credentials, or the read failed): look the answer up."""
+    """The app's cache and the generation the request of `session` read, for answers
+    remembered like callers; None outside a request, or when the request read none (it
+    presented no credentials, or the read failed): look the answer up."""
     request = session.info.get(REQUEST)
-    if request is None:
-        return None
-    found = _callers(request)
-    if found is None:
-        return None
-    callers, state = found
-    generation = state.get("auth_generation")
-    return None if generation is None else (callers, generation)
+    return None if request is None else _remembered(request, read=False)
 
 
 @dataclass(frozen=True)
