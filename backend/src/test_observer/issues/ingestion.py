@@ -131,7 +131,7 @@ _AUTO_RERUN = text(
 
 
 def on_results_stored(
-    session: Session, execution_id: int, result_ids: Sequence[int], *, replaced: bool = True
+    session: Session, execution_id: int, result_ids: Sequence[int], *, replaced: bool
 ) -> None:
     """Apply the attachment rules to the given results of one execution (see module doc).
 
